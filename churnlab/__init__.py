@@ -1,0 +1,1 @@
+"""ChurnLab: one churn workflow, wired as a monolith or as microservices."""

@@ -1,0 +1,1 @@
+"""I/O behind the stages: the prediction log today, HTTP stage clients in the gateway."""

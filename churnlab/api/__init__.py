@@ -1,0 +1,1 @@
+"""The HTTP layer shared by every deployable: app factory, public API, errors, observability."""

@@ -1,0 +1,51 @@
+"""The app factory every deployable starts from: the monolith, each stage service, the gateway.
+
+It owns what all of them share (probes, metrics, request ids, JSON logs, problem+json errors),
+so a deployable only adds its own routes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from flask import Blueprint, Flask, Response
+
+from churnlab.api.observability import configure_logging, install_request_tracking, metrics_response
+from churnlab.api.problems import register_problem_handlers
+from churnlab.config import Settings
+from churnlab.workflow import READY
+
+Readiness = Callable[[], dict[str, str]]
+
+
+def create_service_app(service: str, settings: Settings, readiness: Readiness) -> Flask:
+    app = Flask(service)
+    app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_body_bytes
+    app.json.sort_keys = False
+    configure_logging(service, settings.log_level)
+    install_request_tracking(app, service)
+    register_problem_handlers(app)
+    app.register_blueprint(_probes(service, readiness))
+    return app
+
+
+def _probes(service: str, readiness: Readiness) -> Blueprint:
+    probes = Blueprint("probes", __name__)
+
+    @probes.get("/livez")
+    def livez() -> dict[str, str]:
+        """Alive means the process answers; it checks nothing else on purpose."""
+        return {"status": "alive", "service": service}
+
+    @probes.get("/readyz")
+    def readyz() -> tuple[dict, int, dict[str, str]]:
+        checks = readiness()
+        ready = all(state == READY for state in checks.values())
+        body = {"status": "ready" if ready else "not ready", "service": service, "checks": checks}
+        return body, (200 if ready else 503), ({} if ready else {"Retry-After": "1"})
+
+    @probes.get("/metrics")
+    def metrics() -> Response:
+        return metrics_response()
+
+    return probes

@@ -1,0 +1,118 @@
+"""Request ids, JSON logs and Prometheus metrics: the same for every deployable.
+
+Metrics work across gunicorn workers through prometheus_client's multiprocess mode, which is on
+whenever PROMETHEUS_MULTIPROC_DIR is set (our gunicorn config sets it before any worker starts).
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+import sys
+import time
+import uuid
+
+from flask import Flask, Response, g, has_request_context, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from pythonjsonlogger.json import JsonFormatter
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
+# Probes are polled constantly: log them at DEBUG so they do not drown real traffic.
+QUIET_ROUTES = frozenset({"/livez", "/readyz", "/metrics"})
+
+HTTP_REQUESTS = Counter(
+    "churnlab_http_requests_total",
+    "HTTP requests handled, by route and status.",
+    ["service", "route", "method", "status"],
+)
+HTTP_LATENCY = Histogram(
+    "churnlab_http_request_duration_seconds",
+    "Time from request to response inside the server.",
+    ["service", "route", "method"],
+    buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
+)
+RECORDS_SCORED = Counter(
+    "churnlab_records_scored_total", "Customer records given a churn score.", ["service"]
+)
+
+access_log = logging.getLogger("churnlab.access")
+
+
+class _RequestContext(logging.Filter):
+    def __init__(self, service: str) -> None:
+        super().__init__()
+        self.service = service
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.service = self.service
+        if not hasattr(record, "request_id"):
+            record.request_id = g.get("request_id") if has_request_context() else None
+        return True
+
+
+def configure_logging(service: str, level: str) -> None:
+    """JSON lines on stderr, each with the service name and the current request id."""
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(
+        JsonFormatter(
+            "%(asctime)s %(levelname)s %(name)s %(message)s",
+            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
+        )
+    )
+    handler.addFilter(_RequestContext(service))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+
+
+def incoming_request_id() -> str:
+    """Keep a well-formed caller's id so one id follows a request through every hop."""
+    supplied = request.headers.get(REQUEST_ID_HEADER, "")
+    return supplied if _VALID_REQUEST_ID.match(supplied) else uuid.uuid4().hex
+
+
+def install_request_tracking(app: Flask, service: str) -> None:
+    @app.before_request
+    def start() -> None:
+        g.request_id = incoming_request_id()
+        g.started = time.perf_counter()
+
+    @app.after_request
+    def finish(response: Response) -> Response:
+        elapsed = time.perf_counter() - g.get("started", time.perf_counter())
+        route = request.url_rule.rule if request.url_rule else "<unmatched>"
+        response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        HTTP_REQUESTS.labels(service, route, request.method, str(response.status_code)).inc()
+        HTTP_LATENCY.labels(service, route, request.method).observe(elapsed)
+        level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
+        if access_log.isEnabledFor(level):
+            access_log.log(
+                level,
+                "request",
+                extra={
+                    "method": request.method,
+                    "path": request.path,
+                    "status": response.status_code,
+                    "duration_ms": round(elapsed * 1000, 3),
+                },
+            )
+        return response
+
+
+def metrics_response() -> Response:
+    """All workers' metrics when running multiprocess, this process's otherwise."""
+    registry = REGISTRY
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+    return Response(generate_latest(registry), mimetype=CONTENT_TYPE_LATEST)

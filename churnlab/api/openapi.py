@@ -1,0 +1,167 @@
+"""OpenAPI 3.1 description of the public API, built from the same pydantic models that validate."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic.json_schema import models_json_schema
+
+from churnlab.config import Settings
+from churnlab.domain.schema import MAX_BATCH_RECORDS, BatchPrediction, BatchRequest, CustomerRecord
+
+REF = "#/components/schemas/{model}"
+
+PROBLEM_SCHEMA = {
+    "type": "object",
+    "description": "RFC 9457 problem details.",
+    "required": ["type", "title", "status", "detail"],
+    "properties": {
+        "type": {"type": "string"},
+        "title": {"type": "string"},
+        "status": {"type": "integer"},
+        "detail": {"type": "string"},
+        "errors": {
+            "type": "array",
+            "items": {
+                "type": "object",
+                "properties": {
+                    "field": {"type": "string"},
+                    "message": {"type": "string"},
+                    "type": {"type": "string"},
+                },
+            },
+        },
+    },
+}
+
+
+def _problem(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/problem+json": {"schema": {"$ref": REF.format(model="Problem")}}},
+    }
+
+
+def _json(schema_ref: str, description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model=schema_ref)}}},
+    }
+
+
+def _body_errors(max_bytes: int) -> dict[str, Any]:
+    return {
+        "400": _problem("Empty body or malformed JSON."),
+        "413": _problem(f"Body larger than {max_bytes} bytes."),
+        "415": _problem("Content type is not application/json."),
+        "422": _problem("JSON that is not a valid request; `errors` lists each field."),
+        "503": _problem("The model or a required stage is not available; see Retry-After."),
+    }
+
+
+def _request_body(model: str) -> dict[str, Any]:
+    return {
+        "required": True,
+        "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}},
+    }
+
+
+def _open_object(description: str) -> dict[str, Any]:
+    return {
+        "description": description,
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+
+
+def openapi_document(settings: Settings) -> dict[str, Any]:
+    _, schemas = models_json_schema(
+        [
+            (CustomerRecord, "validation"),
+            (BatchRequest, "validation"),
+            (BatchPrediction, "serialization"),
+        ],
+        ref_template=REF,
+    )
+    components = schemas["$defs"] | {"Problem": PROBLEM_SCHEMA}
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "ChurnLab churn prediction API",
+            "version": "1",
+            "description": "Served alike by the monolith and the microservices gateway.",
+        },
+        "paths": {
+            "/v1/predict": {
+                "post": {
+                    "summary": "Score one customer.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": REF.format(model="CustomerRecord")}
+                            }
+                        },
+                    },
+                    "responses": {"200": _json("Prediction", "The churn prediction.")}
+                    | _body_errors(settings.max_single_body_bytes),
+                }
+            },
+            "/v1/predict/batch": {
+                "post": {
+                    "summary": f"Score up to {MAX_BATCH_RECORDS} customers in one call.",
+                    "requestBody": {
+                        "required": True,
+                        "content": {
+                            "application/json": {
+                                "schema": {"$ref": REF.format(model="BatchRequest")}
+                            }
+                        },
+                    },
+                    "responses": {"200": _json("BatchPrediction", "One prediction per record.")}
+                    | _body_errors(settings.max_batch_body_bytes),
+                }
+            },
+            "/v1/model": {
+                "get": {
+                    "summary": "The served model's card: version, metrics, feature schema.",
+                    "responses": {
+                        "200": _open_object("The model card."),
+                        "503": _problem("The model is still loading."),
+                    },
+                }
+            },
+            "/livez": {
+                "get": {
+                    "summary": "Liveness: the process answers. Checks no dependency.",
+                    "responses": {"200": _open_object("Alive.")},
+                }
+            },
+            "/readyz": {
+                "get": {
+                    "summary": "Readiness: model loaded and warmed up, every stage reachable.",
+                    "responses": {
+                        "200": _open_object("Ready; `checks` gives each dependency's state."),
+                        "503": _open_object("Not ready; `checks` says which dependency and why."),
+                    },
+                }
+            },
+            "/metrics": {
+                "get": {
+                    "summary": "Prometheus metrics, summed over all server worker processes.",
+                    "responses": {
+                        "200": {
+                            "description": "Prometheus text format.",
+                            "content": {"text/plain": {"schema": {"type": "string"}}},
+                        }
+                    },
+                }
+            },
+            "/openapi.json": {
+                "get": {
+                    "summary": "This document.",
+                    "responses": {"200": _open_object("OpenAPI 3.1.")},
+                }
+            },
+        },
+        "components": {"schemas": components},
+    }

@@ -1,0 +1,98 @@
+"""RFC 9457 problem+json responses, and the one mapping from failures to them."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Flask, Response, json
+from pydantic import ValidationError
+from werkzeug.exceptions import HTTPException
+
+from churnlab.domain.errors import ModelIntegrityError, ModelNotReadyError, StageUnavailableError
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_TYPE_PREFIX = "urn:churnlab:problem:"
+MAX_REPORTED_ERRORS = 50
+
+logger = logging.getLogger(__name__)
+
+
+def problem(
+    status: int,
+    title: str,
+    detail: str,
+    *,
+    kind: str | None = None,
+    headers: dict[str, str] | None = None,
+    **extensions: Any,
+) -> Response:
+    """A problem+json response; `kind` names a ChurnLab-specific problem type."""
+    body = {
+        "type": PROBLEM_TYPE_PREFIX + kind if kind else "about:blank",
+        "title": title,
+        "status": status,
+        "detail": detail,
+        **extensions,
+    }
+    response = Response(json.dumps(body), status=status, mimetype=PROBLEM_JSON)
+    response.headers.update(headers or {})
+    return response
+
+
+def validation_problem(error: ValidationError) -> Response:
+    """422 with every failing field (capped), without echoing the caller's values back."""
+    errors = error.errors(include_url=False, include_input=False, include_context=False)
+    return problem(
+        422,
+        "Invalid request",
+        f"{len(errors)} field(s) failed validation",
+        kind="validation-error",
+        errors=[
+            {
+                "field": ".".join(str(part) for part in item["loc"]) or "(body)",
+                "message": item["msg"],
+                "type": item["type"],
+            }
+            for item in errors[:MAX_REPORTED_ERRORS]
+        ],
+    )
+
+
+def register_problem_handlers(app: Flask) -> None:
+    @app.errorhandler(HTTPException)
+    def http_error(error: HTTPException) -> Response:
+        headers = {k: v for k, v in error.get_headers() if k.lower() in {"allow", "retry-after"}}
+        return problem(
+            error.code or 500, error.name, error.description or error.name, headers=headers
+        )
+
+    @app.errorhandler(ValidationError)
+    def invalid_body(error: ValidationError) -> Response:
+        return validation_problem(error)
+
+    @app.errorhandler(ModelNotReadyError)
+    def model_not_ready(error: ModelNotReadyError) -> Response:
+        return problem(
+            503, "Model not ready", str(error), kind="model-not-ready", headers={"Retry-After": "1"}
+        )
+
+    @app.errorhandler(ModelIntegrityError)
+    def model_broken(error: ModelIntegrityError) -> Response:
+        return problem(503, "Model unusable", str(error), kind="model-integrity")
+
+    @app.errorhandler(StageUnavailableError)
+    def stage_down(error: StageUnavailableError) -> Response:
+        return problem(
+            503,
+            "Stage unavailable",
+            str(error),
+            kind="stage-unavailable",
+            headers={"Retry-After": str(error.retry_after_seconds)},
+            stage=error.stage,
+        )
+
+    @app.errorhandler(Exception)
+    def unexpected(error: Exception) -> Response:
+        logger.exception("unhandled error")
+        return problem(500, "Internal Server Error", "an unexpected error was logged")

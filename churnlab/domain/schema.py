@@ -1,0 +1,151 @@
+"""The customer record as the public API and the dataset spell it, and its validation rules."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+YesNo = Literal["Yes", "No"]
+InternetAddOn = Literal["Yes", "No", "No internet service"]
+
+MAX_TENURE_MONTHS = 1200
+MAX_MONTHLY_CHARGES = 100_000.0
+MAX_BATCH_RECORDS = 10_000
+
+
+class CustomerRecord(BaseModel):
+    """One customer, fields named as the dataset's columns in snake_case."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+
+    customer_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")]
+    gender: Literal["Female", "Male"]
+    senior_citizen: Annotated[int, Field(strict=True, ge=0, le=1)]
+    partner: YesNo
+    dependents: YesNo
+    tenure: Annotated[int, Field(strict=True, ge=0, le=MAX_TENURE_MONTHS)]
+    phone_service: YesNo
+    multiple_lines: Literal["Yes", "No", "No phone service"]
+    internet_service: Literal["DSL", "Fiber optic", "No"]
+    online_security: InternetAddOn
+    online_backup: InternetAddOn
+    device_protection: InternetAddOn
+    tech_support: InternetAddOn
+    streaming_tv: InternetAddOn
+    streaming_movies: InternetAddOn
+    contract: Literal["Month-to-month", "One year", "Two year"]
+    paperless_billing: YesNo
+    payment_method: Literal[
+        "Electronic check",
+        "Mailed check",
+        "Bank transfer (automatic)",
+        "Credit card (automatic)",
+    ]
+    monthly_charges: Annotated[float, Field(strict=True, ge=0, le=MAX_MONTHLY_CHARGES)]
+    total_charges: Annotated[
+        float | None, Field(strict=True, ge=0, le=MAX_MONTHLY_CHARGES * MAX_TENURE_MONTHS)
+    ] = None
+
+    @model_validator(mode="after")
+    def _services_are_consistent(self) -> CustomerRecord:
+        """Add-ons only exist with their base service: the dataset never breaks these rules."""
+        if (self.phone_service == "No") != (self.multiple_lines == "No phone service"):
+            raise ValueError(
+                "multiple_lines must be 'No phone service' exactly when phone_service is 'No'"
+            )
+        no_internet = self.internet_service == "No"
+        for name in INTERNET_ADD_ONS:
+            if no_internet != (getattr(self, name) == "No internet service"):
+                raise ValueError(
+                    f"{name} must be 'No internet service' exactly when internet_service is 'No'"
+                )
+        return self
+
+
+INTERNET_ADD_ONS = (
+    "online_security",
+    "online_backup",
+    "device_protection",
+    "tech_support",
+    "streaming_tv",
+    "streaming_movies",
+)
+RECORD_FIELDS: tuple[str, ...] = tuple(CustomerRecord.model_fields)
+CATEGORICAL_FIELDS: tuple[str, ...] = (
+    "gender",
+    "partner",
+    "dependents",
+    "phone_service",
+    "multiple_lines",
+    "internet_service",
+    *INTERNET_ADD_ONS,
+    "contract",
+    "paperless_billing",
+    "payment_method",
+)
+NUMERIC_FIELDS: tuple[str, ...] = ("senior_citizen", "tenure", "monthly_charges", "total_charges")
+# The dataset's own column names, in its order, for loading the CSV.
+DATASET_COLUMNS: dict[str, str] = {
+    "customerID": "customer_id",
+    "gender": "gender",
+    "SeniorCitizen": "senior_citizen",
+    "Partner": "partner",
+    "Dependents": "dependents",
+    "tenure": "tenure",
+    "PhoneService": "phone_service",
+    "MultipleLines": "multiple_lines",
+    "InternetService": "internet_service",
+    "OnlineSecurity": "online_security",
+    "OnlineBackup": "online_backup",
+    "DeviceProtection": "device_protection",
+    "TechSupport": "tech_support",
+    "StreamingTV": "streaming_tv",
+    "StreamingMovies": "streaming_movies",
+    "Contract": "contract",
+    "PaperlessBilling": "paperless_billing",
+    "PaymentMethod": "payment_method",
+    "MonthlyCharges": "monthly_charges",
+    "TotalCharges": "total_charges",
+}
+TARGET_COLUMN = "Churn"
+
+
+class BatchRequest(BaseModel):
+    """Body of POST /v1/predict/batch."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    records: Annotated[list[CustomerRecord], Field(min_length=1, max_length=MAX_BATCH_RECORDS)]
+
+
+class Reason(BaseModel):
+    """One feature that pushed this customer's churn score up."""
+
+    feature: str
+    value: str | float | int
+    impact: Annotated[float, Field(description="Contribution to the churn log-odds.")]
+
+
+class Prediction(BaseModel):
+    """The response stage's output for one record."""
+
+    request_id: str
+    customer_id: str
+    churn_probability: Annotated[float, Field(ge=0, le=1)]
+    churn: bool
+    risk: Literal["low", "medium", "high"]
+    reasons: list[Reason]
+    model_version: str
+    recorded: Annotated[
+        bool, Field(description="False when the record is spooled, not yet in the prediction log.")
+    ]
+
+
+class BatchPrediction(BaseModel):
+    """Body of a successful POST /v1/predict/batch."""
+
+    request_id: str
+    model_version: str
+    count: int
+    predictions: list[Prediction]

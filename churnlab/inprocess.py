@@ -1,0 +1,99 @@
+"""The stages as in-process calls: what the monolith runs, and what each stage service wraps."""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from churnlab.adapters.prediction_log import PredictionLog
+from churnlab.domain.errors import ModelNotReadyError
+from churnlab.domain.features import FeatureColumns, prepare_features, records_to_columns
+from churnlab.domain.ingest import AcceptedRequest, ingest
+from churnlab.domain.schema import CustomerRecord
+from churnlab.domain.scores import Scores
+from churnlab.workflow import READY
+
+logger = logging.getLogger(__name__)
+
+
+class LoggedIngest:
+    """Ingest straight into the SQLite prediction log."""
+
+    def __init__(self, prediction_log: PredictionLog) -> None:
+        self.prediction_log = prediction_log
+
+    def record(self, accepted: AcceptedRequest) -> bool:
+        ingest(self.prediction_log, accepted)
+        return True
+
+    def readiness(self) -> str:
+        try:
+            self.prediction_log.ping()
+        except sqlite3.Error as error:
+            return f"prediction log unavailable: {error}"
+        return READY
+
+
+class LocalFeatures:
+    def prepare(self, records: Sequence[CustomerRecord]) -> FeatureColumns:
+        return prepare_features(records_to_columns(records))
+
+    def readiness(self) -> str:
+        return READY
+
+
+class BackgroundModel:
+    """Loads, verifies and warms the model off the request path.
+
+    Until the warm-up prediction has matched the card, readiness says why and predictions get a
+    503: a process that can answer /livez is not yet one that can score.
+    """
+
+    def __init__(self, model_dir: Path) -> None:
+        self.model_dir = model_dir
+        self._model: Any = None
+        self._state = "loading"
+        self._loaded = threading.Event()
+
+    def start(self) -> BackgroundModel:
+        threading.Thread(target=self._load, name="model-loader", daemon=True).start()
+        return self
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return self._loaded.wait(timeout)
+
+    def _load(self) -> None:
+        # Imported here so that importing this module does not pull in onnxruntime.
+        from churnlab.domain.inference import ChurnModel
+
+        try:
+            model = ChurnModel.load(self.model_dir)
+            model.warm_up()
+        except Exception as error:  # any failure must surface in /readyz, not kill the worker
+            logger.exception("model failed to load from %s", self.model_dir)
+            self._state = f"model failed to load: {error}"
+        else:
+            self._model = model
+            self._state = READY
+            logger.info("model %s loaded and warmed up", model.version)
+        finally:
+            self._loaded.set()
+
+    def _require(self) -> Any:
+        if self._model is None:
+            raise ModelNotReadyError(self._state)
+        return self._model
+
+    def predict(self, features: FeatureColumns) -> Scores:
+        return self._require().predict(features)
+
+    def model_card(self) -> dict[str, Any]:
+        card = self._require().card
+        return {key: value for key, value in card.items() if key != "reference"}
+
+    def readiness(self) -> str:
+        return self._state
