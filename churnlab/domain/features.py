@@ -27,7 +27,13 @@ NUMERIC_FEATURES: tuple[str, ...] = (
     "month_to_month_tenure",
 )
 CATEGORICAL_FEATURES: tuple[str, ...] = CATEGORICAL_FIELDS
-FEATURE_NAMES: tuple[str, ...] = CATEGORICAL_FEATURES + NUMERIC_FEATURES
+# Derived features explained as the customer field they come from, so reasons read naturally.
+REASON_FIELD: dict[str, str] = {
+    "log_tenure": "tenure",
+    "month_to_month_tenure": "tenure",
+    "avg_monthly_spend": "total_charges",
+    "charge_increase": "monthly_charges",
+}
 
 
 def records_to_columns(records: Sequence[CustomerRecord]) -> dict[str, list]:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from churnlab.domain.features import FeatureColumns
+from churnlab.domain.features import REASON_FIELD, FeatureColumns
 from churnlab.domain.ingest import AcceptedRequest
 from churnlab.domain.scores import Scores
 
@@ -24,13 +24,18 @@ def risk_band(churn_probability: float) -> str:
 def top_reasons(
     contributions: dict[str, float], features: FeatureColumns, row: int
 ) -> list[dict[str, Any]]:
-    """The features that raised this customer's churn log-odds the most, largest first."""
-    raising = sorted(
-        (item for item in contributions.items() if item[1] > 0), key=lambda item: -item[1]
-    )
+    """The customer fields that raised the churn log-odds the most, largest first.
+
+    Derived features count towards the field they are computed from (see REASON_FIELD).
+    """
+    by_field: dict[str, float] = {}
+    for name, impact in contributions.items():
+        field = REASON_FIELD.get(name, name)
+        by_field[field] = by_field.get(field, 0.0) + impact
+    raising = sorted((item for item in by_field.items() if item[1] > 0), key=lambda item: -item[1])
     return [
-        {"feature": name, "value": features[name][row], "impact": round(impact, 4)}
-        for name, impact in raising[:TOP_REASONS]
+        {"feature": field, "value": features[field][row], "impact": round(impact, 4)}
+        for field, impact in raising[:TOP_REASONS]
     ]
 
 

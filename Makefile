@@ -1,0 +1,55 @@
+# ChurnLab: `make help` lists the targets.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+ARCH ?= monolith
+MODEL := models/current/model_card.json
+DATASET := data/telco_customer_churn.csv
+
+.DEFAULT_GOAL := help
+.PHONY: help venv data model up-monolith down test test-docker bench lint format clean
+
+help: ## List the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+
+venv: $(VENV)/.installed ## Create .venv with the project and its dev tools
+
+$(VENV)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
+	$(BIN)/pip install --quiet -e ".[monolith,train]" --group dev
+	touch $@
+
+data: $(DATASET) ## Fetch the Telco churn CSV (hash-checked) into data/
+
+$(DATASET): | $(VENV)/.installed
+	$(BIN)/python -m churnlab.ml.data --dest $@
+
+model: $(MODEL) ## Train, evaluate and export the ONNX model + card into models/
+
+$(MODEL): $(DATASET) churnlab/ml/*.py churnlab/domain/features.py churnlab/domain/schema.py | $(VENV)/.installed
+	$(BIN)/python -m churnlab.ml.train --data $(DATASET)
+
+up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available, else local)
+	scripts/up.sh monolith
+
+down: ## Stop everything started by up-monolith / up-micro
+	scripts/down.sh
+
+test: model ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
+	$(BIN)/pytest
+
+bench: model ## Benchmark: in-process us/prediction, batch rows/s, HTTP predict/livez ratio
+	$(BIN)/python -m loadtests.bench
+
+lint: venv ## ruff check and format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: venv ## Apply ruff's fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+clean: down ## Remove the venv, data, models and run state
+	rm -rf $(VENV) data models var build .run .pytest_cache .ruff_cache

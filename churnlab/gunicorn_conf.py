@@ -1,0 +1,60 @@
+"""gunicorn settings shared by every deployable (`gunicorn -c python:churnlab.gunicorn_conf`).
+
+Environment: CHURNLAB_BIND (127.0.0.1:8000), WEB_CONCURRENCY (2 worker processes),
+CHURNLAB_THREADS (4 threads per worker), CHURNLAB_GRACEFUL_TIMEOUT (20 s to finish in-flight
+requests after SIGTERM).
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+
+bind = os.environ.get("CHURNLAB_BIND", "127.0.0.1:8000")
+workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
+# gthread workers keep client connections alive, which a gateway's pooled clients rely on.
+worker_class = "gthread"
+threads = int(os.environ.get("CHURNLAB_THREADS", "4"))
+keepalive = 75
+timeout = 30
+graceful_timeout = int(os.environ.get("CHURNLAB_GRACEFUL_TIMEOUT", "20"))
+accesslog = None  # the app logs each request as JSON, with its request id
+errorlog = "-"
+logconfig_dict = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "formatters": {
+        "json": {
+            "()": "pythonjsonlogger.json.JsonFormatter",
+            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
+            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+        }
+    },
+    "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
+    # gunicorn merges this over its defaults, so the root logger must be redefined too.
+    "root": {"handlers": ["stderr"], "level": "INFO"},
+    "loggers": {
+        "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
+        # The app writes its own access line (JSON, with the request id); drop gunicorn's.
+        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
+    },
+}
+
+# prometheus_client's multiprocess mode: every worker writes its samples to files in this
+# directory and /metrics sums them. It must be set before any worker imports prometheus_client.
+_metrics_dir = os.environ.setdefault(
+    "PROMETHEUS_MULTIPROC_DIR", tempfile.mkdtemp(prefix="churnlab-metrics-")
+)
+
+
+def on_starting(server: object) -> None:
+    """Start from empty metric files: stale ones from an earlier run would be summed in."""
+    shutil.rmtree(_metrics_dir, ignore_errors=True)
+    os.makedirs(_metrics_dir, exist_ok=True)
+
+
+def child_exit(server: object, worker: object) -> None:
+    from prometheus_client import multiprocess
+
+    multiprocess.mark_process_dead(worker.pid)  # type: ignore[attr-defined]

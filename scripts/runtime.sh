@@ -1,0 +1,56 @@
+# Sourced by the run scripts: decides how ChurnLab runs here.
+# RUNTIME=docker|local forces one; otherwise Docker when an engine and Compose v2 answer.
+# For Docker builds on a machine without a registry (no python:3.11-slim to pull) it falls back
+# to the locally built base image and a loopback wheelhouse (scripts/install-docker.sh).
+
+detect_runtime() {
+  case "${RUNTIME:-auto}" in
+    docker|local) echo "$RUNTIME" ;;
+    auto)
+      if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+        echo docker
+      else
+        echo local
+      fi ;;
+    *) echo "RUNTIME must be docker, local or auto, not '$RUNTIME'" >&2; return 2 ;;
+  esac
+}
+
+choose_base_image() {
+  if [ -n "${PYTHON_IMAGE:-}" ]; then return; fi
+  if docker image inspect python:3.11-slim >/dev/null 2>&1; then
+    export PYTHON_IMAGE=python:3.11-slim
+  elif docker image inspect churn-base:py311 >/dev/null 2>&1; then
+    echo "==> no python:3.11-slim image here; using the local base churn-base:py311 and a wheelhouse"
+    export PYTHON_IMAGE=churn-base:py311 WHEELHOUSE=${WHEELHOUSE:-1}
+  else
+    export PYTHON_IMAGE=python:3.11-slim
+  fi
+}
+
+# Serve wheels for every image's dependencies on loopback for the duration of a build.
+start_wheelhouse() {
+  [ "${WHEELHOUSE:-0}" = 1 ] || return 0
+  local dir=build/wheels port=${WHEELHOUSE_PORT:-8765}
+  mkdir -p "$dir"
+  echo "==> building the wheelhouse in $dir"
+  .venv/bin/pip wheel --quiet --wheel-dir "$dir" ".[monolith]" setuptools >/dev/null
+  .venv/bin/python -m http.server "$port" --bind 127.0.0.1 --directory "$dir" >/dev/null 2>&1 &
+  WHEELHOUSE_PID=$!
+  trap 'kill "$WHEELHOUSE_PID" 2>/dev/null || true' EXIT
+  export WHEELHOUSE_URL="http://127.0.0.1:$port/"
+  for _ in $(seq 1 50); do
+    curl -fsS "$WHEELHOUSE_URL" >/dev/null 2>&1 && return 0; sleep 0.1
+  done
+  echo "wheelhouse server did not start" >&2; return 1
+}
+
+compose_file() { echo "compose/$1.yaml"; }
+
+wait_ready() {  # wait_ready URL SECONDS
+  local url=$1 deadline=$((SECONDS + $2))
+  until curl -fsS "$url" >/dev/null 2>&1; do
+    if [ $SECONDS -ge $deadline ]; then echo "not ready after $2 s: $url" >&2; return 1; fi
+    sleep 0.5
+  done
+}

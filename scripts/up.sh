@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# Start one deployment (monolith|micro) in containers, or as local processes without Docker.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+source scripts/runtime.sh
+deployment=${1:?usage: up.sh monolith|micro}
+runtime=$(detect_runtime)
+
+if [ "$runtime" = docker ]; then
+  choose_base_image
+  start_wheelhouse
+  echo "==> $deployment in Docker (base image $PYTHON_IMAGE)"
+  docker compose -f "$(compose_file "$deployment")" build
+  docker compose -f "$(compose_file "$deployment")" up -d --wait
+else
+  echo "==> no Docker engine answering (or RUNTIME=local): running $deployment as local processes"
+  .venv/bin/python -m churnlab.localrun up "$deployment"
+fi
+case "$deployment" in
+  monolith) url=http://127.0.0.1:${MONOLITH_PORT:-8000} ;;
+  micro) url=http://127.0.0.1:${GATEWAY_PORT:-8080} ;;
+esac
+wait_ready "$url/readyz" 120
+echo "==> $deployment ready at $url (runtime: $runtime); try: curl $url/readyz"

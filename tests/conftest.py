@@ -1,0 +1,95 @@
+"""Fixtures shared by the whole suite: real data, the real model, a monolith app per test."""
+
+from __future__ import annotations
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+from churnlab.config import Settings
+from churnlab.domain.schema import CustomerRecord
+
+ROOT = Path(__file__).resolve().parents[1]
+MODEL_DIR = ROOT / "models" / "current"
+DATASET = ROOT / "data" / "telco_customer_churn.csv"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not (MODEL_DIR / "model_card.json").is_file():
+        pytest.exit("no model: run `make model` (make test does it for you)", returncode=2)
+
+
+@pytest.fixture(scope="session")
+def dataset():
+    from churnlab.ml.data import load_dataset
+
+    return load_dataset(DATASET)
+
+
+@pytest.fixture(scope="session")
+def dataset_records(dataset) -> list[dict]:
+    """Every customer in the data as the public API's JSON body."""
+    records, _ = dataset
+    return records.to_dict("records")
+
+
+@pytest.fixture
+def record_body(dataset_records) -> dict:
+    """A valid request body: a real new customer (tenure 1, month-to-month, electronic check)."""
+    return dict(dataset_records[0])
+
+
+@pytest.fixture
+def customer(record_body) -> CustomerRecord:
+    return CustomerRecord.model_validate(record_body)
+
+
+@pytest.fixture
+def model_copy(tmp_path) -> Path:
+    """A private copy of the model artifact that a test may tamper with."""
+    target = tmp_path / "model"
+    shutil.copytree(MODEL_DIR.resolve(), target)
+    return target
+
+
+@pytest.fixture
+def settings(tmp_path) -> Settings:
+    return Settings(model_dir=MODEL_DIR, prediction_log_path=tmp_path / "prediction_log.sqlite3")
+
+
+@pytest.fixture
+def monolith_app(settings):
+    from monolith.app import create_app
+
+    app = create_app(settings)
+    assert app.extensions["churnlab.workflow"].inference.wait(30), "model did not load"
+    return app
+
+
+@pytest.fixture
+def client(monolith_app):
+    return monolith_app.test_client()
+
+
+@pytest.fixture
+def prediction_log(monolith_app):
+    return monolith_app.extensions["churnlab.workflow"].ingest.prediction_log
+
+
+def docker_available() -> bool:
+    import subprocess
+
+    probe = "docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1"
+    return subprocess.run(["bash", "-c", probe], check=False).returncode == 0
+
+
+@pytest.fixture(scope="session")
+def require_docker() -> None:
+    """Skip without an engine, except where REQUIRE_DOCKER=1 (CI) makes that a failure."""
+    if docker_available():
+        return
+    if os.environ.get("REQUIRE_DOCKER") == "1":
+        pytest.fail("REQUIRE_DOCKER=1 but no Docker engine with Compose v2 answers")
+    pytest.skip("no Docker engine with Compose v2 (set REQUIRE_DOCKER=1 to make this fail)")

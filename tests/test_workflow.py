@@ -1,0 +1,51 @@
+"""The workflow's own logic, with in-process stages and fakes where a stage must misbehave."""
+
+import pytest
+
+from churnlab.domain.errors import ModelNotReadyError, StageUnavailableError
+from churnlab.inprocess import BackgroundModel, LocalFeatures, LoggedIngest
+from churnlab.workflow import READY, ChurnWorkflow
+
+
+class DownIngest:
+    def record(self, accepted):
+        raise StageUnavailableError("ingest", "connection refused")
+
+    def readiness(self) -> str:
+        return "connection refused"
+
+
+class ExplodingFeatures(LocalFeatures):
+    def prepare(self, records):
+        raise AssertionError("features must not run when the record was not accepted")
+
+
+def test_inprocess_workflow_scores_and_records(monolith_app, customer, prediction_log):
+    workflow = monolith_app.extensions["churnlab.workflow"]
+    [prediction] = workflow.predict([customer], "rid-1")
+    assert prediction["request_id"] == "rid-1"
+    assert 0 < prediction["churn_probability"] < 1
+    assert prediction_log.request_ids() == ["rid-1"]
+
+
+def test_nothing_is_scored_when_it_cannot_be_recorded(monolith_app, customer):
+    workflow = monolith_app.extensions["churnlab.workflow"]
+    broken = ChurnWorkflow(DownIngest(), ExplodingFeatures(), workflow.inference)
+    with pytest.raises(StageUnavailableError):
+        broken.predict([customer], "rid-2")
+    assert broken.readiness()["ingest"] == "connection refused"
+
+
+def test_a_model_that_fails_to_load_is_reported_not_raised(model_copy, tmp_path, customer):
+    (model_copy / "model.onnx").write_bytes(b"not a model")
+    inference = BackgroundModel(model_copy).start()
+    assert inference.wait(10)
+    assert "sha256" in inference.readiness()
+    with pytest.raises(ModelNotReadyError):
+        inference.predict({})
+
+
+def test_readiness_lists_every_stage(monolith_app):
+    readiness = monolith_app.extensions["churnlab.workflow"].readiness()
+    assert readiness == {"ingest": READY, "features": READY, "inference": READY}
+    assert isinstance(monolith_app.extensions["churnlab.workflow"].ingest, LoggedIngest)
