@@ -1,7 +1,8 @@
 """Run a deployment as local processes when there is no Docker engine.
 
 `python -m churnlab.localrun up monolith` starts it detached, with its log and pid file under
-.run/; `down` stops every process it started (SIGTERM, so gunicorn finishes in-flight requests).
+.run/ (CHURNLAB_RUN_DIR); `down` stops every process it started with SIGTERM, so gunicorn
+finishes in-flight requests first.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ import sys
 import time
 from pathlib import Path
 
-RUN_DIR = Path(".run")
+RUN_DIR = Path(os.environ.get("CHURNLAB_RUN_DIR", ".run"))
 GUNICORN = [sys.executable, "-m", "gunicorn", "-c", "python:churnlab.gunicorn_conf"]
 DEPLOYMENTS: dict[str, list[tuple[str, str, dict[str, str]]]] = {
     # name -> [(process name, WSGI app, extra environment)]

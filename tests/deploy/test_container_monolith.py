@@ -1,0 +1,91 @@
+"""The monolith image and Compose file, for real: build, up, predict, bad input, hardening, down."""
+
+import subprocess
+
+import pytest
+import requests
+
+from tests.deploy.docker_compose import compose, deployment, inspect
+
+pytestmark = pytest.mark.docker
+
+
+@pytest.fixture(scope="module")
+def monolith_container(require_docker):
+    with deployment("monolith", "MONOLITH_PORT") as running:
+        yield running
+
+
+def test_container_predicts_and_rejects_bad_input(monolith_container, record_body):
+    url, _ = monolith_container
+    good = requests.post(f"{url}/v1/predict", json=record_body, timeout=10)
+    assert good.status_code == 200
+    assert good.json()["recorded"] is True
+    bad = requests.post(f"{url}/v1/predict", json={**record_body, "tenure": "x"}, timeout=10)
+    assert bad.status_code == 422
+    assert bad.headers["Content-Type"] == "application/problem+json"
+    malformed = requests.post(
+        f"{url}/v1/predict", data="{", timeout=10, headers={"Content-Type": "application/json"}
+    )
+    assert malformed.status_code == 400
+    assert requests.get(f"{url}/readyz", timeout=10).json()["status"] == "ready"
+
+
+def test_container_is_hardened_and_healthy(monolith_container):
+    _, project = monolith_container
+    container_id = compose(project, "monolith", "ps", "-q", "monolith").stdout.strip()
+    details = inspect(container_id)
+    assert details["Config"]["User"] == "10001:10001"
+    assert details["HostConfig"]["ReadonlyRootfs"] is True
+    assert details["HostConfig"]["CapDrop"] == ["ALL"]
+    assert details["State"]["Health"]["Status"] == "healthy"
+    bindings = details["HostConfig"]["PortBindings"]["8000/tcp"]
+    assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
+
+
+def test_image_carries_no_training_libraries(monolith_container):
+    probe = (
+        "import importlib.util as u;"
+        "print([m for m in ('sklearn', 'pandas', 'skl2onnx') if u.find_spec(m)])"
+    )
+    output = subprocess.run(
+        [
+            "docker",
+            "run",
+            "--rm",
+            "--entrypoint",
+            "python3",
+            "churnlab/monolith:latest",
+            "-c",
+            probe,
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    ).stdout.strip()
+    assert output == "[]"
+
+
+def test_predictions_survive_a_container_restart(monolith_container, record_body):
+    url, project = monolith_container
+    response = requests.post(
+        f"{url}/v1/predict",
+        json=record_body,
+        timeout=10,
+        headers={"X-Request-ID": "survives-restart"},
+    )
+    assert response.status_code == 200
+    compose(project, "monolith", "restart", "monolith")
+    count = compose(
+        project,
+        "monolith",
+        "exec",
+        "-T",
+        "monolith",
+        "python3",
+        "-c",
+        "import sqlite3; c = sqlite3.connect('/var/lib/churnlab/prediction_log.sqlite3');"
+        "print(c.execute('select count(*) from accepted_records where request_id = ?',"
+        " ('survives-restart',)).fetchone()[0])",
+    ).stdout.strip()
+    assert count == "1"

@@ -1,0 +1,63 @@
+"""The monolith under real gunicorn: workers, multiprocess metrics, the local runner."""
+
+import os
+import subprocess
+import sys
+
+import requests
+
+from tests.deploy.servers import ROOT, free_port, gunicorn, metric_value, wait_ready
+
+REQUESTS = 120
+
+
+def test_metrics_count_every_request_across_all_workers(tmp_path, record_body):
+    with gunicorn("monolith.app:create_app()", tmp_path, WEB_CONCURRENCY="3") as (url, _):
+        for _ in range(REQUESTS):
+            # A new connection each time, so the kernel spreads requests over the workers.
+            response = requests.post(
+                f"{url}/v1/predict", json=record_body, headers={"Connection": "close"}, timeout=5
+            )
+            assert response.status_code == 200
+        worker_files = {p.name.split("_")[-1] for p in (tmp_path / "metrics").glob("*.db")}
+        assert len(worker_files) >= 2, "requests should have reached several workers"
+        for _ in range(3):  # every scrape, whichever worker answers it, sees the same totals
+            metrics = requests.get(f"{url}/metrics", timeout=5).text
+            assert (
+                metric_value(
+                    metrics, "churnlab_http_requests_total", route="/v1/predict", status="200"
+                )
+                == REQUESTS
+            )
+            assert metric_value(metrics, "churnlab_records_scored_total") == REQUESTS
+            assert (
+                metric_value(
+                    metrics, "churnlab_http_request_duration_seconds_count", route="/v1/predict"
+                )
+                == REQUESTS
+            )
+
+
+def test_local_runner_starts_and_stops_the_monolith(tmp_path, record_body):
+    port = free_port()
+    env = os.environ | {
+        "CHURNLAB_RUN_DIR": str(tmp_path / "run"),
+        "MONOLITH_PORT": str(port),
+        "CHURNLAB_PREDICTION_LOG_PATH": str(tmp_path / "log.sqlite3"),
+    }
+    runner = [sys.executable, "-m", "churnlab.localrun"]
+    subprocess.run([*runner, "up", "monolith"], cwd=ROOT, env=env, check=True)
+    pid = int((tmp_path / "run" / "monolith.pid").read_text())
+    try:
+        wait_ready(f"http://127.0.0.1:{port}")
+        response = requests.post(f"http://127.0.0.1:{port}/v1/predict", json=record_body, timeout=5)
+        assert response.status_code == 200
+    finally:
+        subprocess.run([*runner, "down"], cwd=ROOT, env=env, check=True)
+    assert not (tmp_path / "run" / "monolith.pid").exists()
+    try:
+        os.kill(pid, 0)
+        alive = True
+    except ProcessLookupError:
+        alive = False
+    assert not alive
