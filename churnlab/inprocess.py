@@ -49,12 +49,15 @@ class LocalFeatures:
 class BackgroundModel:
     """Loads, verifies and warms the model off the request path.
 
-    Until the warm-up prediction has matched the card, readiness says why and predictions get a
-    503: a process that can answer /livez is not yet one that can score.
+    Until the warm-up prediction has matched the card, readiness says why: a process that can
+    answer /livez is not yet one that can score. A prediction that arrives while the model loads
+    waits for it (up to `load_wait_seconds`) rather than failing; one after a failed load gets a
+    503 at once.
     """
 
-    def __init__(self, model_dir: Path) -> None:
+    def __init__(self, model_dir: Path, load_wait_seconds: float = 10.0) -> None:
         self.model_dir = model_dir
+        self.load_wait_seconds = load_wait_seconds
         self._model: Any = None
         self._state = "loading"
         self._loaded = threading.Event()
@@ -84,6 +87,8 @@ class BackgroundModel:
             self._loaded.set()
 
     def _require(self) -> Any:
+        if self._model is None:
+            self._loaded.wait(self.load_wait_seconds)
         if self._model is None:
             raise ModelNotReadyError(self._state)
         return self._model

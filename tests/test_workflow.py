@@ -1,5 +1,7 @@
 """The workflow's own logic, with in-process stages and fakes where a stage must misbehave."""
 
+import threading
+
 import pytest
 
 from churnlab.domain.errors import ModelNotReadyError, StageUnavailableError
@@ -49,3 +51,15 @@ def test_readiness_lists_every_stage(monolith_app):
     readiness = monolith_app.extensions["churnlab.workflow"].readiness()
     assert readiness == {"ingest": READY, "features": READY, "inference": READY}
     assert isinstance(monolith_app.extensions["churnlab.workflow"].ingest, LoggedIngest)
+
+
+def test_a_prediction_during_model_loading_waits_for_the_model(customer):
+    from churnlab.domain.features import prepare_features, records_to_columns
+    from tests.conftest import MODEL_DIR
+
+    inference = BackgroundModel(MODEL_DIR)
+    assert inference.readiness() == "loading"
+    threading.Timer(0.3, inference.start).start()
+    scores = inference.predict(prepare_features(records_to_columns([customer])))
+    assert 0 < scores.churn_probability[0] < 1
+    assert inference.readiness() == READY

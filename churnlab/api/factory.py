@@ -10,6 +10,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response
 
+from churnlab.api.json_provider import OrjsonProvider
 from churnlab.api.observability import configure_logging, install_request_tracking, metrics_response
 from churnlab.api.problems import register_problem_handlers
 from churnlab.config import Settings
@@ -20,8 +21,8 @@ Readiness = Callable[[], dict[str, str]]
 
 def create_service_app(service: str, settings: Settings, readiness: Readiness) -> Flask:
     app = Flask(service)
+    app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_body_bytes
-    app.json.sort_keys = False
     configure_logging(service, settings.log_level)
     install_request_tracking(app, service)
     register_problem_handlers(app)

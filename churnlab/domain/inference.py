@@ -15,10 +15,15 @@ import onnxruntime
 
 from churnlab.domain.errors import ModelIntegrityError
 from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureColumns
-from churnlab.domain.model_card import ModelArtifact
+from churnlab.domain.model_card import CATEGORICAL_INPUT, NUMERIC_INPUT, ModelArtifact
 from churnlab.domain.scores import Scores
 
 WARMUP_TOLERANCE = 1e-5
+
+
+def _matrix(features: FeatureColumns, names: Sequence[str], dtype: type) -> np.ndarray:
+    """Stack feature columns into the [rows, len(names)] array the ONNX graph takes."""
+    return np.ascontiguousarray(np.array([features[name] for name in names], dtype=dtype).T)
 
 
 class ChurnModel:
@@ -52,15 +57,9 @@ class ChurnModel:
     def predict(self, features: FeatureColumns) -> Scores:
         """Score every row of `features` in one ONNX call."""
         inputs = {
-            name: np.asarray(features[name], dtype=object).reshape(-1, 1)
-            for name in CATEGORICAL_FEATURES
+            CATEGORICAL_INPUT: _matrix(features, CATEGORICAL_FEATURES, object),
+            NUMERIC_INPUT: _matrix(features, NUMERIC_FEATURES, np.float32),
         }
-        inputs.update(
-            {
-                name: np.asarray(features[name], dtype=np.float32).reshape(-1, 1)
-                for name in NUMERIC_FEATURES
-            }
-        )
         probabilities = self._session.run([self._output], inputs)[0][:, 1]
         return Scores(
             model_version=self.version,

@@ -12,6 +12,9 @@ from churnlab.domain.errors import ModelIntegrityError
 
 ONNX_FILE = "model.onnx"
 CARD_FILE = "model_card.json"
+# The ONNX graph's inputs: [rows, categorical features] strings and [rows, numeric] floats.
+CATEGORICAL_INPUT = "categorical"
+NUMERIC_INPUT = "numeric"
 
 
 def sha256_of(path: Path) -> str:

@@ -42,10 +42,13 @@ def feature_frame(records: pd.DataFrame) -> pd.DataFrame:
 
 
 def build_pipeline(seed: int = SEED) -> Pipeline:
+    """Columns by position (categoricals first), so the ONNX graph takes just two tensors."""
+    categorical = list(range(len(CATEGORICAL_FEATURES)))
+    numeric = list(range(len(categorical), len(categorical) + len(NUMERIC_FEATURES)))
     encoders = ColumnTransformer(
         [
-            ("categorical", OneHotEncoder(handle_unknown="ignore"), list(CATEGORICAL_FEATURES)),
-            ("numeric", StandardScaler(), list(NUMERIC_FEATURES)),
+            ("categorical", OneHotEncoder(handle_unknown="ignore"), categorical),
+            ("numeric", StandardScaler(), numeric),
         ],
         sparse_threshold=0,
     )

@@ -54,7 +54,11 @@ def gunicorn(app: str, tmp_path: Path, **env: str) -> Iterator[tuple[str, subpro
     )
     url = f"http://127.0.0.1:{port}"
     try:
-        wait_ready(url)
+        try:
+            wait_ready(url)
+        except TimeoutError as error:
+            log = (tmp_path / "server.log").read_text()[-3000:]
+            raise TimeoutError(f"{error}; exit code {process.poll()}; server log:\n{log}") from None
         yield url, process
     finally:
         process.terminate()

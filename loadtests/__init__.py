@@ -1,0 +1,1 @@
+"""Benchmarks, Locust scenarios, failure injection and the monolith-vs-microservices experiments."""
