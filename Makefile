@@ -8,7 +8,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith down test test-docker bench lint format clean
+.PHONY: help venv data model up-monolith up-micro down test test-docker bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -18,7 +18,7 @@ venv: $(VENV)/.installed ## Create .venv with the project and its dev tools
 $(VENV)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade "pip>=25.1"
-	$(BIN)/pip install --quiet -e ".[monolith,train]" --group dev
+	$(BIN)/pip install --quiet -e ".[monolith,gateway,train]" --group dev
 	touch $@
 
 data: $(DATASET) ## Fetch the Telco churn CSV (hash-checked) into data/
@@ -33,6 +33,9 @@ $(MODEL): $(DATASET) churnlab/ml/*.py churnlab/domain/features.py churnlab/domai
 
 up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available, else local)
 	scripts/up.sh monolith
+
+up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docker if available)
+	scripts/up.sh micro
 
 down: ## Stop everything started by up-monolith / up-micro
 	scripts/down.sh

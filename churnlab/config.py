@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 
 PREFIX = "CHURNLAB_"
@@ -12,6 +12,8 @@ PREFIX = "CHURNLAB_"
 
 @dataclass(frozen=True)
 class Settings:
+    """Every field can be set as CHURNLAB_<FIELD NAME>, e.g. CHURNLAB_MODEL_DIR."""
+
     model_dir: Path = Path("models/current")
     prediction_log_path: Path = Path("var/prediction_log.sqlite3")
     # NORMAL survives process crashes; FULL also survives power loss, at an fsync per commit.
@@ -20,20 +22,37 @@ class Settings:
     max_batch_body_bytes: int = 16 * 1024 * 1024
     log_level: str = "INFO"
 
+    # The gateway: where each stage service is (comma-separated; a host name stands for every
+    # address it resolves to, so Compose replicas are all used).
+    ingest_urls: str = "http://127.0.0.1:8101"
+    features_urls: str = "http://127.0.0.1:8102"
+    inference_urls: str = "http://127.0.0.1:8111"
+    # Per call: connect timeout, and read timeout for one record plus a share per extra record.
+    stage_connect_timeout_seconds: float = 0.25
+    stage_read_timeout_seconds: float = 1.0
+    stage_read_timeout_per_record_seconds: float = 0.0005
+    stage_attempts: int = 3
+    breaker_failures: int = 5
+    breaker_reset_seconds: float = 3.0
+    # How long an address that failed is skipped, and how often host names are re-resolved.
+    eject_seconds: float = 1.0
+    resolve_every_seconds: float = 1.0
+    # Degraded mode: records that ingest could not take wait here and are replayed.
+    spool_path: Path = Path("var/gateway_spool.sqlite3")
+    replay_every_seconds: float = 1.0
+
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
-        """Every field can be set as CHURNLAB_<FIELD NAME>; unknown variables are ignored."""
         values = {}
-        for name, field in cls.__dataclass_fields__.items():
-            raw = environ.get(PREFIX + name.upper())
+        for field in fields(cls):
+            raw = environ.get(PREFIX + field.name.upper())
             if raw is not None:
-                values[name] = _coerce(field.default, raw)
+                values[field.name] = _coerce(field.default, raw)
         return cls(**values)
 
 
 def _coerce(default: object, raw: str) -> object:
-    if isinstance(default, Path):
-        return Path(raw)
-    if isinstance(default, int):
-        return int(raw)
+    for kind in (Path, int, float):
+        if isinstance(default, kind):
+            return kind(raw)
     return raw

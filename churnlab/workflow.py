@@ -17,6 +17,12 @@ from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
 
 READY = "ready"
+# A stage that is down without stopping predictions (ingest, while records are spooled).
+DEGRADED = "degraded"
+
+
+def is_serving(state: str) -> bool:
+    return state == READY or state.startswith(DEGRADED)
 
 
 class Stage(Protocol):

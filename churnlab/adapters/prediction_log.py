@@ -101,6 +101,24 @@ class PredictionLog:
         )
         return json.loads(row[0]) if row else None
 
+    def oldest(self, limit: int) -> list[tuple[str, str, CustomerRecord]]:
+        """The first rows in arrival order: what a spool replays first."""
+        rows = self._connection().execute(
+            "SELECT request_id, received_at, record FROM accepted_records"
+            " ORDER BY received_at, request_id LIMIT ?",
+            (limit,),
+        )
+        return [
+            (request_id, received_at, CustomerRecord.model_validate_json(record))
+            for request_id, received_at, record in rows
+        ]
+
+    def remove(self, request_ids: Sequence[str]) -> None:
+        with self._connection() as connection:
+            connection.executemany(
+                "DELETE FROM accepted_records WHERE request_id = ?", [(i,) for i in request_ids]
+            )
+
     def ping(self) -> None:
         """Cheap readiness check: the database opens and answers a query."""
         self._connection().execute("SELECT 1").fetchone()

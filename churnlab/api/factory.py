@@ -14,7 +14,7 @@ from churnlab.api.json_provider import OrjsonProvider
 from churnlab.api.observability import configure_logging, install_request_tracking, metrics_response
 from churnlab.api.problems import register_problem_handlers
 from churnlab.config import Settings
-from churnlab.workflow import READY
+from churnlab.workflow import READY, is_serving
 
 Readiness = Callable[[], dict[str, str]]
 
@@ -41,8 +41,10 @@ def _probes(service: str, readiness: Readiness) -> Blueprint:
     @probes.get("/readyz")
     def readyz() -> tuple[dict, int, dict[str, str]]:
         checks = readiness()
-        ready = all(state == READY for state in checks.values())
-        body = {"status": "ready" if ready else "not ready", "service": service, "checks": checks}
+        ready = all(is_serving(state) for state in checks.values())
+        degraded = ready and any(state != READY for state in checks.values())
+        status = "degraded" if degraded else "ready" if ready else "not ready"
+        body = {"status": status, "service": service, "checks": checks}
         return body, (200 if ready else 503), ({} if ready else {"Retry-After": "1"})
 
     @probes.get("/metrics")

@@ -25,6 +25,8 @@ from prometheus_client import (
 )
 from pythonjsonlogger.json import JsonFormatter
 
+from churnlab.request_context import current_request_id
+
 REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Probes are polled constantly: log them at DEBUG so they do not drown real traffic.
@@ -85,6 +87,7 @@ def install_request_tracking(app: Flask, service: str) -> None:
     @app.before_request
     def start() -> None:
         g.request_id = incoming_request_id()
+        current_request_id.set(g.request_id)
         g.started = time.perf_counter()
 
     @app.after_request

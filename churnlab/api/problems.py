@@ -9,7 +9,12 @@ from flask import Flask, Response, json
 from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
-from churnlab.domain.errors import ModelIntegrityError, ModelNotReadyError, StageUnavailableError
+from churnlab.domain.errors import (
+    ModelIntegrityError,
+    ModelNotReadyError,
+    StageRejectedError,
+    StageUnavailableError,
+)
 
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_TYPE_PREFIX = "urn:churnlab:problem:"
@@ -91,6 +96,11 @@ def register_problem_handlers(app: Flask) -> None:
             headers={"Retry-After": str(error.retry_after_seconds)},
             stage=error.stage,
         )
+
+    @app.errorhandler(StageRejectedError)
+    def stage_rejected(error: StageRejectedError) -> Response:
+        logger.error("stage rejected a gateway call: %s", error)
+        return problem(502, "Bad Gateway", "a stage rejected the gateway's call; it was logged")
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -21,3 +21,7 @@ class StageUnavailableError(ChurnLabError):
         self.stage = stage
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
+
+
+class StageRejectedError(ChurnLabError):
+    """A stage answered 4xx to the gateway: a contract bug between them, not the caller's fault."""

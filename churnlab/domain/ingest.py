@@ -21,6 +21,13 @@ class AcceptedRequest:
     received_at: str
     records: tuple[CustomerRecord, ...]
 
+    def rows(self) -> list[tuple[str, str, CustomerRecord]]:
+        """(record id, received at, record): what the prediction log stores for each record."""
+        return [
+            (record_id, self.received_at, record)
+            for record_id, record in zip(self.record_ids, self.records, strict=True)
+        ]
+
     @property
     def record_ids(self) -> list[str]:
         """A single prediction keeps the request id; batch records get `<request id>:<index>`."""
@@ -43,9 +50,4 @@ def accept(records: Sequence[CustomerRecord], request_id: str) -> AcceptedReques
 
 def ingest(store: RecordStore, accepted: AcceptedRequest) -> int:
     """Record every accepted record; idempotent by record id, so retries are safe."""
-    return store.record(
-        [
-            (record_id, accepted.received_at, record)
-            for record_id, record in zip(accepted.record_ids, accepted.records, strict=True)
-        ]
-    )
+    return store.record(accepted.rows())
