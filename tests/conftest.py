@@ -93,3 +93,41 @@ def require_docker() -> None:
     if os.environ.get("REQUIRE_DOCKER") == "1":
         pytest.fail("REQUIRE_DOCKER=1 but no Docker engine with Compose v2 answers")
     pytest.skip("no Docker engine with Compose v2 (set REQUIRE_DOCKER=1 to make this fail)")
+
+
+# --- running deployments, shared by the contract and resilience suites ------------------------
+
+
+@pytest.fixture(scope="session")
+def local_monolith(tmp_path_factory):
+    from tests.deploy.servers import gunicorn
+
+    with gunicorn("monolith.app:create_app()", tmp_path_factory.mktemp("monolith")) as (url, _):
+        yield url
+
+
+@pytest.fixture(scope="session")
+def local_micro(tmp_path_factory):
+    from tests.deploy.local_micro import local_micro
+
+    with local_micro(tmp_path_factory.mktemp("micro")) as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def docker_monolith(require_docker):
+    from tests.deploy.docker_compose import deployment
+
+    with deployment("monolith", "MONOLITH_PORT") as running:
+        yield running
+
+
+@pytest.fixture(scope="session")
+def docker_micro(require_docker):
+    """The containerized microservices with two inference replicas."""
+    from tests.deploy.docker_compose import compose, deployment, wait_healthy
+
+    with deployment("micro", "GATEWAY_PORT") as (url, project):
+        compose(project, "micro", "up", "-d", "--no-recreate", "--scale", "inference=2", "--wait")
+        wait_healthy(project, "micro", "inference", replicas=2)
+        yield url, project

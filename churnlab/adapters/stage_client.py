@@ -50,6 +50,9 @@ class StageClient:
             reset_timeout=settings.breaker_reset_seconds,
             exclude=[StageRejectedError],
             name=stage,
+            # The call that trips the breaker reports its own failure; later calls, refused
+            # without trying, report the open circuit.
+            throw_new_error_on_trip=False,
         )
 
     def call(self, method: str, path: str, payload: Any = None, *, records: int = 1) -> Any:

@@ -46,6 +46,22 @@ def deployment(file: str, port_variable: str) -> Iterator[tuple[str, str]]:
         compose(project, file, "down", "--volumes", "--remove-orphans", env=env, check=False)
 
 
+def _base_image() -> str:
+    """What scripts/up.sh would build on: the official image if present, else the local one."""
+    chosen = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'source scripts/runtime.sh && choose_base_image >/dev/null && echo "$PYTHON_IMAGE"',
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return os.environ.get("PYTHON_IMAGE") or chosen.stdout.strip()
+
+
 def inspect(container: str) -> dict:
     output = subprocess.run(
         ["docker", "inspect", container], check=True, capture_output=True, text=True

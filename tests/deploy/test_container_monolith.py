@@ -5,15 +5,14 @@ import subprocess
 import pytest
 import requests
 
-from tests.deploy.docker_compose import compose, deployment, inspect
+from tests.deploy.docker_compose import compose, inspect
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture(scope="module")
-def monolith_container(require_docker):
-    with deployment("monolith", "MONOLITH_PORT") as running:
-        yield running
+@pytest.fixture
+def monolith_container(docker_monolith):
+    return docker_monolith
 
 
 def test_container_predicts_and_rejects_bad_input(monolith_container, record_body):

@@ -1,0 +1,255 @@
+"""Apply a fault to one component of a running deployment, and always undo it.
+
+    python -m loadtests.faults micro-inference-1 pause --seconds 10
+    python -m loadtests.faults ingest kill --runtime local
+
+Docker runtime (docker SDK): kill, stop, pause, restart, cpu (a CPU quota: a slow service),
+latency / loss (tc netem inside the container's network namespace where the kernel has it;
+otherwise loss falls back to iptables random drops and latency is refused with the reason),
+blackhole (iptables DROP: connections hang instead of being refused), disconnect (from its
+networks). Local runtime (supervisord): kill, stop (SIGSTOP, the pause of a process), restart.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import subprocess
+import time
+import xmlrpc.client
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+DOCKER_FAULTS = (
+    "kill",
+    "stop",
+    "pause",
+    "restart",
+    "cpu",
+    "latency",
+    "loss",
+    "blackhole",
+    "disconnect",
+)
+LOCAL_FAULTS = ("kill", "stop", "restart")
+
+
+class FaultUnavailableError(RuntimeError):
+    """This machine cannot inject that fault (e.g. no netem in the kernel)."""
+
+
+# --- local processes under supervisord ------------------------------------------------------
+
+
+class LocalFaults:
+    """Faults on the processes of `make up-micro RUNTIME=local` (compose/supervisord.micro.conf)."""
+
+    def __init__(self, run_dir: Path = Path(".run")) -> None:
+        from supervisor.xmlrpc import SupervisorTransport
+
+        socket_path = Path(run_dir).resolve() / "supervisor.sock"
+        transport = SupervisorTransport(None, None, f"unix://{socket_path}")
+        self._supervisor = xmlrpc.client.ServerProxy("http://localhost", transport=transport)
+
+    def pids(self, component: str) -> list[int]:
+        """The gunicorn master and its workers."""
+        master = self._supervisor.supervisor.getProcessInfo(component)["pid"]
+        return [*_children(master), master] if master else []
+
+    def signal(self, component: str, signum: int) -> None:
+        for pid in self.pids(component):
+            with suppress(ProcessLookupError):
+                os.kill(pid, signum)
+
+    def start(self, component: str) -> None:
+        self._supervisor.supervisor.startProcess(component, True)
+
+    def stop_cleanly(self, component: str) -> None:
+        """A clean stop (SIGTERM, no restart): the component is simply not there."""
+        self._supervisor.supervisor.stopProcess(component, True)
+
+    @contextmanager
+    def fault(self, component: str, kind: str) -> Iterator[None]:
+        if kind == "kill":  # supervisord restarts it, as Compose's restart policy would
+            self.signal(component, signal.SIGKILL)
+            yield
+        elif kind == "stop":
+            self.signal(component, signal.SIGSTOP)
+            try:
+                yield
+            finally:
+                self.signal(component, signal.SIGCONT)
+        elif kind == "restart":
+            self._supervisor.supervisor.stopProcess(component, True)
+            self.start(component)
+            yield
+        elif kind == "down":
+            self.stop_cleanly(component)
+            try:
+                yield
+            finally:
+                self.start(component)
+        else:
+            raise FaultUnavailableError(f"local runtime has no '{kind}' fault: {LOCAL_FAULTS}")
+
+
+def _children(pid: int) -> list[int]:
+    children = []
+    for task in Path(f"/proc/{pid}/task").glob("*/children"):
+        children += [int(child) for child in task.read_text().split()]
+    return children
+
+
+# --- containers ---------------------------------------------------------------------------
+
+
+class DockerFaults:
+    """Faults on containers, by name (`docker ps` names, e.g. churnlab-micro-inference-1)."""
+
+    def __init__(self) -> None:
+        import docker
+
+        self.client = docker.from_env()
+
+    def container(self, name: str):
+        return self.client.containers.get(name)
+
+    @contextmanager
+    def fault(
+        self,
+        name: str,
+        kind: str,
+        *,
+        cpus: float = 0.05,
+        delay_ms: int = 200,
+        loss_percent: int = 30,
+        port: int = 8000,
+    ) -> Iterator[None]:
+        container = self.container(name)
+        if kind == "kill":
+            container.kill()
+            try:
+                yield
+            finally:
+                container.start()
+        elif kind == "stop":
+            container.stop(timeout=25)
+            try:
+                yield
+            finally:
+                container.start()
+        elif kind == "pause":
+            container.pause()
+            try:
+                yield
+            finally:
+                container.unpause()
+        elif kind == "restart":
+            container.restart(timeout=25)
+            yield
+        elif kind == "cpu":
+            before = container.attrs["HostConfig"]["NanoCpus"]
+            container.update(nano_cpus=int(cpus * 1e9))
+            try:
+                yield
+            finally:
+                container.update(nano_cpus=before or 0)
+        elif kind in ("latency", "loss", "blackhole"):
+            with _network_fault(container, kind, delay_ms, loss_percent, port):
+                yield
+        elif kind == "disconnect":
+            networks = list(container.attrs["NetworkSettings"]["Networks"])
+            for network in networks:
+                self.client.networks.get(network).disconnect(container)
+            try:
+                yield
+            finally:
+                for network in networks:
+                    self.client.networks.get(network).connect(container)
+        else:
+            raise FaultUnavailableError(f"unknown fault '{kind}': {DOCKER_FAULTS}")
+
+
+def _in_namespace(container, *command: str) -> subprocess.CompletedProcess:
+    """Run a command in the container's network namespace, from the host (nsenter)."""
+    container.reload()
+    pid = str(container.attrs["State"]["Pid"])
+    return subprocess.run(["nsenter", "-t", pid, "-n", *command], capture_output=True, text=True)
+
+
+def netem_available(container) -> bool:
+    probe = _in_namespace(
+        container, "tc", "qdisc", "add", "dev", "eth0", "root", "netem", "delay", "1ms"
+    )
+    if probe.returncode == 0:
+        _in_namespace(container, "tc", "qdisc", "del", "dev", "eth0", "root")
+        return True
+    return False
+
+
+@contextmanager
+def _network_fault(container, kind: str, delay_ms: int, loss_percent: int, port: int):
+    if kind != "blackhole" and netem_available(container):
+        spec = ["delay", f"{delay_ms}ms"] if kind == "latency" else ["loss", f"{loss_percent}%"]
+        undo = ["tc", "qdisc", "del", "dev", "eth0", "root"]
+        applied = _in_namespace(
+            container, "tc", "qdisc", "add", "dev", "eth0", "root", "netem", *spec
+        )
+    elif kind == "latency":
+        raise FaultUnavailableError(
+            "this kernel has no netem (tc qdisc netem), so latency cannot be added faithfully; "
+            "use the 'cpu' fault for a slow service or 'loss' (iptables) instead"
+        )
+    else:
+        match = ["-p", "tcp", "--dport", str(port)]
+        if kind == "loss":
+            match += [
+                "-m",
+                "statistic",
+                "--mode",
+                "random",
+                "--probability",
+                str(loss_percent / 100),
+            ]
+        rule = ["INPUT", *match, "-j", "DROP"]
+        undo = ["iptables", "-D", *rule]
+        applied = _in_namespace(container, "iptables", "-I", *rule)
+    if applied.returncode != 0:
+        raise FaultUnavailableError(applied.stderr.strip())
+    try:
+        yield
+    finally:
+        _in_namespace(container, *undo)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("component", help="container name, or supervisord program (local)")
+    parser.add_argument("fault", choices=sorted({*DOCKER_FAULTS, *LOCAL_FAULTS, "down"}))
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the fault lasts")
+    parser.add_argument("--runtime", choices=["docker", "local"], default="docker")
+    parser.add_argument("--cpus", type=float, default=0.05)
+    parser.add_argument("--delay-ms", type=int, default=200)
+    parser.add_argument("--loss-percent", type=int, default=30)
+    args = parser.parse_args()
+    if args.runtime == "local":
+        injector = LocalFaults(Path(os.environ.get("CHURNLAB_RUN_DIR", ".run")))
+        fault = injector.fault(args.component, args.fault)
+    else:
+        fault = DockerFaults().fault(
+            args.component,
+            args.fault,
+            cpus=args.cpus,
+            delay_ms=args.delay_ms,
+            loss_percent=args.loss_percent,
+        )
+    with fault:
+        print(f"{args.fault} on {args.component} for {args.seconds:g} s (undone on exit)")
+        time.sleep(args.seconds)
+    print("undone")
+
+
+if __name__ == "__main__":
+    main()

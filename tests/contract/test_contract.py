@@ -1,0 +1,140 @@
+"""One contract, two deployments: the same requests get the same answers from the monolith and
+the microservices gateway (same probabilities, same errors for the same bad inputs).
+
+Runs against local processes always, and against the containers too when Docker is there
+(required in CI with REQUIRE_DOCKER=1).
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import requests
+
+TIMEOUT = 10
+
+
+@pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
+def urls(request) -> dict[str, str]:
+    if request.param == "local":
+        return {
+            "monolith": request.getfixturevalue("local_monolith"),
+            "micro": request.getfixturevalue("local_micro").url,
+        }
+    return {
+        "monolith": request.getfixturevalue("docker_monolith")[0],
+        "micro": request.getfixturevalue("docker_micro")[0],
+    }
+
+
+def both(urls: dict[str, str], method: str, path: str, **kwargs) -> dict[str, requests.Response]:
+    return {
+        name: requests.request(method, url + path, timeout=TIMEOUT, **kwargs)
+        for name, url in urls.items()
+    }
+
+
+def comparable(body: dict) -> dict:
+    """A prediction without what differs by design between two calls (the generated id)."""
+    return {key: value for key, value in body.items() if key != "request_id"}
+
+
+def test_same_predictions_for_the_same_customers(urls, dataset_records):
+    for record in dataset_records[:40]:
+        answers = both(urls, "POST", "/v1/predict", json=record)
+        assert {name: r.status_code for name, r in answers.items()} == {
+            "monolith": 200,
+            "micro": 200,
+        }
+        monolith, micro = (comparable(answers[name].json()) for name in ("monolith", "micro"))
+        assert monolith == micro
+        assert monolith["recorded"] is True
+
+
+def test_same_batch_predictions(urls, dataset_records):
+    answers = both(urls, "POST", "/v1/predict/batch", json={"records": dataset_records[:300]})
+    monolith, micro = (answers[name].json() for name in ("monolith", "micro"))
+    assert answers["monolith"].status_code == answers["micro"].status_code == 200
+    assert [comparable(p) for p in monolith["predictions"]] == [
+        comparable(p) for p in micro["predictions"]
+    ]
+    assert monolith["count"] == micro["count"] == 300
+
+
+def test_caller_request_id_is_kept_by_both(urls, record_body):
+    for name, url in urls.items():
+        request_id = f"contract-{name}-id"
+        response = requests.post(
+            f"{url}/v1/predict",
+            json=record_body,
+            timeout=TIMEOUT,
+            headers={"X-Request-ID": request_id},
+        )
+        assert response.headers["X-Request-ID"] == request_id
+        assert response.json()["request_id"] == request_id
+
+
+BAD_REQUESTS = [
+    (
+        "malformed json",
+        "/v1/predict",
+        {"data": '{"tenure": ', "headers": {"Content-Type": "application/json"}},
+    ),
+    ("empty body", "/v1/predict", {"data": "", "headers": {"Content-Type": "application/json"}}),
+    (
+        "wrong content type",
+        "/v1/predict",
+        {"data": "tenure=1", "headers": {"Content-Type": "text/plain"}},
+    ),
+    ("not an object", "/v1/predict", {"json": [1, 2, 3]}),
+    ("too large", "/v1/predict", {"json": {"customer_id": "x" * 70_000}}),
+    ("batch too large", "/v1/predict/batch", {"json": {"records": [{}] * 10_001}}),
+    ("batch empty", "/v1/predict/batch", {"json": {"records": []}}),
+]
+
+
+@pytest.mark.parametrize(("case", "path", "kwargs"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_same_errors_for_the_same_bad_input(urls, case, path, kwargs):
+    answers = both(urls, "POST", path, **kwargs)
+    assert answers["monolith"].status_code == answers["micro"].status_code
+    assert 400 <= answers["monolith"].status_code < 500
+    for response in answers.values():
+        assert response.headers["Content-Type"] == "application/problem+json"
+    assert answers["monolith"].json() == answers["micro"].json()
+
+
+def test_same_field_errors_for_an_invalid_record(urls, record_body):
+    invalid = dict(record_body, tenure=-1, contract="Forever", surprise=True)
+    answers = both(urls, "POST", "/v1/predict", json=invalid)
+    assert answers["monolith"].status_code == answers["micro"].status_code == 422
+    assert answers["monolith"].json() == answers["micro"].json()
+    fields = {error["field"] for error in answers["micro"].json()["errors"]}
+    assert fields == {"tenure", "contract", "surprise"}
+
+
+@pytest.mark.parametrize(
+    ("method", "path"), [("GET", "/v2/nothing"), ("GET", "/v1/predict"), ("DELETE", "/v1/model")]
+)
+def test_same_404_and_405(urls, method, path):
+    answers = both(urls, method, path)
+    assert answers["monolith"].status_code == answers["micro"].status_code
+    assert answers["monolith"].json() == answers["micro"].json()
+
+
+def test_same_model_card_and_openapi(urls):
+    for path in ("/v1/model", "/openapi.json"):
+        answers = both(urls, "GET", path)
+        assert answers["monolith"].json() == answers["micro"].json()
+
+
+def test_probes_and_metrics_on_both(urls):
+    for name, url in urls.items():
+        assert requests.get(f"{url}/livez", timeout=TIMEOUT).json()["status"] == "alive"
+        ready = requests.get(f"{url}/readyz", timeout=TIMEOUT).json()
+        assert ready["status"] == "ready", (name, ready)
+        assert set(ready["checks"]) == {"ingest", "features", "inference"}
+        metrics = requests.get(f"{url}/metrics", timeout=TIMEOUT).text
+        assert "churnlab_http_requests_total" in metrics
+        spec = requests.get(f"{url}/openapi.json", timeout=TIMEOUT).json()
+        assert json.dumps(spec).count("/v1/predict") >= 2

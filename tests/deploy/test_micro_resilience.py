@@ -1,0 +1,137 @@
+"""The gateway's resilience, on the microservices as local processes (supervisord).
+
+Timeouts, retries on a killed replica, the circuit breaker opening and closing, degraded mode
+with spool and replay, and fast 503s when a critical stage is down. The deployment runs with
+short timeouts (tests/deploy/local_micro.py): stage read timeout 0.5 s, breaker after 3
+failures, closed again after 2 s.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import requests
+
+TIMEOUT = 10
+
+
+def post(url: str, body: dict, request_id: str | None = None) -> requests.Response:
+    headers = {"X-Request-ID": request_id} if request_id else {}
+    return requests.post(f"{url}/v1/predict", json=body, headers=headers, timeout=TIMEOUT)
+
+
+def timed(call):
+    started = time.monotonic()
+    result = call()
+    return result, time.monotonic() - started
+
+
+def all_succeed(url: str, body: dict, count: int) -> bool:
+    return all(post(url, body).status_code == 200 for _ in range(count))
+
+
+def wait_until(condition, timeout: float = 15.0, every: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(every)
+    return False
+
+
+def test_request_id_is_propagated_through_every_hop(local_micro, record_body):
+    request_id = f"hop-{uuid.uuid4().hex}"
+    assert post(local_micro.url, record_body, request_id).status_code == 200
+    for component in ("gateway", "ingest", "features"):
+        assert request_id in local_micro.log_text(component), component
+    assert any(request_id in local_micro.log_text(f"inference{n}") for n in (1, 2, 3))
+
+
+def test_load_is_spread_over_every_inference_replica(local_micro, record_body):
+    marker = f"spread-{uuid.uuid4().hex}"
+    for index in range(30):
+        assert post(local_micro.url, record_body, f"{marker}-{index}").status_code == 200
+    served = [local_micro.log_text(f"inference{n}").count(marker) for n in (1, 2, 3)]
+    assert sum(served) == 30
+    assert min(served) >= 5, served
+
+
+def test_killed_inference_replica_costs_no_request(local_micro, record_body):
+    statuses = []
+    with local_micro.faults.fault("inference2", "kill"):
+        for _ in range(60):
+            statuses.append(post(local_micro.url, record_body).status_code)
+    assert statuses == [200] * 60
+    # supervisord restarts it; the gateway uses it again without anyone doing anything.
+    assert wait_until(lambda: requests.get(f"{local_micro.url}/readyz", timeout=2).ok)
+
+
+def test_slow_features_bounded_by_the_timeout_and_other_routes_unaffected(local_micro, record_body):
+    with local_micro.faults.fault("features", "stop"):  # SIGSTOP: accepts, never answers
+        response, elapsed = timed(lambda: post(local_micro.url, record_body))
+        assert response.status_code == 503
+        assert response.headers["Content-Type"] == "application/problem+json"
+        assert response.json()["stage"] == "features"
+        assert "Retry-After" in response.headers
+        assert elapsed < 2.0  # 0.5 s budget per call, never a hang
+        model, model_elapsed = timed(lambda: requests.get(f"{local_micro.url}/v1/model", timeout=5))
+        live, live_elapsed = timed(lambda: requests.get(f"{local_micro.url}/livez", timeout=5))
+        assert (model.status_code, live.status_code) == (200, 200)
+        assert model_elapsed < 0.5
+        assert live_elapsed < 0.5
+    assert wait_until(lambda: all_succeed(local_micro.url, record_body, 10))
+
+
+def test_breaker_opens_fast_and_closes_after_the_stage_recovers(local_micro, record_body):
+    with local_micro.faults.fault("features", "stop"):
+        answers = [timed(lambda: post(local_micro.url, record_body)) for _ in range(12)]
+        assert all(response.status_code == 503 for response, _ in answers)
+        open_answers = [
+            (response, elapsed)
+            for response, elapsed in answers
+            if "circuit open" in response.json()["detail"]
+        ]
+        assert open_answers, "the breaker never opened"
+        assert all(elapsed < 0.1 for _, elapsed in open_answers)  # no waiting on a dead stage
+    # Half-open after the reset time: the next call goes through and closes the circuit. Each
+    # gateway worker has its own breaker, so wait until a run of calls all succeed.
+    assert wait_until(lambda: all_succeed(local_micro.url, record_body, 10), timeout=10)
+
+
+def test_ingest_down_predictions_still_succeed_then_replayed_exactly_once(local_micro, record_body):
+    marker = f"degraded-{uuid.uuid4().hex}"
+    ids = [f"{marker}-{index}" for index in range(20)]
+    with local_micro.faults.fault("ingest", "stop"):
+        answers = [post(local_micro.url, record_body, request_id) for request_id in ids]
+        assert [a.status_code for a in answers] == [200] * 20
+        assert [a.json()["recorded"] for a in answers] == [False] * 20
+        ready = requests.get(f"{local_micro.url}/readyz", timeout=5)
+        assert ready.status_code == 200
+        assert ready.json()["status"] == "degraded"
+        assert local_micro.spooled() == 20
+    assert wait_until(lambda: local_micro.spooled() == 0)
+    logged = [i for i in local_micro.logged_request_ids() if i.startswith(marker)]
+    assert sorted(logged) == sorted(ids)  # every accepted record, none twice
+    assert wait_until(
+        lambda: requests.get(f"{local_micro.url}/readyz", timeout=2).json()["status"] == "ready"
+    )
+
+
+def test_every_inference_replica_down_gives_a_fast_503(local_micro, record_body):
+    replicas = ("inference1", "inference2", "inference3")
+    for replica in replicas:
+        local_micro.faults.stop_cleanly(replica)
+    try:
+        response, elapsed = timed(lambda: post(local_micro.url, record_body))
+        assert response.status_code == 503
+        assert response.json()["stage"] == "inference"
+        assert int(response.headers["Retry-After"]) >= 1
+        assert elapsed < 0.5  # refused connections: no timeout to wait out
+        ready = requests.get(f"{local_micro.url}/readyz", timeout=5)
+        assert ready.status_code == 503
+        assert ready.json()["checks"]["inference"] != "ready"
+    finally:
+        for replica in replicas:
+            local_micro.faults.start(replica)
+    assert wait_until(lambda: all_succeed(local_micro.url, record_body, 10))
