@@ -8,7 +8,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro down test test-docker bench lint format clean
+.PHONY: help venv data model up-monolith up-micro rollout down test test-docker bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -36,6 +36,9 @@ up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available,
 
 up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docker if available)
 	scripts/up.sh micro
+
+rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=inference)
+	scripts/rollout.sh $(SERVICE)
 
 down: ## Stop everything started by up-monolith / up-micro
 	scripts/down.sh

@@ -19,6 +19,8 @@ threads = int(os.environ.get("CHURNLAB_THREADS", "4"))
 keepalive = 75
 timeout = 30
 graceful_timeout = int(os.environ.get("CHURNLAB_GRACEFUL_TIMEOUT", "20"))
+# gunicorn 27's runtime control socket is not used here, and would need a writable home.
+control_socket_disable = True
 accesslog = None  # the app logs each request as JSON, with its request id
 errorlog = "-"
 logconfig_dict = {

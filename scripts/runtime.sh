@@ -17,15 +17,19 @@ detect_runtime() {
 }
 
 choose_base_image() {
-  if [ -n "${PYTHON_IMAGE:-}" ]; then return; fi
-  if docker image inspect python:3.11-slim >/dev/null 2>&1; then
-    export PYTHON_IMAGE=python:3.11-slim
-  elif docker image inspect churn-base:py311 >/dev/null 2>&1; then
-    echo "==> no python:3.11-slim image here; using the local base churn-base:py311 and a wheelhouse"
-    export PYTHON_IMAGE=churn-base:py311 WHEELHOUSE=${WHEELHOUSE:-1}
-  else
-    export PYTHON_IMAGE=python:3.11-slim
+  if [ -z "${PYTHON_IMAGE:-}" ]; then
+    if docker image inspect python:3.11-slim >/dev/null 2>&1; then
+      PYTHON_IMAGE=python:3.11-slim
+    elif docker image inspect churn-base:py311 >/dev/null 2>&1; then
+      echo "==> no python:3.11-slim image here; building on the local base churn-base:py311"
+      PYTHON_IMAGE=churn-base:py311
+    else
+      PYTHON_IMAGE=python:3.11-slim
+    fi
   fi
+  # The local base exists because there is no registry: pip gets its wheels from loopback.
+  if [ "$PYTHON_IMAGE" = churn-base:py311 ]; then WHEELHOUSE=${WHEELHOUSE:-1}; fi
+  export PYTHON_IMAGE WHEELHOUSE
 }
 
 # Serve wheels for every image's dependencies on loopback for the duration of a build.

@@ -2,8 +2,9 @@
 
 A Compose service name resolves to one address per replica, so re-resolving it every second
 finds replicas as they are scaled up, and drops them as they stop. An address that fails a call
-is skipped for `eject_seconds` at once, without waiting for DNS. Kept small on purpose: the one
-job here is choosing an address; retries and breaking live in the stage client.
+is skipped for `eject_seconds` at once, and the names are re-resolved then too (at most every
+REFRESH_MIN_SECONDS), so a replica that is gone stops being tried at once. Kept small on purpose:
+the one job here is choosing an address; retries and breaking live in the stage client.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import socket
 import threading
 import time
 from urllib.parse import urlsplit
+
+REFRESH_MIN_SECONDS = 0.1
 
 
 class NoEndpointError(Exception):
@@ -27,6 +30,7 @@ class Endpoints:
         self._ejected_until: dict[str, float] = {}
         self._turn = itertools.count()
         self._lock = threading.Lock()
+        self._resolved_at = 0.0
         self.refresh()
         if resolve_every_seconds > 0:
             threading.Thread(
@@ -38,6 +42,7 @@ class Endpoints:
         return list(self._addresses)
 
     def refresh(self) -> None:
+        self._resolved_at = time.monotonic()
         addresses = []
         for target in self._targets:
             try:
@@ -69,5 +74,9 @@ class Endpoints:
         return candidates[next(self._turn) % len(candidates)]
 
     def eject(self, address: str) -> None:
+        now = time.monotonic()
         with self._lock:
-            self._ejected_until[address] = time.monotonic() + self._eject_seconds
+            self._ejected_until[address] = now + self._eject_seconds
+            stale = now - self._resolved_at >= REFRESH_MIN_SECONDS
+        if stale:
+            self.refresh()

@@ -86,15 +86,18 @@ class StageClient:
             with attempt:
                 address = self.endpoints.pick(avoid=tried)
                 tried.add(address)
-                return self._once(address, method, path, body, deadline)
+                # Each attempt gets a share of what is left, so one that hangs (a request sent
+                # on a connection to a container that just vanished) leaves time for another.
+                attempts_left = self.settings.stage_attempts - attempt.retry_state.attempt_number
+                share = max(deadline - time.monotonic(), 0.05) / (attempts_left + 1)
+                return self._once(address, method, path, body, share)
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _once(
-        self, address: str, method: str, path: str, body: bytes | None, deadline: float
+        self, address: str, method: str, path: str, body: bytes | None, seconds: float
     ) -> Any:
-        remaining = max(deadline - time.monotonic(), 0.05)
         timeout = urllib3.Timeout(
-            connect=min(self.settings.stage_connect_timeout_seconds, remaining), read=remaining
+            connect=min(self.settings.stage_connect_timeout_seconds, seconds), read=seconds
         )
         headers = {"X-Request-ID": current_request_id.get()}
         if body is not None:

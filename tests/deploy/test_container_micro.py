@@ -1,0 +1,178 @@
+"""The microservices in containers: hardening, image contents, and resilience for real."""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import threading
+import time
+import uuid
+
+import pytest
+import requests
+
+from loadtests.faults import DockerFaults
+from tests.deploy.docker_compose import compose, containers, inspect, wait_healthy
+from tests.deploy.servers import ROOT
+
+pytestmark = pytest.mark.docker
+SERVICES = ("gateway", "ingest", "features", "inference")
+
+
+def image_modules(image: str, modules: tuple[str, ...]) -> list[str]:
+    probe = (
+        f"import importlib.util as u, sys;print(' '.join(m for m in {modules!r} if u.find_spec(m)))"
+    )
+    result = subprocess.run(
+        ["docker", "run", "--rm", "--entrypoint", "python3", image, "-c", probe],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return result.stdout.split()
+
+
+class Load:
+    """Steady predictions from a background thread, bounded in time; counts every outcome."""
+
+    def __init__(self, url: str, body: dict, seconds: float) -> None:
+        self.url, self.body, self.seconds = url, body, seconds
+        self.statuses: list[int] = []
+        self.elapsed: list[float] = []
+        self.ids: list[str] = []
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            request_id = f"load-{uuid.uuid4().hex}"
+            started = time.monotonic()
+            try:
+                response = session.post(
+                    f"{self.url}/v1/predict",
+                    json=self.body,
+                    timeout=5,
+                    headers={"X-Request-ID": request_id},
+                )
+                self.statuses.append(response.status_code)
+                if response.status_code == 200:
+                    self.ids.append(request_id)
+            except requests.RequestException:
+                self.statuses.append(0)
+            self.elapsed.append(time.monotonic() - started)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._thread.join()
+
+    @property
+    def failure_rate(self) -> float:
+        return sum(status != 200 for status in self.statuses) / max(len(self.statuses), 1)
+
+
+def logged_ids(project: str) -> set[str]:
+    query = (
+        "import sqlite3;"
+        "c = sqlite3.connect('/var/lib/churnlab/prediction_log.sqlite3');"
+        "print('\\n'.join(r[0] for r in c.execute('select request_id from accepted_records')))"
+    )
+    output = compose(project, "micro", "exec", "-T", "ingest", "python3", "-c", query).stdout
+    return set(output.split())
+
+
+def test_every_container_is_hardened_and_only_the_gateway_is_published(docker_micro):
+    _, project = docker_micro
+    for service in SERVICES:
+        for name in containers(project, "micro", service):
+            details = inspect(name)
+            host = details["HostConfig"]
+            assert details["Config"]["User"] == "10001:10001", name
+            assert host["ReadonlyRootfs"] is True, name
+            assert host["CapDrop"] == ["ALL"], name
+            assert "no-new-privileges:true" in host["SecurityOpt"], name
+            assert host["NanoCpus"] > 0, name
+            assert host["Memory"] > 0, name
+            published = {port: b for port, b in (host["PortBindings"] or {}).items() if b}
+            if service == "gateway":
+                assert [b["HostIp"] for b in published["8000/tcp"]] == ["127.0.0.1"]
+            else:
+                assert not published, name
+                networks = details["NetworkSettings"]["Networks"]
+                assert list(networks) == [f"{project}_internal"], name
+
+
+def test_images_carry_only_what_they_need():
+    ml = ("numpy", "onnxruntime", "sklearn", "pandas", "skl2onnx")
+    assert image_modules("churnlab/gateway:latest", ml) == []
+    assert image_modules("churnlab/features:latest", ml) == []
+    assert image_modules("churnlab/ingest:latest", ml) == []
+    assert image_modules("churnlab/inference:latest", ml) == ["numpy", "onnxruntime"]
+
+
+def test_killing_one_of_two_inference_replicas_under_load(docker_micro, record_body):
+    url, project = docker_micro
+    victim = containers(project, "micro", "inference")[0]
+    with Load(url, record_body, seconds=6) as load:
+        time.sleep(1.5)
+        with DockerFaults().fault(victim, "kill"):
+            time.sleep(2)
+    assert len(load.statuses) > 50
+    assert load.failure_rate <= 0.01, load.statuses
+    wait_healthy(project, "micro", "inference", replicas=2)
+
+
+def test_ingest_paused_under_load_every_record_logged_once_after(docker_micro, record_body):
+    url, project = docker_micro
+    [ingest] = containers(project, "micro", "ingest")
+    with Load(url, record_body, seconds=6) as load:
+        time.sleep(1)
+        with DockerFaults().fault(ingest, "pause"):
+            time.sleep(3)
+    assert load.failure_rate == 0, load.statuses
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and not set(load.ids) <= logged_ids(project):
+        time.sleep(0.5)
+    logged = logged_ids(project)
+    assert set(load.ids) <= logged
+    ready = requests.get(f"{url}/readyz", timeout=5).json()
+    assert ready["status"] == "ready", ready
+
+
+def test_rolling_out_a_scaled_service_under_load_loses_nothing(docker_micro, record_body):
+    url, project = docker_micro
+    with Load(url, record_body, seconds=12) as load:
+        time.sleep(1)
+        subprocess.run(
+            ["scripts/rollout.sh", "inference"],
+            check=True,
+            capture_output=True,
+            env=os.environ | {"COMPOSE_PROJECT_NAME": project},
+            cwd=ROOT,
+        )
+    assert load.failure_rate == 0, sorted(set(load.statuses))
+    assert len(containers(project, "micro", "inference")) == 2
+
+
+def test_recreating_a_single_replica_gives_only_fast_503s(docker_micro, record_body):
+    url, project = docker_micro
+    with Load(url, record_body, seconds=8) as load:
+        time.sleep(1)
+        compose(
+            project, "micro", "up", "-d", "--no-deps", "--no-build", "--force-recreate", "features"
+        )
+    failures = [
+        elapsed
+        for status, elapsed in zip(load.statuses, load.elapsed, strict=True)
+        if status != 200
+    ]
+    assert all(status in (200, 503) for status in load.statuses), sorted(set(load.statuses))
+    # Fast: a refused connection or no address at all. A request caught in the instant the old
+    # container's address goes silent waits out the call's deadline (1 s), never more.
+    assert statistics.median(failures) < 0.05, statistics.median(failures)
+    assert max(failures) < 1.5, max(failures)
+    assert load.statuses[-1] == 200
