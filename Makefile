@@ -46,8 +46,8 @@ down: ## Stop everything started by up-monolith / up-micro
 test: model ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	$(BIN)/pytest
 
-bench: model ## Benchmark: in-process us/prediction, batch rows/s, HTTP predict/livez ratio
-	$(BIN)/python -m loadtests.bench
+bench: model ## Benchmark: in-process, HTTP, gateway vs monolith (+ images with Docker)
+	$(BIN)/python -m loadtests.bench --json reports/bench.json $$(scripts/has-docker.sh && echo --images)
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .

@@ -100,7 +100,7 @@ def require_docker() -> None:
 
 @pytest.fixture(scope="session")
 def local_monolith(tmp_path_factory):
-    from tests.deploy.servers import gunicorn
+    from loadtests.deployments import gunicorn
 
     with gunicorn("monolith.app:create_app()", tmp_path_factory.mktemp("monolith")) as (url, _):
         yield url
@@ -108,7 +108,7 @@ def local_monolith(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def local_micro(tmp_path_factory):
-    from tests.deploy.local_micro import local_micro
+    from loadtests.deployments import local_micro
 
     with local_micro(tmp_path_factory.mktemp("micro")) as running:
         yield running

@@ -30,6 +30,7 @@ class ChurnModel:
     """An ONNX Runtime session over a verified artifact, single-threaded per process."""
 
     def __init__(self, artifact: ModelArtifact) -> None:
+        onnxruntime.disable_telemetry_events()  # serving makes no calls home
         options = onnxruntime.SessionOptions()
         # One thread per session: the server scales with processes, not intra-op threads.
         options.intra_op_num_threads = 1

@@ -9,7 +9,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from tests.deploy.servers import ROOT, free_port, wait_ready
+from loadtests.deployments import ROOT, free_port, wait_ready
 
 # Compose interpolates the build arguments even for `up` without --build: reuse the base image
 # that scripts/up.sh chose, so later commands see the same configuration.

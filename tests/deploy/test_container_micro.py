@@ -12,9 +12,9 @@ import uuid
 import pytest
 import requests
 
+from loadtests.deployments import ROOT
 from loadtests.faults import DockerFaults
 from tests.deploy.docker_compose import compose, containers, inspect, wait_healthy
-from tests.deploy.servers import ROOT
 
 pytestmark = pytest.mark.docker
 SERVICES = ("gateway", "ingest", "features", "inference")

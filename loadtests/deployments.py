@@ -1,0 +1,143 @@
+"""Start ChurnLab deployments as local processes, for tests, benchmarks and experiments:
+the monolith on gunicorn, or the microservices under supervisord, on free loopback ports."""
+
+from __future__ import annotations
+
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+import requests
+
+from churnlab.localrun import MICRO_DEFAULTS
+from loadtests.faults import LocalFaults
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def wait_ready(url: str, timeout: float = 60.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+                return
+        except requests.ConnectionError:
+            pass
+        time.sleep(0.2)
+    raise TimeoutError(f"{url} not ready after {timeout} s")
+
+
+@contextmanager
+def gunicorn(app: str, tmp_path: Path, **env: str) -> Iterator[tuple[str, subprocess.Popen]]:
+    """A gunicorn server with the project's config; stopped with SIGTERM afterwards."""
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    port = free_port()
+    environment = os.environ | {
+        "CHURNLAB_BIND": f"127.0.0.1:{port}",
+        "CHURNLAB_PREDICTION_LOG_PATH": str(tmp_path / "prediction_log.sqlite3"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+        "CHURNLAB_LOG_LEVEL": "WARNING",
+        **env,
+    }
+    process = subprocess.Popen(
+        [sys.executable, "-m", "gunicorn", "-c", "python:churnlab.gunicorn_conf", app],
+        cwd=ROOT,
+        env=environment,
+        stdout=subprocess.DEVNULL,
+        stderr=(tmp_path / "server.log").open("wb"),
+    )
+    url = f"http://127.0.0.1:{port}"
+    try:
+        try:
+            wait_ready(url)
+        except TimeoutError as error:
+            log = (tmp_path / "server.log").read_text()[-3000:]
+            raise TimeoutError(f"{error}; exit code {process.poll()}; server log:\n{log}") from None
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def metric_value(metrics_text: str, name: str, **labels: str) -> float:
+    """Sum of the samples of `name` whose labels include `labels`."""
+    total = 0.0
+    for line in metrics_text.splitlines():
+        if not line.startswith(name + "{") and not line.startswith(name + " "):
+            continue
+        sample, value = line.rsplit(" ", 1)
+        if all(f'{key}="{wanted}"' in sample for key, wanted in labels.items()):
+            total += float(value)
+    return total
+
+
+# Shorter than the defaults so resilience tests finish quickly; the behaviour is the same.
+TEST_SETTINGS = {
+    "CHURNLAB_STAGE_READ_TIMEOUT_SECONDS": "0.5",
+    "CHURNLAB_BREAKER_FAILURES": "3",
+    "CHURNLAB_BREAKER_RESET_SECONDS": "2",
+    "CHURNLAB_REPLAY_EVERY_SECONDS": "0.5",
+    "CHURNLAB_LOG_LEVEL": "INFO",
+}
+
+
+@dataclass
+class LocalMicro:
+    url: str
+    run_dir: Path
+    state_dir: Path
+    ports: dict[str, str]
+    faults: LocalFaults
+
+    @property
+    def pid(self) -> int:
+        """supervisord's pid: the root of every process of the deployment."""
+        return int((self.run_dir / "micro.pid").read_text())
+
+    def logged_request_ids(self) -> list[str]:
+        with sqlite3.connect(self.state_dir / "prediction_log.sqlite3") as log:
+            return [row[0] for row in log.execute("SELECT request_id FROM accepted_records")]
+
+    def spooled(self) -> int:
+        path = self.state_dir / "gateway_spool.sqlite3"
+        with sqlite3.connect(path) as spool:
+            return spool.execute("SELECT count(*) FROM accepted_records").fetchone()[0]
+
+    def log_text(self, component: str) -> str:
+        return (self.run_dir / f"{component}.log").read_text()
+
+
+@contextmanager
+def local_micro(base: Path) -> Iterator[LocalMicro]:
+    ports = {name: str(free_port()) for name in MICRO_DEFAULTS if "PORT" in name}
+    env = (
+        os.environ
+        | TEST_SETTINGS
+        | ports
+        | {
+            "CHURNLAB_RUN_DIR": str(base / "run"),
+            "MICRO_STATE_DIR": str(base / "state"),
+        }
+    )
+    env.pop("PROMETHEUS_MULTIPROC_DIR", None)
+    runner = [sys.executable, "-m", "churnlab.localrun"]
+    subprocess.run([*runner, "up", "micro"], cwd=ROOT, env=env, check=True, capture_output=True)
+    url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    try:
+        wait_ready(url, timeout=60)
+        yield LocalMicro(url, base / "run", base / "state", ports, LocalFaults(base / "run"))
+    finally:
+        subprocess.run([*runner, "down"], cwd=ROOT, env=env, check=False, capture_output=True)
