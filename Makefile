@@ -4,11 +4,13 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 ARCH ?= monolith
+SHAPE ?= ramp
+TARGET_URL = $(if $(filter micro,$(ARCH)),http://127.0.0.1:$${GATEWAY_PORT:-8080},http://127.0.0.1:$${MONOLITH_PORT:-8000})
 MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro rollout down test test-docker bench lint format clean
+.PHONY: help venv data model up-monolith up-micro rollout load load-headless down test test-docker bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -39,6 +41,14 @@ up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docke
 
 rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=inference)
 	scripts/rollout.sh $(SERVICE)
+
+load: model ## Locust dashboard on 127.0.0.1:8089 against ARCH=monolith|micro (start it first)
+	$(BIN)/locust -f loadtests/locustfile.py --host $(TARGET_URL) --web-host 127.0.0.1 --web-port 8089
+
+load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike) writing CSV + HTML to reports/
+	mkdir -p reports
+	CHURNLAB_SHAPE=$(SHAPE) $(BIN)/locust -f loadtests/locustfile.py --host $(TARGET_URL) --headless \
+	  --csv reports/load-$(ARCH)-$(SHAPE) --csv-full-history --html reports/load-$(ARCH)-$(SHAPE).html --only-summary
 
 down: ## Stop everything started by up-monolith / up-micro
 	scripts/down.sh

@@ -26,9 +26,7 @@ IMAGES = {
 def cold_start_seconds(client, image: str, probe: str, timeout: float = 60) -> float:
     port = free_port()
     started = time.monotonic()
-    container = client.containers.run(
-        image, detach=True, ports={"8000/tcp": ("127.0.0.1", port)}
-    )
+    container = client.containers.run(image, detach=True, ports={"8000/tcp": ("127.0.0.1", port)})
     try:
         while time.monotonic() - started < timeout:
             try:
