@@ -10,7 +10,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro rollout load load-headless down test test-docker bench lint format clean
+.PHONY: help venv data model up-monolith up-micro rollout load load-headless compare down test test-docker bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -49,6 +49,9 @@ load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike) writing 
 	mkdir -p reports
 	CHURNLAB_SHAPE=$(SHAPE) $(BIN)/locust -f loadtests/locustfile.py --host $(TARGET_URL) --headless \
 	  --csv reports/load-$(ARCH)-$(SHAPE) --csv-full-history --html reports/load-$(ARCH)-$(SHAPE).html --only-summary
+
+compare: model ## Both deployments, same experiments: reports/compare.html, results.json, summary.md
+	$(BIN)/python -m loadtests.compare $(if $(QUICK),--quick)
 
 down: ## Stop everything started by up-monolith / up-micro
 	scripts/down.sh

@@ -141,3 +141,127 @@ def local_micro(base: Path) -> Iterator[LocalMicro]:
         yield LocalMicro(url, base / "run", base / "state", ports, LocalFaults(base / "run"))
     finally:
         subprocess.run([*runner, "down"], cwd=ROOT, env=env, check=False, capture_output=True)
+
+
+# --- Compose deployments ----------------------------------------------------------------------
+
+
+@dataclass
+class ComposeDeployment:
+    """A Compose project of ours: `monolith` or `micro`, on a port of our choosing."""
+
+    file: str
+    project: str
+    port: str
+    environment: dict[str, str]
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def port_variable(self) -> str:
+        return "GATEWAY_PORT" if self.file == "micro" else "MONOLITH_PORT"
+
+    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            ["docker", "compose", "-p", self.project, "-f", f"compose/{self.file}.yaml", *args],
+            cwd=ROOT,
+            env=os.environ | self.environment,
+            check=check,
+            capture_output=True,
+            text=True,
+        )
+
+    def up(self, *args: str) -> None:
+        """Build through the README's own script, then apply any extra `up` arguments."""
+        started = subprocess.run(
+            ["scripts/up.sh", self.file],
+            cwd=ROOT,
+            text=True,
+            env=os.environ | self.environment,
+            capture_output=True,
+        )
+        if started.returncode != 0:
+            raise RuntimeError(
+                f"scripts/up.sh {self.file} failed:\n{started.stdout[-3000:]}\n"
+                f"{started.stderr[-3000:]}"
+            )
+        if args:
+            self.compose("up", "-d", "--no-build", "--wait", *args)
+        wait_ready(self.url, timeout=120)
+
+    def down(self) -> None:
+        self.compose("down", "--volumes", "--remove-orphans", check=False)
+
+    def containers(self, service: str | None = None) -> list:
+        """The docker SDK's containers of this project (of one service, if given)."""
+        import docker
+
+        labels = [f"com.docker.compose.project={self.project}"]
+        if service:
+            labels.append(f"com.docker.compose.service={service}")
+        containers = docker.from_env().containers.list(filters={"label": labels})
+        return sorted(containers, key=lambda container: container.name)
+
+    def cpu_seconds(self) -> float:
+        total = 0
+        for container in self.containers():
+            total += container.stats(stream=False)["cpu_stats"]["cpu_usage"]["total_usage"]
+        return total / 1e9
+
+    def memory_bytes(self) -> int:
+        return sum(
+            container.stats(stream=False)["memory_stats"].get("usage", 0)
+            for container in self.containers()
+        )
+
+    def logged_request_ids(self) -> set[str]:
+        service = "ingest" if self.file == "micro" else "monolith"
+        query = (
+            "import sqlite3;"
+            "c = sqlite3.connect('/var/lib/churnlab/prediction_log.sqlite3');"
+            "print('\\n'.join(r[0] for r in c.execute('select request_id from accepted_records')))"
+        )
+        return set(self.compose("exec", "-T", service, "python3", "-c", query).stdout.split())
+
+
+def base_image() -> str:
+    """What scripts/up.sh builds on: the official image if present, else the local one."""
+    if os.environ.get("PYTHON_IMAGE"):
+        return os.environ["PYTHON_IMAGE"]
+    chosen = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'source scripts/runtime.sh && choose_base_image >/dev/null && echo "$PYTHON_IMAGE"',
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return chosen.stdout.strip()
+
+
+@contextmanager
+def compose_deployment(
+    file: str, project: str | None = None, **environment: str
+) -> Iterator[ComposeDeployment]:
+    """Up on a free port under its own project name, and always down afterwards."""
+    project = project or f"churnlab-test-{file}"
+    port = str(free_port())
+    variable = "GATEWAY_PORT" if file == "micro" else "MONOLITH_PORT"
+    env = {
+        "RUNTIME": "docker",
+        "COMPOSE_PROJECT_NAME": project,
+        variable: port,
+        "PYTHON_IMAGE": base_image(),
+        **environment,
+    }
+    deployment = ComposeDeployment(file, project, port, env)
+    try:
+        deployment.up()
+        yield deployment
+    finally:
+        deployment.down()

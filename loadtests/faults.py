@@ -3,7 +3,9 @@
     python -m loadtests.faults micro-inference-1 pause --seconds 10
     python -m loadtests.faults ingest kill --runtime local
 
-Docker runtime (docker SDK): kill, stop, pause, restart, cpu (a CPU quota: a slow service),
+Docker runtime (docker SDK): kill (`docker kill`; undone by starting it again), crash (SIGKILL
+to the container's main process from the host: Docker's restart policy brings it back, nobody
+else), stop, pause, restart, cpu (a CPU quota: a slow service),
 latency / loss (tc netem inside the container's network namespace where the kernel has it;
 otherwise loss falls back to iptables random drops and latency is refused with the reason),
 blackhole (iptables DROP: connections hang instead of being refused), disconnect (from its
@@ -134,6 +136,10 @@ class DockerFaults:
                 yield
             finally:
                 container.start()
+        elif kind == "crash":
+            container.reload()
+            os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+            yield
         elif kind == "stop":
             container.stop(timeout=25)
             try:

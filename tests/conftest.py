@@ -116,18 +116,21 @@ def local_micro(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def docker_monolith(require_docker):
-    from tests.deploy.docker_compose import deployment
+    from loadtests.deployments import compose_deployment
 
-    with deployment("monolith", "MONOLITH_PORT") as running:
-        yield running
+    with compose_deployment("monolith") as deployment:
+        yield deployment
 
 
 @pytest.fixture(scope="session")
 def docker_micro(require_docker):
     """The containerized microservices with two inference replicas."""
-    from tests.deploy.docker_compose import compose, deployment, wait_healthy
+    from loadtests.deployments import compose_deployment
+    from tests.deploy.docker_compose import wait_healthy
 
-    with deployment("micro", "GATEWAY_PORT") as (url, project):
-        compose(project, "micro", "up", "-d", "--no-recreate", "--scale", "inference=2", "--wait")
-        wait_healthy(project, "micro", "inference", replicas=2)
-        yield url, project
+    with compose_deployment("micro") as deployment:
+        deployment.compose(
+            "up", "-d", "--no-build", "--no-recreate", "--scale", "inference=2", "--wait"
+        )
+        wait_healthy(deployment, "inference", replicas=2)
+        yield deployment

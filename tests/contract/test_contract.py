@@ -23,8 +23,8 @@ def urls(request) -> dict[str, str]:
             "micro": request.getfixturevalue("local_micro").url,
         }
     return {
-        "monolith": request.getfixturevalue("docker_monolith")[0],
-        "micro": request.getfixturevalue("docker_micro")[0],
+        "monolith": request.getfixturevalue("docker_monolith").url,
+        "micro": request.getfixturevalue("docker_micro").url,
     }
 
 

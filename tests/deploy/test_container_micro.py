@@ -14,7 +14,7 @@ import requests
 
 from loadtests.deployments import ROOT
 from loadtests.faults import DockerFaults
-from tests.deploy.docker_compose import compose, containers, inspect, wait_healthy
+from tests.deploy.docker_compose import inspect, names, wait_healthy
 
 pytestmark = pytest.mark.docker
 SERVICES = ("gateway", "ingest", "features", "inference")
@@ -75,20 +75,9 @@ class Load:
         return sum(status != 200 for status in self.statuses) / max(len(self.statuses), 1)
 
 
-def logged_ids(project: str) -> set[str]:
-    query = (
-        "import sqlite3;"
-        "c = sqlite3.connect('/var/lib/churnlab/prediction_log.sqlite3');"
-        "print('\\n'.join(r[0] for r in c.execute('select request_id from accepted_records')))"
-    )
-    output = compose(project, "micro", "exec", "-T", "ingest", "python3", "-c", query).stdout
-    return set(output.split())
-
-
 def test_every_container_is_hardened_and_only_the_gateway_is_published(docker_micro):
-    _, project = docker_micro
     for service in SERVICES:
-        for name in containers(project, "micro", service):
+        for name in names(docker_micro, service):
             details = inspect(name)
             host = details["HostConfig"]
             assert details["Config"]["User"] == "10001:10001", name
@@ -103,7 +92,7 @@ def test_every_container_is_hardened_and_only_the_gateway_is_published(docker_mi
             else:
                 assert not published, name
                 networks = details["NetworkSettings"]["Networks"]
-                assert list(networks) == [f"{project}_internal"], name
+                assert list(networks) == [f"{docker_micro.project}_internal"], name
 
 
 def test_images_carry_only_what_they_need():
@@ -115,56 +104,54 @@ def test_images_carry_only_what_they_need():
 
 
 def test_killing_one_of_two_inference_replicas_under_load(docker_micro, record_body):
-    url, project = docker_micro
-    victim = containers(project, "micro", "inference")[0]
+    url = docker_micro.url
+    victim = names(docker_micro, "inference")[0]
     with Load(url, record_body, seconds=6) as load:
         time.sleep(1.5)
         with DockerFaults().fault(victim, "kill"):
             time.sleep(2)
     assert len(load.statuses) > 50
     assert load.failure_rate <= 0.01, load.statuses
-    wait_healthy(project, "micro", "inference", replicas=2)
+    wait_healthy(docker_micro, "inference", replicas=2)
 
 
 def test_ingest_paused_under_load_every_record_logged_once_after(docker_micro, record_body):
-    url, project = docker_micro
-    [ingest] = containers(project, "micro", "ingest")
+    url = docker_micro.url
+    [ingest] = names(docker_micro, "ingest")
     with Load(url, record_body, seconds=6) as load:
         time.sleep(1)
         with DockerFaults().fault(ingest, "pause"):
             time.sleep(3)
     assert load.failure_rate == 0, load.statuses
     deadline = time.monotonic() + 20
-    while time.monotonic() < deadline and not set(load.ids) <= logged_ids(project):
+    while time.monotonic() < deadline and not set(load.ids) <= docker_micro.logged_request_ids():
         time.sleep(0.5)
-    logged = logged_ids(project)
+    logged = docker_micro.logged_request_ids()
     assert set(load.ids) <= logged
     ready = requests.get(f"{url}/readyz", timeout=5).json()
     assert ready["status"] == "ready", ready
 
 
 def test_rolling_out_a_scaled_service_under_load_loses_nothing(docker_micro, record_body):
-    url, project = docker_micro
+    url = docker_micro.url
     with Load(url, record_body, seconds=12) as load:
         time.sleep(1)
         subprocess.run(
             ["scripts/rollout.sh", "inference"],
             check=True,
             capture_output=True,
-            env=os.environ | {"COMPOSE_PROJECT_NAME": project},
+            env=os.environ | docker_micro.environment,
             cwd=ROOT,
         )
     assert load.failure_rate == 0, sorted(set(load.statuses))
-    assert len(containers(project, "micro", "inference")) == 2
+    assert len(names(docker_micro, "inference")) == 2
 
 
 def test_recreating_a_single_replica_gives_only_fast_503s(docker_micro, record_body):
-    url, project = docker_micro
+    url = docker_micro.url
     with Load(url, record_body, seconds=8) as load:
         time.sleep(1)
-        compose(
-            project, "micro", "up", "-d", "--no-deps", "--no-build", "--force-recreate", "features"
-        )
+        docker_micro.compose("up", "-d", "--no-deps", "--no-build", "--force-recreate", "features")
     failures = [
         elapsed
         for status, elapsed in zip(load.statuses, load.elapsed, strict=True)

@@ -5,18 +5,13 @@ import subprocess
 import pytest
 import requests
 
-from tests.deploy.docker_compose import compose, inspect
+from tests.deploy.docker_compose import inspect, names
 
 pytestmark = pytest.mark.docker
 
 
-@pytest.fixture
-def monolith_container(docker_monolith):
-    return docker_monolith
-
-
-def test_container_predicts_and_rejects_bad_input(monolith_container, record_body):
-    url, _ = monolith_container
+def test_container_predicts_and_rejects_bad_input(docker_monolith, record_body):
+    url = docker_monolith.url
     good = requests.post(f"{url}/v1/predict", json=record_body, timeout=10)
     assert good.status_code == 200
     assert good.json()["recorded"] is True
@@ -30,10 +25,9 @@ def test_container_predicts_and_rejects_bad_input(monolith_container, record_bod
     assert requests.get(f"{url}/readyz", timeout=10).json()["status"] == "ready"
 
 
-def test_container_is_hardened_and_healthy(monolith_container):
-    _, project = monolith_container
-    container_id = compose(project, "monolith", "ps", "-q", "monolith").stdout.strip()
-    details = inspect(container_id)
+def test_container_is_hardened_and_healthy(docker_monolith):
+    [name] = names(docker_monolith, "monolith")
+    details = inspect(name)
     assert details["Config"]["User"] == "10001:10001"
     assert details["HostConfig"]["ReadonlyRootfs"] is True
     assert details["HostConfig"]["CapDrop"] == ["ALL"]
@@ -42,7 +36,7 @@ def test_container_is_hardened_and_healthy(monolith_container):
     assert [b["HostIp"] for b in bindings] == ["127.0.0.1"]
 
 
-def test_image_carries_no_training_libraries(monolith_container):
+def test_image_carries_no_training_libraries(docker_monolith):
     probe = (
         "import importlib.util as u;"
         "print([m for m in ('sklearn', 'pandas', 'skl2onnx') if u.find_spec(m)])"
@@ -65,8 +59,8 @@ def test_image_carries_no_training_libraries(monolith_container):
     assert output == "[]"
 
 
-def test_predictions_survive_a_container_restart(monolith_container, record_body):
-    url, project = monolith_container
+def test_predictions_survive_a_container_restart(docker_monolith, record_body):
+    url = docker_monolith.url
     response = requests.post(
         f"{url}/v1/predict",
         json=record_body,
@@ -74,10 +68,8 @@ def test_predictions_survive_a_container_restart(monolith_container, record_body
         headers={"X-Request-ID": "survives-restart"},
     )
     assert response.status_code == 200
-    compose(project, "monolith", "restart", "monolith")
-    count = compose(
-        project,
-        "monolith",
+    docker_monolith.compose("restart", "monolith")
+    count = docker_monolith.compose(
         "exec",
         "-T",
         "monolith",
