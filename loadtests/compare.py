@@ -106,11 +106,12 @@ def main() -> None:
                     seconds=plan["scaling_seconds"],
                 )
             # Faults run at two inference replicas / two monolith workers.
+            restore = ["up", "-d", "--no-build", "--wait"]
             if arch == "micro":
-                deployment.compose("up", "-d", "--no-build", "--scale", "inference=2", "--wait")
+                restore += ["--scale", "inference=2"]
             else:
                 deployment.environment["MONOLITH_WORKERS"] = "2"
-                deployment.compose("up", "-d", "--no-build", "--wait")
+            deployment.compose(*restore)
             for fault_arch, component, replica, fault in plan["faults"]:
                 if fault_arch != arch:
                     continue
@@ -129,7 +130,7 @@ def main() -> None:
                     after=after,
                 )
                 results["faults"].append({"deployment": arch, **outcome})
-                deployment.compose("up", "-d", "--no-build", "--wait")  # whatever the fault left
+                deployment.compose(*restore)  # whatever the fault left behind
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_reports(results, args.out)

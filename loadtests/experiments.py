@@ -224,11 +224,9 @@ def fault_run(
     def inject() -> None:
         time.sleep(before)
         window["start"] = time.time()
-        try:
-            with DockerFaults().fault(container, fault):
-                time.sleep(during)
-        finally:
-            window["end"] = time.time()
+        with DockerFaults().fault(container, fault):
+            time.sleep(during)
+            window["end"] = time.time()  # the undoing starts here: recovery is timed from it
 
     injector = threading.Thread(target=inject)
     with ReadinessWatch(deployment.url) as watch:
