@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import Blueprint, g
+from flask import Blueprint, Flask, g
 
 from churnlab.api.body import read_json
+from churnlab.api.factory import create_service_app
 from churnlab.api.observability import RECORDS_SCORED
 from churnlab.api.openapi import openapi_document
 from churnlab.config import Settings
@@ -47,3 +48,11 @@ def public_api(service: str, workflow: ChurnWorkflow, settings: Settings) -> Blu
         return spec
 
     return api
+
+
+def create_public_app(service: str, settings: Settings, workflow: ChurnWorkflow) -> Flask:
+    """A deployable that serves the public API: the monolith or the gateway, by its workflow."""
+    app = create_service_app(service, settings, readiness=workflow.readiness)
+    app.register_blueprint(public_api(service, workflow, settings))
+    app.extensions["churnlab.workflow"] = workflow
+    return app
