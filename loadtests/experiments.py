@@ -224,9 +224,12 @@ def fault_run(
     def inject() -> None:
         time.sleep(before)
         window["start"] = time.time()
-        with DockerFaults().fault(container, fault):
-            time.sleep(during)
-            window["end"] = time.time()  # the undoing starts here: recovery is timed from it
+        try:
+            with DockerFaults().fault(container, fault):
+                time.sleep(during)
+                window["end"] = time.time()  # the undoing starts here: recovery counts from it
+        except Exception as error:  # reported in the results rather than ending the experiment
+            window["error"] = f"{type(error).__name__}: {error}"
 
     injector = threading.Thread(target=inject)
     with ReadinessWatch(deployment.url) as watch:
@@ -234,6 +237,12 @@ def fault_run(
         log = run_locust(deployment.url, log_path, shape="steady", users=users, seconds=seconds)
         injector.join()
         time.sleep(2)
+    if "error" in window or "end" not in window:
+        return {
+            "component": component,
+            "fault": fault,
+            "error": window.get("error", "the fault was not applied"),
+        }
     lost = records_lost(deployment, log)
     return analyse_fault(
         log,

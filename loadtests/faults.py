@@ -156,12 +156,14 @@ class DockerFaults:
             container.restart(timeout=25)
             yield
         elif kind == "cpu":
-            before = container.attrs["HostConfig"]["NanoCpus"]
-            container.update(nano_cpus=int(cpus * 1e9))
+            # The CLI, not the SDK: the SDK's update() cannot set NanoCpus, which is what
+            # Compose's `cpus:` uses, and a CPU quota conflicts with it.
+            before = container.attrs["HostConfig"]["NanoCpus"] / 1e9
+            _docker_update(name, cpus)
             try:
                 yield
             finally:
-                container.update(nano_cpus=before or 0)
+                _docker_update(name, before)
         elif kind in ("latency", "loss", "blackhole"):
             with _network_fault(container, kind, delay_ms, loss_percent, port):
                 yield
@@ -176,6 +178,13 @@ class DockerFaults:
                     self.client.networks.get(network).connect(container)
         else:
             raise FaultUnavailableError(f"unknown fault '{kind}': {DOCKER_FAULTS}")
+
+
+def _docker_update(name: str, cpus: float) -> None:
+    """`docker update --cpus`; 0 means no limit."""
+    subprocess.run(
+        ["docker", "update", "--cpus", f"{cpus:g}", name], check=True, capture_output=True
+    )
 
 
 def _in_namespace(container, *command: str) -> subprocess.CompletedProcess:

@@ -154,8 +154,15 @@ def summary_rows(results: dict) -> tuple[list[list[str]], list[list[str]]]:
             str(f["records_lost"]),
         ]
         for f in results["faults"]
+        if "error" not in f
     ]
-    return headline, faults
+    not_applied = [
+        [LABELS[f["deployment"]], f"{f['fault']} {f['component']}", f"not applied: {f['error']}"]
+        + [""] * (len(FAULT_HEADER) - 3)
+        for f in results["faults"]
+        if "error" in f
+    ]
+    return headline, faults + not_applied
 
 
 FAULT_HEADER = [
@@ -208,6 +215,7 @@ def write_reports(results: dict, out: Path) -> None:
     images = "".join(
         f'<figure><img alt="fault timeline" src="data:image/png;base64,{fault_plot(f)}"></figure>'
         for f in results["faults"]
+        if "error" not in f
     )
     machine = results["machine"]
     page = f"""<!doctype html>
