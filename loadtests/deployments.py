@@ -211,10 +211,15 @@ class ComposeDeployment:
         return total / 1e9
 
     def memory_bytes(self) -> int:
-        return sum(
-            container.stats(stream=False)["memory_stats"].get("usage", 0)
-            for container in self.containers()
-        )
+        """Resident memory as `docker stats` shows it: usage less reclaimable file cache."""
+        total = 0
+        for container in self.containers():
+            memory = container.stats(stream=False)["memory_stats"]
+            cache = memory.get("stats", {})
+            total += memory.get("usage", 0) - cache.get(
+                "total_inactive_file", cache.get("inactive_file", 0)
+            )
+        return total
 
     def logged_request_ids(self) -> set[str]:
         service = "ingest" if self.file == "micro" else "monolith"

@@ -164,7 +164,8 @@ def steady_throughput(
     requests_ = predictions(
         run_locust(deployment.url, log, shape="steady", users=users, seconds=seconds)
     )
-    settled = [r for r in requests_ if r.time >= requests_[0].time + 2]
+    first = min(r.time for r in requests_)
+    settled = [r for r in requests_ if r.time >= first + 2]
     span = max(r.time for r in settled) - min(r.time for r in settled)
     return {
         "requests_per_second": round(sum(r.ok for r in settled) / span, 1),

@@ -9,7 +9,7 @@ Environment:
     CHURNLAB_USERS        peak users (default 32); CHURNLAB_SECONDS run length (default 60)
     CHURNLAB_STEP_USERS / CHURNLAB_STEP_SECONDS   ramp step (default 4 users every 5 s)
     CHURNLAB_WAIT_SECONDS think time between a user's calls (default 0: as fast as answers come)
-    CHURNLAB_REQUEST_LOG  write every request (time, route, status, ms, request id) to this CSV
+    CHURNLAB_REQUEST_LOG  write every request (start time, route, status, ms, request id) to a CSV
 """
 
 from __future__ import annotations
@@ -141,9 +141,10 @@ if os.environ.get("CHURNLAB_REQUEST_LOG"):
     def _log_request(name, response_time, response, exception, context, **_):
         status = getattr(response, "status_code", 0) or 0
         ok = exception is None and status == 200
+        started = time.time() - response_time / 1000  # when it was sent, not when it ended
         _request_log.writerow(
             [
-                f"{time.time():.4f}",
+                f"{started:.4f}",
                 name,
                 status,
                 int(ok),
