@@ -313,14 +313,22 @@ def analyse_fault(
 def time_to_recover(
     log: list[Request], readiness: list[tuple[float, str]], end: float
 ) -> float | None:
-    """From the fault's undoing until every later request succeeds and /readyz says ready."""
-    failures_after = [r.time for r in log if r.time >= end and not r.ok]
-    clients_back = max(failures_after, default=end)
-    not_ready_after = [t for t, state in readiness if t >= end and state != "ready"]
-    probe_back = max(not_ready_after, default=end)
-    if readiness and readiness[-1][1] != "ready":
+    """From the fault's undoing until requests are answered again and /readyz says ready.
+
+    "Answered" is the first success, sent after the last failure, *completing*: a restarted
+    process accepts connections at once and may hold them while it loads its model, so the
+    last failure alone would flatter it.
+    """
+    last_failure = max((r.time for r in log if r.time >= end and not r.ok), default=end)
+    answered = [r.time + r.ms / 1000 for r in log if r.ok and r.time >= last_failure]
+    if not answered or (readiness and readiness[-1][1] != "ready"):
         return None  # never came back while we watched
-    return round(max(clients_back, probe_back) - end, 2)
+    not_ready = [t for t, state in readiness if t >= end and state != "ready"]
+    probe_back = min(
+        (t for t, state in readiness if t > max(not_ready, default=end) and state == "ready"),
+        default=end,
+    )
+    return round(max(min(answered), probe_back) - end, 2)
 
 
 def timeline(log: list[Request], start: float) -> dict[str, list[int]]:
