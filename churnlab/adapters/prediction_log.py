@@ -16,7 +16,8 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from churnlab.domain.schema import CustomerRecord
@@ -45,22 +46,39 @@ class PredictionLog:
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        with self._connection() as connection:
+        connection = self._connection()
+        # Several gunicorn workers open a new log at once: create it under the write lock.
+        with self._write_locked(), connection:
             connection.executescript(SCHEMA)
 
     def _connection(self) -> sqlite3.Connection:
         """One connection per thread; gunicorn's threaded workers each get their own."""
         connection = getattr(self._local, "connection", None)
         if connection is None:
-            connection = sqlite3.connect(self.path, isolation_level=None, check_same_thread=True)
-            connection.execute("PRAGMA journal_mode=WAL")
-            connection.execute(f"PRAGMA synchronous={self._synchronous}")
-            connection.execute(f"PRAGMA busy_timeout={int(self._busy_timeout_ms)}")
-            self._local.connection = connection
             # Each thread's own open file description, so flock excludes threads as well.
             lock_path = self.path.with_name(self.path.name + ".write-lock")
             self._local.write_lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
+            # The busy timeout is set at connect time: switching a new file to WAL needs an
+            # exclusive lock, which another process may hold for a moment.
+            connection = sqlite3.connect(
+                self.path,
+                timeout=self._busy_timeout_ms / 1000,
+                isolation_level=None,
+                check_same_thread=True,
+            )
+            with self._write_locked():
+                connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute(f"PRAGMA synchronous={self._synchronous}")
+            self._local.connection = connection
         return connection
+
+    @contextmanager
+    def _write_locked(self) -> Iterator[None]:
+        fcntl.flock(self._local.write_lock, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(self._local.write_lock, fcntl.LOCK_UN)
 
     def record(self, rows: Sequence[tuple[str, str, CustomerRecord]]) -> int:
         """Insert (record id, received at, record) rows in one transaction.
@@ -72,9 +90,7 @@ class PredictionLog:
             for record_id, received_at, record in rows
         ]
         connection = self._connection()
-        write_lock = self._local.write_lock
-        fcntl.flock(write_lock, fcntl.LOCK_EX)
-        try:
+        with self._write_locked():
             before = connection.total_changes
             if len(values) == 1:  # autocommit: one statement is its own transaction
                 connection.execute(INSERT, values[0])
@@ -83,8 +99,6 @@ class PredictionLog:
                     connection.execute("BEGIN IMMEDIATE")
                     connection.executemany(INSERT, values)
             return connection.total_changes - before
-        finally:
-            fcntl.flock(write_lock, fcntl.LOCK_UN)
 
     def count(self) -> int:
         return self._connection().execute("SELECT count(*) FROM accepted_records").fetchone()[0]

@@ -43,3 +43,32 @@ def test_concurrent_writers_lose_nothing(tmp_path, customer):
     for thread in threads:
         thread.join()
     assert log.count() == 400
+
+
+def test_many_processes_opening_a_new_log_at_once_all_succeed(tmp_path):
+    """gunicorn starts its workers together; each opens (and may create) the log."""
+    import multiprocessing
+
+    path = tmp_path / "fresh.sqlite3"
+    context = multiprocessing.get_context("fork")
+    processes = 16
+    start = context.Barrier(processes)
+    outcomes = context.Queue()
+    workers = [
+        context.Process(target=_open_together, args=(path, start, outcomes))
+        for _ in range(processes)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join(30)
+    assert sorted(outcomes.get(timeout=5) for _ in workers) == ["ok"] * processes
+
+
+def _open_together(path, start, outcomes) -> None:
+    start.wait()
+    try:
+        PredictionLog(path).count()
+        outcomes.put("ok")
+    except sqlite3.Error as error:
+        outcomes.put(str(error))
