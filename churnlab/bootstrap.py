@@ -1,23 +1,33 @@
-"""The composition root: the one place where a workflow's stages are chosen."""
+"""The composition root: the one place where each deployable gets its stages."""
 
 from __future__ import annotations
 
+from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.config import Settings
-from churnlab.inprocess import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.workflow import ChurnWorkflow
 
 
-def prediction_log(settings: Settings) -> PredictionLog:
-    return PredictionLog(settings.prediction_log_path, synchronous=settings.sqlite_synchronous)
+def ingest_stage(settings: Settings) -> LoggedIngest:
+    return LoggedIngest(
+        PredictionLog(settings.prediction_log_path, synchronous=settings.sqlite_synchronous)
+    )
+
+
+def features_stage(settings: Settings) -> LocalFeatures:
+    return LocalFeatures()
+
+
+def inference_stage(settings: Settings) -> BackgroundModel:
+    return BackgroundModel(settings.model_dir).start()
 
 
 def inprocess_workflow(settings: Settings) -> ChurnWorkflow:
     """Every stage in this process: the monolith."""
     return ChurnWorkflow(
-        ingest=LoggedIngest(prediction_log(settings)),
-        features=LocalFeatures(),
-        inference=BackgroundModel(settings.model_dir).start(),
+        ingest=ingest_stage(settings),
+        features=features_stage(settings),
+        inference=inference_stage(settings),
     )
 
 
@@ -27,12 +37,17 @@ def http_workflow(settings: Settings) -> ChurnWorkflow:
     from churnlab.adapters.http_stages import HttpFeatures, HttpInference, SpoolingIngest
     from churnlab.adapters.stage_client import StageClient
 
-    spool = PredictionLog(settings.spool_path, synchronous=settings.sqlite_synchronous)
+    spool = (
+        PredictionLog(settings.spool_path, synchronous=settings.sqlite_synchronous, name="spool")
+        if settings.spool
+        else None
+    )
     return ChurnWorkflow(
         ingest=SpoolingIngest(
             StageClient("ingest", settings.ingest_urls, settings),
             spool,
             replay_every=settings.replay_every_seconds,
+            threads=settings.ingest_threads,
         ),
         features=HttpFeatures(StageClient("features", settings.features_urls, settings)),
         inference=HttpInference(StageClient("inference", settings.inference_urls, settings)),

@@ -32,14 +32,22 @@ class Settings:
     stage_read_timeout_seconds: float = 1.0
     stage_read_timeout_per_record_seconds: float = 0.0005
     stage_attempts: int = 3
+    # Retries, circuit breaker, ejection and spool can each be switched off (attempts 1,
+    # breaker failures 0, eject seconds 0, spool false) to show what each one buys.
     breaker_failures: int = 5
     breaker_reset_seconds: float = 3.0
-    # How long an address that failed is skipped, and how often host names are re-resolved.
+    # How long an address that failed a call or a probe is skipped (0: never skipped).
     eject_seconds: float = 1.0
+    # Background health probes of every stage address (0: none), and name re-resolution.
+    health_every_seconds: float = 0.5
+    health_timeout_seconds: float = 0.5
     resolve_every_seconds: float = 1.0
     # Degraded mode: records that ingest could not take wait here and are replayed.
+    spool: bool = True
     spool_path: Path = Path("var/gateway_spool.sqlite3")
     replay_every_seconds: float = 1.0
+    # Ingest calls run beside features and inference, on this many threads per process.
+    ingest_threads: int = 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -52,6 +60,8 @@ class Settings:
 
 
 def _coerce(default: object, raw: str) -> object:
+    if isinstance(default, bool):
+        return raw.strip().lower() in {"1", "true", "yes", "on"}
     for kind in (Path, int, float):
         if isinstance(default, kind):
             return kind(raw)

@@ -14,7 +14,7 @@ import tempfile
 bind = os.environ.get("CHURNLAB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gthread workers keep client connections alive, which a gateway's pooled clients rely on.
-worker_class = "gthread"
+worker_class = os.environ.get("CHURNLAB_WORKER_CLASS", "gthread")
 threads = int(os.environ.get("CHURNLAB_THREADS", "4"))
 keepalive = 75
 timeout = 30

@@ -1,12 +1,15 @@
 """The churn workflow, written once against one small interface per stage.
 
 The monolith plugs in in-process stages; the gateway plugs in HTTP clients to the stage services.
-Either way the order is the same: record first (nothing accepted is lost), then score, then respond.
+Either way no prediction is answered before its record is durable (nothing accepted is lost):
+in-process ingest records before scoring starts; over HTTP it runs beside scoring, which saves
+a hop of latency, and the answer still waits for it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
@@ -32,8 +35,9 @@ class Stage(Protocol):
 
 
 class IngestStage(Stage, Protocol):
-    def record(self, accepted: AcceptedRequest) -> bool:
-        """True once durably logged; False if it was spooled to be logged later."""
+    def record(self, accepted: AcceptedRequest) -> Future[bool]:
+        """Start recording. The result is True once durably logged, False once spooled to be
+        logged later; it raises if the records could be kept neither way."""
         ...
 
 
@@ -55,10 +59,10 @@ class ChurnWorkflow:
 
     def predict(self, records: Sequence[CustomerRecord], request_id: str) -> list[dict[str, Any]]:
         accepted = accept(records, request_id)
-        recorded = self.ingest.record(accepted)
+        recording = self.ingest.record(accepted)
         features = self.features.prepare(accepted.records)
         scores = self.inference.predict(features)
-        return build_predictions(accepted, features, scores, recorded=recorded)
+        return build_predictions(accepted, features, scores, recorded=recording.result())
 
     def model_card(self) -> dict[str, Any]:
         return self.inference.model_card()

@@ -28,16 +28,25 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def wait_ready(url: str, timeout: float = 60.0) -> None:
+# A cold machine (no .pyc, images just built, CI busy) can take a long time to boot workers.
+READY_TIMEOUT_SECONDS = 180.0
+
+
+def wait_ready(url: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+    """Poll /readyz until 200. Every failure before the deadline counts as "not yet": refused
+    or reset connections, read timeouts while workers boot, 503s while the model loads."""
     deadline = time.monotonic() + timeout
+    last = "no answer yet"
     while time.monotonic() < deadline:
         try:
-            if requests.get(f"{url}/readyz", timeout=1).status_code == 200:
+            response = requests.get(f"{url}/readyz", timeout=5)
+            if response.status_code == 200:
                 return
-        except requests.ConnectionError:
-            pass
+            last = f"{response.status_code}: {response.text[:300]}"
+        except requests.RequestException as error:
+            last = f"{type(error).__name__}: {error}"
         time.sleep(0.2)
-    raise TimeoutError(f"{url} not ready after {timeout} s")
+    raise TimeoutError(f"{url} not ready after {timeout:g} s; last: {last}")
 
 
 @contextmanager
@@ -90,6 +99,7 @@ TEST_SETTINGS = {
     "CHURNLAB_BREAKER_FAILURES": "3",
     "CHURNLAB_BREAKER_RESET_SECONDS": "2",
     "CHURNLAB_REPLAY_EVERY_SECONDS": "0.5",
+    "CHURNLAB_HEALTH_EVERY_SECONDS": "0.25",
     "CHURNLAB_LOG_LEVEL": "INFO",
 }
 
@@ -137,7 +147,7 @@ def local_micro(base: Path) -> Iterator[LocalMicro]:
     subprocess.run([*runner, "up", "micro"], cwd=ROOT, env=env, check=True, capture_output=True)
     url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
     try:
-        wait_ready(url, timeout=60)
+        wait_ready(url)
         yield LocalMicro(url, base / "run", base / "state", ports, LocalFaults(base / "run"))
     finally:
         subprocess.run([*runner, "down"], cwd=ROOT, env=env, check=False, capture_output=True)
@@ -158,10 +168,6 @@ class ComposeDeployment:
     @property
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
-
-    @property
-    def port_variable(self) -> str:
-        return "GATEWAY_PORT" if self.file == "micro" else "MONOLITH_PORT"
 
     def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
         return subprocess.run(
@@ -189,7 +195,7 @@ class ComposeDeployment:
             )
         if args:
             self.compose("up", "-d", "--no-build", "--wait", *args)
-        wait_ready(self.url, timeout=120)
+        wait_ready(self.url)
 
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", check=False)

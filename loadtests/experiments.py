@@ -19,6 +19,7 @@ from pathlib import Path
 
 import requests
 
+from churnlab.domain.ingest import record_ids
 from loadtests.deployments import ROOT, ComposeDeployment
 from loadtests.faults import DockerFaults
 
@@ -261,12 +262,7 @@ def records_lost(deployment: ComposeDeployment, log: list[Request], wait: float 
     accepted = set()
     for r in predictions(log):
         if r.ok:
-            ids = (
-                [r.request_id]
-                if r.records == 1
-                else [f"{r.request_id}:{i}" for i in range(r.records)]
-            )
-            accepted.update(ids)
+            accepted.update(record_ids(r.request_id, r.records))
     deadline = time.monotonic() + wait
     while True:
         missing = accepted - deployment.logged_request_ids()

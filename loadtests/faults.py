@@ -26,6 +26,7 @@ from pathlib import Path
 
 DOCKER_FAULTS = (
     "kill",
+    "crash",
     "stop",
     "pause",
     "restart",

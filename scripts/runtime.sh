@@ -53,7 +53,7 @@ compose_file() { echo "compose/$1.yaml"; }
 
 wait_ready() {  # wait_ready URL SECONDS
   local url=$1 deadline=$((SECONDS + $2))
-  until curl -fsS "$url" >/dev/null 2>&1; do
+  until curl -fsS --max-time 5 "$url" >/dev/null 2>&1; do
     if [ $SECONDS -ge $deadline ]; then echo "not ready after $2 s: $url" >&2; return 1; fi
     sleep 0.5
   done

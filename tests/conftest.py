@@ -126,7 +126,7 @@ def docker_monolith(require_docker):
 def docker_micro(require_docker):
     """The containerized microservices with two inference replicas."""
     from loadtests.deployments import compose_deployment
-    from tests.deploy.docker_compose import wait_healthy
+    from tests.e2e.docker.docker_compose import wait_healthy
 
     with compose_deployment("micro") as deployment:
         deployment.compose(

@@ -1,18 +1,23 @@
-"""The stages as HTTP calls to their services: what the gateway plugs into the workflow."""
+"""The stages as HTTP calls to their services: what the gateway plugs into the workflow.
+
+Their in-process twins, which the monolith plugs in instead, are in `local_stages.py`.
+"""
 
 from __future__ import annotations
 
+import contextvars
 import logging
 import threading
 import time
 from collections.abc import Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
 from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.adapters.stage_client import StageClient
-from churnlab.domain.errors import StageUnavailableError
+from churnlab.domain.errors import StageUnavailableError, StorageUnavailableError
 from churnlab.domain.features import FeatureColumns
-from churnlab.domain.ingest import AcceptedRequest
+from churnlab.domain.ingest import AcceptedRequest, LoggedRecord
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.workflow import DEGRADED, READY
@@ -21,11 +26,14 @@ logger = logging.getLogger(__name__)
 REPLAY_BATCH = 500
 
 
-def rows_json(rows: Sequence[tuple[str, str, CustomerRecord]]) -> list[dict[str, Any]]:
-    return [
-        {"request_id": record_id, "received_at": received_at, "record": record.model_dump()}
-        for record_id, received_at, record in rows
-    ]
+def logged_records_json(entries: Sequence[LoggedRecord]) -> dict[str, Any]:
+    """The ingest service's request body (`IngestRequest`)."""
+    return {
+        "rows": [
+            {"request_id": record_id, "received_at": received_at, "record": record.model_dump()}
+            for record_id, received_at, record in entries
+        ]
+    }
 
 
 class HttpFeatures:
@@ -57,39 +65,56 @@ class HttpInference:
 
 
 class SpoolingIngest:
-    """Ingest over HTTP, with a degraded mode: while the ingest service cannot take records,
-    they are committed to a local spool and predictions go on (marked `recorded: false`).
+    """Ingest over HTTP, beside features and inference rather than before them, with a degraded
+    mode: while the ingest service cannot take records, they are committed to a local spool and
+    predictions go on (marked `recorded: false`).
 
     A background thread replays the spool oldest first; the ingest service is idempotent by
-    request id, so a replay that races another gateway worker's records nothing twice.
+    record id, so a replay that races another gateway worker's records nothing twice. Without a
+    spool (`spool` None: resilience switched off) an ingest failure fails the prediction.
     """
 
-    def __init__(self, client: StageClient, spool: PredictionLog, replay_every: float) -> None:
+    def __init__(
+        self, client: StageClient, spool: PredictionLog | None, replay_every: float, threads: int
+    ) -> None:
         self.client = client
         self.spool = spool
-        if replay_every > 0:
+        self._calls = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ingest")
+        if spool is not None and replay_every > 0:
             threading.Thread(target=self._keep_replaying, args=(replay_every,), daemon=True).start()
 
-    def record(self, accepted: AcceptedRequest) -> bool:
-        rows = accepted.rows()
+    def record(self, accepted: AcceptedRequest) -> Future[bool]:
+        # The request id travels in a context variable: the call runs in a pool thread.
+        return self._calls.submit(contextvars.copy_context().run, self._record_now, accepted)
+
+    def _record_now(self, accepted: AcceptedRequest) -> bool:
+        entries = accepted.logged_records()
         try:
-            self.client.call("POST", "/v1/ingest", {"rows": rows_json(rows)}, records=len(rows))
+            self._send(entries)
         except StageUnavailableError as error:
-            self.spool.record(rows)
-            logger.warning("ingest unavailable, %d record(s) spooled: %s", len(rows), error.reason)
+            if self.spool is None:
+                raise
+            self.spool.record(entries)
+            logger.warning(
+                "ingest unavailable, %d record(s) spooled: %s", len(entries), error.reason
+            )
             return False
         return True
 
+    def _send(self, entries: Sequence[LoggedRecord]) -> None:
+        self.client.call("POST", "/v1/ingest", logged_records_json(entries), records=len(entries))
+
     def replay(self) -> int:
-        """Send spooled rows to ingest until the spool is empty or ingest fails; how many sent."""
+        """Send spooled records to ingest until the spool is empty or ingest fails; how many."""
+        assert self.spool is not None
         sent = 0
-        while rows := self.spool.oldest(REPLAY_BATCH):
+        while entries := self.spool.oldest(REPLAY_BATCH):
             try:
-                self.client.call("POST", "/v1/ingest", {"rows": rows_json(rows)}, records=len(rows))
+                self._send(entries)
             except StageUnavailableError:
                 break
-            self.spool.remove([record_id for record_id, _, _ in rows])
-            sent += len(rows)
+            self.spool.remove([entry.record_id for entry in entries])
+            sent += len(entries)
         if sent:
             logger.info("replayed %d spooled record(s) to ingest", sent)
         return sent
@@ -103,9 +128,14 @@ class SpoolingIngest:
                 logger.exception("spool replay failed")
 
     def readiness(self) -> str:
-        """Ingest being down degrades the gateway but does not make it unready."""
+        """Ingest being down degrades the gateway but does not make it unready (with a spool)."""
         state = self.client.readiness()
-        spooled = self.spool.count()
+        if self.spool is None:
+            return state
+        try:
+            spooled = self.spool.count()
+        except StorageUnavailableError as error:
+            return f"spool unavailable: {error.reason}"
         if state == READY and spooled == 0:
             return READY
         return f"{DEGRADED}: ingest {state}; {spooled} record(s) spooled"

@@ -1,15 +1,18 @@
 """One downstream stage over HTTP: pooled keep-alive connections, a deadline on every call,
-retries with jittered backoff on another replica, and a circuit breaker.
+retries with jittered backoff on another replica, a circuit breaker, and readiness from a
+background health watch.
 
 Only calls that are safe to repeat are retried: features and inference are pure functions, and
-ingest is idempotent by request id. Failures surface as StageUnavailableError, which the API maps
-to a fast 503 (or which the ingest adapter turns into degraded mode).
+ingest is idempotent by record id. Failures surface as StageUnavailableError, which the API maps
+to a fast 503 (or which the ingest adapter turns into degraded mode). Each pattern can be
+switched off by settings (attempts 1, breaker failures 0, eject seconds 0), so an experiment can
+show what it buys.
 """
 
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import pybreaker
@@ -22,13 +25,25 @@ from tenacity import (
     wait_random_exponential,
 )
 
-from churnlab.adapters.endpoints import Endpoints, NoEndpointError
+from churnlab.adapters.endpoints import Endpoints, NoEndpointError, Resolver, resolve_addresses
+from churnlab.adapters.health_watch import HealthWatch
 from churnlab.config import Settings
 from churnlab.domain.errors import StageRejectedError, StageUnavailableError
 from churnlab.request_context import current_request_id
-from churnlab.workflow import READY
 
-READINESS_TIMEOUT_SECONDS = 0.5
+
+class Transport(Protocol):
+    """What the client needs of urllib3's PoolManager; tests pass a fake."""
+
+    def request(
+        self,
+        method: str,
+        url: str,
+        *,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        timeout: urllib3.Timeout | float | None = None,
+    ) -> urllib3.BaseHTTPResponse: ...
 
 
 class RetryableCallError(Exception):
@@ -36,24 +51,38 @@ class RetryableCallError(Exception):
 
 
 class StageClient:
-    def __init__(self, stage: str, urls: str, settings: Settings) -> None:
+    def __init__(
+        self,
+        stage: str,
+        urls: str,
+        settings: Settings,
+        *,
+        transport: Transport | None = None,
+        resolve: Resolver = resolve_addresses,
+    ) -> None:
         self.stage = stage
         self.settings = settings
-        self.endpoints = Endpoints(
-            urls,
-            eject_seconds=settings.eject_seconds,
+        self.endpoints = Endpoints(urls, eject_seconds=settings.eject_seconds, resolve=resolve)
+        self._transport = transport or urllib3.PoolManager(num_pools=64, maxsize=32, retries=False)
+        self.breaker = (
+            pybreaker.CircuitBreaker(
+                fail_max=settings.breaker_failures,
+                reset_timeout=settings.breaker_reset_seconds,
+                exclude=[StageRejectedError],
+                name=stage,
+                # The call that trips the breaker reports its own failure; later calls, refused
+                # without trying, report the open circuit.
+                throw_new_error_on_trip=False,
+            )
+            if settings.breaker_failures > 0
+            else None
+        )
+        self.health = HealthWatch(
+            self.endpoints,
+            self.probe,
+            every_seconds=settings.health_every_seconds,
             resolve_every_seconds=settings.resolve_every_seconds,
-        )
-        self._pool = urllib3.PoolManager(num_pools=64, maxsize=32, retries=False)
-        self.breaker = pybreaker.CircuitBreaker(
-            fail_max=settings.breaker_failures,
-            reset_timeout=settings.breaker_reset_seconds,
-            exclude=[StageRejectedError],
-            name=stage,
-            # The call that trips the breaker reports its own failure; later calls, refused
-            # without trying, report the open circuit.
-            throw_new_error_on_trip=False,
-        )
+        ).start()
 
     def call(self, method: str, path: str, payload: Any = None, *, records: int = 1) -> Any:
         """The decoded JSON answer, or StageUnavailableError within the call's deadline."""
@@ -63,6 +92,8 @@ class StageClient:
         )
         body = None if payload is None else orjson.dumps(payload)
         try:
+            if self.breaker is None:
+                return self._with_retries(method, path, body, budget)
             return self.breaker.call(self._with_retries, method, path, body, budget)
         except pybreaker.CircuitBreakerError:
             raise StageUnavailableError(
@@ -74,10 +105,11 @@ class StageClient:
             raise StageUnavailableError(self.stage, str(error)) from None
 
     def _with_retries(self, method: str, path: str, body: bytes | None, budget: float) -> Any:
+        attempts = max(self.settings.stage_attempts, 1)
         deadline = time.monotonic() + budget
         tried: set[str] = set()
         retrying = Retrying(
-            stop=stop_after_attempt(self.settings.stage_attempts) | stop_after_delay(budget),
+            stop=stop_after_attempt(attempts) | stop_after_delay(budget),
             wait=wait_random_exponential(multiplier=0.01, max=0.1),
             retry=retry_if_exception_type(RetryableCallError),
             reraise=True,
@@ -86,9 +118,10 @@ class StageClient:
             with attempt:
                 address = self.endpoints.pick(avoid=tried)
                 tried.add(address)
-                # Each attempt gets a share of what is left, so one that hangs (a request sent
-                # on a connection to a container that just vanished) leaves time for another.
-                attempts_left = self.settings.stage_attempts - attempt.retry_state.attempt_number
+                # Each attempt gets a share of what is left, so one that hangs (a paused
+                # replica, or a connection to a container that just vanished) leaves time for
+                # another.
+                attempts_left = attempts - attempt.retry_state.attempt_number
                 share = max(deadline - time.monotonic(), 0.05) / (attempts_left + 1)
                 return self._once(address, method, path, body, share)
         raise AssertionError("unreachable: tenacity re-raises the last error")
@@ -103,14 +136,14 @@ class StageClient:
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
-            response = self._pool.request(
+            response = self._transport.request(
                 method, address + path, body=body, headers=headers, timeout=timeout
             )
         except urllib3.exceptions.HTTPError as error:
-            self.endpoints.eject(address)
+            self.endpoints.eject(address, type(error).__name__)
             raise RetryableCallError(f"{address}: {type(error).__name__}") from None
         if response.status >= 500:
-            self.endpoints.eject(address)
+            self.endpoints.eject(address, f"answered {response.status}")
             raise RetryableCallError(f"{address} answered {response.status}")
         if response.status >= 400:
             raise StageRejectedError(
@@ -118,23 +151,20 @@ class StageClient:
             )
         return orjson.loads(response.data)
 
+    def probe(self, address: str) -> str | None:
+        """None when the replica at `address` says it is ready; otherwise why not."""
+        try:
+            response = self._transport.request(
+                "GET", f"{address}/readyz", timeout=self.settings.health_timeout_seconds
+            )
+        except urllib3.exceptions.HTTPError as error:
+            return type(error).__name__
+        return None if response.status == 200 else f"readyz answered {response.status}"
+
     def readiness(self) -> str:
-        """Ready when at least one replica says so; otherwise what the first one said."""
-        if self.breaker.current_state == pybreaker.STATE_OPEN:
+        """From the breaker, ejections and the health watch's last round: never waits."""
+        if self.breaker is not None and self.breaker.current_state == pybreaker.STATE_OPEN:
             return "circuit open"
-        addresses = self.endpoints.addresses
-        if not addresses:
-            return "no address resolves"
-        reasons = []
-        for address in addresses:
-            try:
-                response = self._pool.request(
-                    "GET", f"{address}/readyz", timeout=READINESS_TIMEOUT_SECONDS
-                )
-            except urllib3.exceptions.HTTPError as error:
-                reasons.append(f"{address}: {type(error).__name__}")
-                continue
-            if response.status == 200:
-                return READY
-            reasons.append(f"{address}: {response.status}")
-        return "; ".join(reasons)
+        if not self.endpoints.available():
+            return self.endpoints.problems() or f"no address resolves for {self.endpoints.names}"
+        return self.health.state

@@ -59,13 +59,6 @@ def _body_errors(max_bytes: int) -> dict[str, Any]:
     }
 
 
-def _request_body(model: str) -> dict[str, Any]:
-    return {
-        "required": True,
-        "content": {"application/json": {"schema": {"$ref": REF.format(model=model)}}},
-    }
-
-
 def _open_object(description: str) -> dict[str, Any]:
     return {
         "description": description,

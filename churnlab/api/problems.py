@@ -14,6 +14,7 @@ from churnlab.domain.errors import (
     ModelNotReadyError,
     StageRejectedError,
     StageUnavailableError,
+    StorageUnavailableError,
 )
 
 PROBLEM_JSON = "application/problem+json"
@@ -95,6 +96,17 @@ def register_problem_handlers(app: Flask) -> None:
             kind="stage-unavailable",
             headers={"Retry-After": str(error.retry_after_seconds)},
             stage=error.stage,
+        )
+
+    @app.errorhandler(StorageUnavailableError)
+    def storage_down(error: StorageUnavailableError) -> Response:
+        logger.error("%s", error)
+        return problem(
+            503,
+            "Cannot record",
+            f"{error.store} cannot store records right now; nothing was accepted",
+            kind="storage-unavailable",
+            headers={"Retry-After": str(error.retry_after_seconds)},
         )
 
     @app.errorhandler(StageRejectedError)

@@ -5,17 +5,19 @@ Internal, but validated like the public API: a stage never trusts its caller's J
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from collections.abc import Callable
+from typing import Annotated, Any, TypeVar
 
 from flask import Blueprint, Flask
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.api.body import read_json
 from churnlab.api.factory import create_service_app
 from churnlab.config import Settings
 from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from churnlab.domain.ingest import LoggedRecord
 from churnlab.domain.schema import MAX_BATCH_RECORDS, BatchRequest, CustomerRecord
-from churnlab.inprocess import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.workflow import Stage
 
 
@@ -51,10 +53,18 @@ class ScoresRequest(BaseModel):
         return self
 
 
-def create_stage_app(service: str, stage: Stage, api: Blueprint, settings: Settings) -> Flask:
+StageT = TypeVar("StageT", bound=Stage)
+
+
+def create_stage_app(
+    service: str,
+    stage: StageT,
+    api: Callable[[StageT, Settings], Blueprint],
+    settings: Settings,
+) -> Flask:
     """A stage service: the shared app factory, the stage's readiness, and its one API."""
     app = create_service_app(service, settings, readiness=lambda: {service: stage.readiness()})
-    app.register_blueprint(api)
+    app.register_blueprint(api(stage, settings))
     return app
 
 
@@ -65,8 +75,10 @@ def ingest_api(ingest: LoggedIngest, settings: Settings) -> Blueprint:
     def record() -> dict[str, int]:
         """Idempotent by request id: the gateway may retry, and replay its spool, freely."""
         request = read_json(IngestRequest, settings.max_batch_body_bytes)
-        rows = [(row.request_id, row.received_at, row.record) for row in request.rows]
-        return {"received": len(rows), "recorded": ingest.prediction_log.record(rows)}
+        entries = [
+            LoggedRecord(row.request_id, row.received_at, row.record) for row in request.rows
+        ]
+        return {"received": len(entries), "recorded": ingest.prediction_log.record(entries)}
 
     return api
 

@@ -25,3 +25,13 @@ class StageUnavailableError(ChurnLabError):
 
 class StageRejectedError(ChurnLabError):
     """A stage answered 4xx to the gateway: a contract bug between them, not the caller's fault."""
+
+
+class StorageUnavailableError(ChurnLabError):
+    """A record could not be stored durably (disk full, read-only volume): it is not accepted."""
+
+    def __init__(self, store: str, reason: str, retry_after_seconds: int = 5) -> None:
+        super().__init__(f"{store} cannot store records: {reason}")
+        self.store = store
+        self.reason = reason
+        self.retry_after_seconds = retry_after_seconds

@@ -1,4 +1,4 @@
-"""Ingest: give each validated record its request id and record it durably before scoring.
+"""Ingest: give each validated record its id and record it durably before scoring.
 
 Validation itself is the `CustomerRecord` schema, applied where JSON enters the system.
 """
@@ -8,9 +8,24 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from churnlab.domain.schema import CustomerRecord
+
+
+class LoggedRecord(NamedTuple):
+    """One accepted record as the prediction log keeps it; `record_id` is its primary key."""
+
+    record_id: str
+    received_at: str
+    record: CustomerRecord
+
+
+def record_ids(request_id: str, count: int) -> list[str]:
+    """A single prediction keeps the request id; batch records get `<request id>:<index>`."""
+    if count == 1:
+        return [request_id]
+    return [f"{request_id}:{index}" for index in range(count)]
 
 
 @dataclass(frozen=True)
@@ -21,23 +36,19 @@ class AcceptedRequest:
     received_at: str
     records: tuple[CustomerRecord, ...]
 
-    def rows(self) -> list[tuple[str, str, CustomerRecord]]:
-        """(record id, received at, record): what the prediction log stores for each record."""
+    @property
+    def record_ids(self) -> list[str]:
+        return record_ids(self.request_id, len(self.records))
+
+    def logged_records(self) -> list[LoggedRecord]:
         return [
-            (record_id, self.received_at, record)
+            LoggedRecord(record_id, self.received_at, record)
             for record_id, record in zip(self.record_ids, self.records, strict=True)
         ]
 
-    @property
-    def record_ids(self) -> list[str]:
-        """A single prediction keeps the request id; batch records get `<request id>:<index>`."""
-        if len(self.records) == 1:
-            return [self.request_id]
-        return [f"{self.request_id}:{index}" for index in range(len(self.records))]
-
 
 class RecordStore(Protocol):
-    def record(self, rows: Sequence[tuple[str, str, CustomerRecord]]) -> int: ...
+    def record(self, entries: Sequence[LoggedRecord]) -> int: ...
 
 
 def accept(records: Sequence[CustomerRecord], request_id: str) -> AcceptedRequest:
@@ -50,4 +61,4 @@ def accept(records: Sequence[CustomerRecord], request_id: str) -> AcceptedReques
 
 def ingest(store: RecordStore, accepted: AcceptedRequest) -> int:
     """Record every accepted record; idempotent by record id, so retries are safe."""
-    return store.record(accepted.rows())
+    return store.record(accepted.logged_records())

@@ -71,7 +71,6 @@ INTERNET_ADD_ONS = (
     "streaming_tv",
     "streaming_movies",
 )
-RECORD_FIELDS: tuple[str, ...] = tuple(CustomerRecord.model_fields)
 CATEGORICAL_FIELDS: tuple[str, ...] = (
     "gender",
     "partner",

@@ -3,11 +3,10 @@
 from flask import Flask
 
 from churnlab.api.stage_apis import create_stage_app, features_api
+from churnlab.bootstrap import features_stage
 from churnlab.config import Settings
-from churnlab.inprocess import LocalFeatures
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    features = LocalFeatures()
-    return create_stage_app("features", features, features_api(features, settings), settings)
+    return create_stage_app("features", features_stage(settings), features_api, settings)

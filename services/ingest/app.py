@@ -3,12 +3,10 @@
 from flask import Flask
 
 from churnlab.api.stage_apis import create_stage_app, ingest_api
-from churnlab.bootstrap import prediction_log
+from churnlab.bootstrap import ingest_stage
 from churnlab.config import Settings
-from churnlab.inprocess import LoggedIngest
 
 
 def create_app(settings: Settings | None = None) -> Flask:
     settings = settings or Settings.from_env()
-    ingest = LoggedIngest(prediction_log(settings))
-    return create_stage_app("ingest", ingest, ingest_api(ingest, settings), settings)
+    return create_stage_app("ingest", ingest_stage(settings), ingest_api, settings)

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from loadtests.faults import DockerFaults, netem_available
-from tests.deploy.docker_compose import names, wait_healthy
-from tests.deploy.test_container_micro import Load
+from tests.e2e.docker.docker_compose import names, wait_healthy
+from tests.e2e.docker.test_container_micro import Load
 
 pytestmark = pytest.mark.docker
 

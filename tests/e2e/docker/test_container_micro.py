@@ -14,7 +14,7 @@ import requests
 
 from loadtests.deployments import ROOT
 from loadtests.faults import DockerFaults
-from tests.deploy.docker_compose import inspect, names, wait_healthy
+from tests.e2e.docker.docker_compose import inspect, names, wait_healthy
 
 pytestmark = pytest.mark.docker
 SERVICES = ("gateway", "ingest", "features", "inference")

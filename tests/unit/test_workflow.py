@@ -4,8 +4,8 @@ import threading
 
 import pytest
 
+from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.domain.errors import ModelNotReadyError, StageUnavailableError
-from churnlab.inprocess import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.workflow import READY, ChurnWorkflow
 
 

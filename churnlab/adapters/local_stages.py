@@ -1,11 +1,14 @@
-"""The stages as in-process calls: what the monolith runs, and what each stage service wraps."""
+"""The stages as in-process calls: what the monolith runs, and what each stage service wraps.
+
+Their HTTP twins, which the gateway plugs in instead, are in `http_stages.py`.
+"""
 
 from __future__ import annotations
 
 import logging
-import sqlite3
 import threading
 from collections.abc import Sequence
+from concurrent.futures import Future
 from pathlib import Path
 from typing import Any
 
@@ -26,16 +29,18 @@ class LoggedIngest:
     def __init__(self, prediction_log: PredictionLog) -> None:
         self.prediction_log = prediction_log
 
-    def record(self, accepted: AcceptedRequest) -> bool:
+    def record(self, accepted: AcceptedRequest) -> Future[bool]:
+        """Records now, before anything is scored: the future is already done."""
         ingest(self.prediction_log, accepted)
-        return True
+        recorded: Future[bool] = Future()
+        recorded.set_result(True)
+        return recorded
 
     def readiness(self) -> str:
-        try:
-            self.prediction_log.ping()
-        except sqlite3.Error as error:
-            return f"prediction log unavailable: {error}"
-        return READY
+        """Ready only while a write goes through: a full or read-only volume takes the process
+        out of rotation (the edge stops sending it predictions) until it can record again."""
+        problem = self.prediction_log.check()
+        return READY if problem is None else f"prediction log unavailable: {problem}"
 
 
 class LocalFeatures:

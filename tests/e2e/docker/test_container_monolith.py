@@ -5,7 +5,7 @@ import subprocess
 import pytest
 import requests
 
-from tests.deploy.docker_compose import inspect, names
+from tests.e2e.docker.docker_compose import inspect, names
 
 pytestmark = pytest.mark.docker
 

@@ -1,0 +1,80 @@
+"""Choosing a stage address: round robin, ejection and its expiry, re-resolution."""
+
+import pytest
+
+from churnlab.adapters.endpoints import Endpoints, NoEndpointError
+from tests.unit.adapters.fakes import FakeClock, FakeResolver
+
+A, B, C = "http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://10.0.0.3:8000"
+
+
+def endpoints(resolver, clock=None, eject_seconds=1.0) -> Endpoints:
+    return Endpoints(
+        "http://inference:8000",
+        eject_seconds=eject_seconds,
+        resolve=resolver,
+        clock=clock or FakeClock(),
+    )
+
+
+def test_every_replica_is_used_in_turn():
+    spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2", "10.0.0.3"]))
+    assert sorted(spread.pick() for _ in range(6)) == [A, A, B, B, C, C]
+
+
+def test_an_ejected_address_is_skipped_until_its_time_is_up():
+    clock = FakeClock()
+    spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2"]), clock)
+    spread.eject(A, "ReadTimeoutError")
+    assert {spread.pick() for _ in range(4)} == {B}
+    assert spread.problems() == f"{A}: ReadTimeoutError"
+    clock.now += 1.01
+    assert {spread.pick() for _ in range(4)} == {A, B}
+
+
+def test_a_restored_address_is_used_again_at_once():
+    spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2"]))
+    spread.eject(A, "refused")
+    spread.restore(A)
+    assert {spread.pick() for _ in range(4)} == {A, B}
+
+
+def test_every_address_ejected_fails_fast_rather_than_waiting_on_one():
+    spread = endpoints(FakeResolver(inference=["10.0.0.1"]))
+    spread.eject(A, "ReadTimeoutError")
+    with pytest.raises(NoEndpointError, match="every address is failing"):
+        spread.pick()
+
+
+def test_ejection_switched_off_keeps_every_address():
+    spread = endpoints(FakeResolver(inference=["10.0.0.1"]), eject_seconds=0)
+    spread.eject(A, "refused")
+    assert spread.pick() == A
+
+
+def test_avoid_prefers_untried_replicas_but_falls_back_to_tried_ones():
+    spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2"]))
+    assert {spread.pick(avoid={A}) for _ in range(4)} == {B}
+    assert spread.pick(avoid={A, B}) in {A, B}
+
+
+def test_scaling_up_and_down_is_seen_on_refresh():
+    resolver = FakeResolver(inference=["10.0.0.1"])
+    spread = endpoints(resolver)
+    resolver.hosts["inference"] = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
+    spread.refresh()
+    assert spread.addresses == [A, B, C]
+    resolver.hosts["inference"] = []
+    spread.refresh()
+    with pytest.raises(NoEndpointError, match="no address resolves"):
+        spread.pick()
+
+
+def test_a_failure_re_resolves_so_a_replacement_container_is_found():
+    clock = FakeClock()
+    resolver = FakeResolver(inference=["10.0.0.1"])
+    spread = endpoints(resolver, clock)
+    resolver.hosts["inference"] = ["10.0.0.9"]  # recreated with a new address
+    clock.now += 0.5
+    spread.eject(A, "refused")
+    assert spread.pick() == "http://10.0.0.9:8000"
