@@ -1,66 +1,94 @@
-"""Run a deployment as local processes when there is no Docker engine.
+"""Run a deployment as local processes when there is no Docker: the same edge (HAProxy) and
+gunicorn apps as in the containers, under supervisord (compose/local/).
 
-`python -m churnlab.localrun up monolith|micro` starts it detached, with logs and pid files
-under .run/ (CHURNLAB_RUN_DIR); `down` stops what it started with SIGTERM, so gunicorn finishes
-in-flight requests first.
+`python -m churnlab.localrun up monolith|micro` starts one detached, with its logs and
+supervisord socket under .run/<deployment>/ (CHURNLAB_RUN_DIR is the parent) and its state
+under var/<deployment>/ (CHURNLAB_STATE_DIR); `down` stops what was started with SIGTERM, which
+supervisord passes on, so the edge and gunicorn finish in-flight requests first. Both
+deployments can run at once: their ports differ.
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import subprocess
 import sys
 import time
 from pathlib import Path
 
-RUN_DIR = Path(os.environ.get("CHURNLAB_RUN_DIR", ".run"))
+ROOT = Path(__file__).resolve().parents[1]
 BIN_DIR = Path(sys.executable).parent
-GUNICORN = [str(BIN_DIR / "gunicorn"), "-c", "python:churnlab.gunicorn_conf"]
-SUPERVISOR_CONFIG = "compose/supervisord.micro.conf"
-# Defaults for the variables compose/supervisord.micro.conf reads; the environment overrides them.
-MICRO_DEFAULTS = {
-    "GATEWAY_PORT": "8080",
-    "INGEST_PORT": "8101",
-    "FEATURES_PORT": "8102",
-    "INFERENCE_PORT_1": "8111",
-    "INFERENCE_PORT_2": "8112",
-    "INFERENCE_PORT_3": "8113",
-    "MICRO_STATE_DIR": "var/micro",
+SUPERVISOR_CONFIG = ROOT / "compose" / "local" / "supervisord.conf"
+# Per deployment: the variables compose/local/*.conf read, each with the environment variable
+# that overrides it and its default. Only the edge's port is public (always on 127.0.0.1).
+PORTS: dict[str, dict[str, tuple[str, str]]] = {
+    "monolith": {
+        "EDGE_PORT": ("MONOLITH_PORT", "8000"),
+        "APP_PORT": ("MONOLITH_APP_PORT", "8001"),
+        "EDGE_ADMIN_PORT": ("MONOLITH_EDGE_ADMIN_PORT", "8404"),
+    },
+    "micro": {
+        "EDGE_PORT": ("GATEWAY_PORT", "8080"),
+        "APP_PORT": ("GATEWAY_APP_PORT", "8081"),
+        "EDGE_ADMIN_PORT": ("MICRO_EDGE_ADMIN_PORT", "8484"),
+        "INGEST_PORT": ("INGEST_PORT", "8101"),
+        "FEATURES_PORT": ("FEATURES_PORT", "8102"),
+        "INFERENCE_PORT_PREFIX": ("INFERENCE_PORT_PREFIX", "811"),
+    },
 }
-# deployment -> (command, extra environment). The microservices run under supervisord, which
-# restarts a process that dies and passes SIGTERM on to every process when it is stopped.
-DEPLOYMENTS: dict[str, tuple[list[str], dict[str, str]]] = {
-    "monolith": (
-        [*GUNICORN, "monolith.app:create_app()"],
-        {"CHURNLAB_BIND": f"127.0.0.1:{os.environ.get('MONOLITH_PORT', '8000')}"},
-    ),
-    "micro": (
-        [str(BIN_DIR / "supervisord"), "-c", SUPERVISOR_CONFIG],
-        MICRO_DEFAULTS
-        | {key: os.environ[key] for key in MICRO_DEFAULTS if key in os.environ}
-        | {"BIN_DIR": str(BIN_DIR), "CHURNLAB_RUN_DIR": str(RUN_DIR.resolve())},
-    ),
-}
+DEPLOYMENTS = tuple(PORTS)
+# What tells the edge that a replica can take requests (see edge/haproxy.cfg, EDGE_CHECK_PATH).
+EDGE_CHECK_PATH = {"monolith": "/readyz", "micro": "/livez"}
+
+
+def run_dir() -> Path:
+    return Path(os.environ.get("CHURNLAB_RUN_DIR", ROOT / ".run"))
+
+
+def ports(deployment: str) -> dict[str, str]:
+    """The ports a deployment uses here, overrides applied."""
+    return {
+        name: os.environ.get(variable, default)
+        for name, (variable, default) in PORTS[deployment].items()
+    }
 
 
 def up(deployment: str) -> None:
-    RUN_DIR.mkdir(parents=True, exist_ok=True)
-    pid_file = RUN_DIR / f"{deployment}.pid"
+    if shutil.which("haproxy") is None:
+        raise SystemExit(
+            "the edge needs HAProxy, which is not installed: "
+            "sudo apt-get install haproxy (or run scripts/install-tools.sh as root)"
+        )
+    runs = run_dir() / deployment
+    runs.mkdir(parents=True, exist_ok=True)
+    pid_file = run_dir() / f"{deployment}.pid"
     if _alive(pid_file):
         print(f"{deployment} already running (pid {pid_file.read_text().strip()})")
         return
-    command, extra_env = DEPLOYMENTS[deployment]
-    environment = os.environ | extra_env | {"PATH": f"{BIN_DIR}:{os.environ.get('PATH', '')}"}
+    state = Path(os.environ.get("CHURNLAB_STATE_DIR", ROOT / "var" / deployment))
+    state.mkdir(parents=True, exist_ok=True)
+    environment = (
+        os.environ
+        | ports(deployment)
+        | {
+            "DEPLOYMENT": deployment,
+            "BIN_DIR": str(BIN_DIR),
+            "CHURNLAB_RUN_DIR": str(runs.resolve()),
+            "STATE_DIR": str(state.resolve()),
+            "EDGE_DIR": str(ROOT / "edge"),
+            "EDGE_CHECK_PATH": EDGE_CHECK_PATH[deployment],
+            "PATH": f"{BIN_DIR}:{os.environ.get('PATH', '')}",
+        }
+    )
     # Each gunicorn makes its own metrics folder; a shared one would mix services' counts.
     environment.pop("PROMETHEUS_MULTIPROC_DIR", None)
-    Path(environment.get("MICRO_STATE_DIR", MICRO_DEFAULTS["MICRO_STATE_DIR"])).mkdir(
-        parents=True, exist_ok=True
-    )
-    with (RUN_DIR / f"{deployment}.log").open("ab") as log:
+    with (runs / "supervisord.out").open("ab") as log:
         process = subprocess.Popen(
-            command,
+            [str(BIN_DIR / "supervisord"), "-c", str(SUPERVISOR_CONFIG)],
+            cwd=ROOT,
             env=environment,
             stdout=log,
             stderr=subprocess.STDOUT,
@@ -68,11 +96,12 @@ def up(deployment: str) -> None:
             start_new_session=True,
         )
     pid_file.write_text(str(process.pid))
-    print(f"{deployment}: pid {process.pid}, log {RUN_DIR / (deployment + '.log')}")
+    print(f"{deployment}: pid {process.pid}, logs in {runs}")
 
 
-def down(grace_seconds: float = 25.0) -> None:
-    for pid_file in (RUN_DIR / f"{name}.pid" for name in DEPLOYMENTS):
+def down(deployments: tuple[str, ...] = DEPLOYMENTS, grace_seconds: float = 30.0) -> None:
+    for deployment in deployments:
+        pid_file = run_dir() / f"{deployment}.pid"
         if not pid_file.exists():
             continue
         pid = int(pid_file.read_text())
@@ -84,7 +113,7 @@ def down(grace_seconds: float = 25.0) -> None:
             if _alive(pid_file):
                 os.kill(pid, signal.SIGKILL)
         pid_file.unlink(missing_ok=True)
-        print(f"stopped {pid_file.stem} (pid {pid})")
+        print(f"stopped {deployment} (pid {pid})")
 
 
 def _alive(pid_file: Path) -> bool:
@@ -106,9 +135,12 @@ def _alive(pid_file: Path) -> bool:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("action", choices=["up", "down"])
-    parser.add_argument("deployment", nargs="?", choices=sorted(DEPLOYMENTS), default="monolith")
+    parser.add_argument("deployment", nargs="?", choices=DEPLOYMENTS)
     args = parser.parse_args()
-    up(args.deployment) if args.action == "up" else down()
+    if args.action == "up":
+        up(args.deployment or "monolith")
+    else:
+        down((args.deployment,) if args.deployment else DEPLOYMENTS)
 
 
 if __name__ == "__main__":

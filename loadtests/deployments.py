@@ -9,14 +9,14 @@ import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 import requests
 
-from churnlab.localrun import MICRO_DEFAULTS
+from churnlab.localrun import PORTS
 from loadtests.faults import LocalFaults
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -32,12 +32,17 @@ def free_port() -> int:
 READY_TIMEOUT_SECONDS = 180.0
 
 
-def wait_ready(url: str, timeout: float = READY_TIMEOUT_SECONDS) -> None:
+def wait_ready(
+    url: str, timeout: float = READY_TIMEOUT_SECONDS, running: Callable[[], bool] = lambda: True
+) -> None:
     """Poll /readyz until 200. Every failure before the deadline counts as "not yet": refused
-    or reset connections, read timeouts while workers boot, 503s while the model loads."""
+    or reset connections, read timeouts while workers boot, 503s while the model loads. Only
+    `running()` turning false (the server exited) ends the wait early."""
     deadline = time.monotonic() + timeout
     last = "no answer yet"
     while time.monotonic() < deadline:
+        if not running():
+            raise TimeoutError(f"{url} exited before it was ready; last: {last}")
         try:
             response = requests.get(f"{url}/readyz", timeout=5)
             if response.status_code == 200:
@@ -105,17 +110,34 @@ TEST_SETTINGS = {
 
 
 @dataclass
-class LocalMicro:
-    url: str
+class LocalDeployment:
+    """`make up-monolith` / `make up-micro` without Docker, on free loopback ports."""
+
+    name: str
     run_dir: Path
     state_dir: Path
     ports: dict[str, str]
     faults: LocalFaults
 
     @property
+    def url(self) -> str:
+        """The edge: what clients use."""
+        return f"http://127.0.0.1:{self.ports['EDGE_PORT']}"
+
+    @property
+    def app_url(self) -> str:
+        """The monolith or the gateway itself, behind the edge."""
+        return f"http://127.0.0.1:{self.ports['APP_PORT']}"
+
+    @property
     def pid(self) -> int:
         """supervisord's pid: the root of every process of the deployment."""
-        return int((self.run_dir / "micro.pid").read_text())
+        return int((self.run_dir.parent / f"{self.name}.pid").read_text())
+
+    def stage_url(self, stage: str) -> str:
+        if stage == "inference":
+            return f"http://127.0.0.1:{self.ports['INFERENCE_PORT_PREFIX']}1"
+        return f"http://127.0.0.1:{self.ports[stage.upper() + '_PORT']}"
 
     def logged_request_ids(self) -> list[str]:
         with sqlite3.connect(self.state_dir / "prediction_log.sqlite3") as log:
@@ -130,27 +152,77 @@ class LocalMicro:
         return (self.run_dir / f"{component}.log").read_text()
 
 
+def _running(pid: int) -> bool:
+    """Alive and not a zombie."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _log_tails(run_dir: Path, lines: int = 15) -> str:
+    tails = []
+    for log in sorted(run_dir.glob("*.log")) + sorted(run_dir.glob("*.out")):
+        tail = "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+        tails.append(f"--- {log.name}\n{tail}")
+    return "\n".join(tails)
+
+
+def free_ports(deployment: str) -> dict[str, str]:
+    """A free port for each of the deployment's, and a free prefix for the inference ones."""
+    chosen = {}
+    for name in PORTS[deployment]:
+        if name == "INFERENCE_PORT_PREFIX":
+            chosen[name] = _free_prefix()
+        else:
+            chosen[name] = str(free_port())
+    return chosen
+
+
+def _free_prefix() -> str:
+    """A four-digit prefix P such that ports P1, P2 and P3 are all free."""
+    while True:
+        prefix = str(free_port() // 10)[:4]
+        if 1024 <= int(prefix + "1") < 65530 and all(
+            _port_free(int(f"{prefix}{n}")) for n in (1, 2, 3)
+        ):
+            return prefix
+
+
+def _port_free(port: int) -> bool:
+    with socket.socket() as probe:
+        try:
+            probe.bind(("127.0.0.1", port))
+        except OSError:
+            return False
+    return True
+
+
 @contextmanager
-def local_micro(base: Path) -> Iterator[LocalMicro]:
-    ports = {name: str(free_port()) for name in MICRO_DEFAULTS if "PORT" in name}
+def local_deployment(name: str, base: Path, **environment: str) -> Iterator[LocalDeployment]:
+    """A local deployment on free ports, with test settings; always stopped afterwards."""
+    chosen = free_ports(name)
+    overrides = {variable: chosen[port] for port, (variable, _) in PORTS[name].items()}
     env = (
         os.environ
         | TEST_SETTINGS
-        | ports
-        | {
-            "CHURNLAB_RUN_DIR": str(base / "run"),
-            "MICRO_STATE_DIR": str(base / "state"),
-        }
+        | overrides
+        | {"CHURNLAB_RUN_DIR": str(base / "run"), "CHURNLAB_STATE_DIR": str(base / "state")}
+        | environment
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)
     runner = [sys.executable, "-m", "churnlab.localrun"]
-    subprocess.run([*runner, "up", "micro"], cwd=ROOT, env=env, check=True, capture_output=True)
-    url = f"http://127.0.0.1:{ports['GATEWAY_PORT']}"
+    subprocess.run([*runner, "up", name], cwd=ROOT, env=env, check=True, capture_output=True)
+    run_dir = base / "run" / name
+    deployment = LocalDeployment(name, run_dir, base / "state", chosen, LocalFaults(run_dir))
     try:
-        wait_ready(url)
-        yield LocalMicro(url, base / "run", base / "state", ports, LocalFaults(base / "run"))
+        try:
+            wait_ready(deployment.url, running=lambda: _running(deployment.pid))
+        except TimeoutError as error:
+            raise TimeoutError(f"{error}\n{_log_tails(run_dir)}") from None
+        yield deployment
     finally:
-        subprocess.run([*runner, "down"], cwd=ROOT, env=env, check=False, capture_output=True)
+        subprocess.run([*runner, "down", name], cwd=ROOT, env=env, check=False, capture_output=True)
 
 
 # --- Compose deployments ----------------------------------------------------------------------

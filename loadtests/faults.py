@@ -1,7 +1,7 @@
 """Apply a fault to one component of a running deployment, and always undo it.
 
     python -m loadtests.faults micro-inference-1 pause --seconds 10
-    python -m loadtests.faults ingest kill --runtime local
+    python -m loadtests.faults ingest stop --runtime local --deployment micro
 
 Docker runtime (docker SDK): kill (`docker kill`; undone by starting it again), crash (SIGKILL
 to the container's main process from the host: Docker's restart policy brings it back, nobody
@@ -9,7 +9,8 @@ else), stop, pause, restart, cpu (a CPU quota: a slow service),
 latency / loss (tc netem inside the container's network namespace where the kernel has it;
 otherwise loss falls back to iptables random drops and latency is refused with the reason),
 blackhole (iptables DROP: connections hang instead of being refused), disconnect (from its
-networks). Local runtime (supervisord): kill, stop (SIGSTOP, the pause of a process), restart.
+networks). Local runtime (supervisord): kill, stop (SIGSTOP, the pause of a process), restart,
+down (a clean stop until the fault ends).
 """
 
 from __future__ import annotations
@@ -47,18 +48,26 @@ class FaultUnavailableError(RuntimeError):
 
 
 class LocalFaults:
-    """Faults on the processes of `make up-micro RUNTIME=local` (compose/supervisord.micro.conf)."""
+    """Faults on the processes of a local deployment (compose/local/), by program name:
+    edge, monolith, gateway, ingest, features, inference1..3."""
 
-    def __init__(self, run_dir: Path = Path(".run")) -> None:
+    def __init__(self, run_dir: Path) -> None:
         from supervisor.xmlrpc import SupervisorTransport
 
         socket_path = Path(run_dir).resolve() / "supervisor.sock"
         transport = SupervisorTransport(None, None, f"unix://{socket_path}")
         self._supervisor = xmlrpc.client.ServerProxy("http://localhost", transport=transport)
 
+    def _name(self, component: str) -> str:
+        """supervisord's full name: `group:process` for the numbered inference processes."""
+        for info in self._supervisor.supervisor.getAllProcessInfo():
+            if component in (info["name"], f"{info['group']}:{info['name']}"):
+                return f"{info['group']}:{info['name']}"
+        raise FaultUnavailableError(f"no process named {component!r} in this deployment")
+
     def pids(self, component: str) -> list[int]:
-        """The gunicorn master and its workers."""
-        master = self._supervisor.supervisor.getProcessInfo(component)["pid"]
+        """The process, and its children (a gunicorn master's workers)."""
+        master = self._supervisor.supervisor.getProcessInfo(self._name(component))["pid"]
         return [*_children(master), master] if master else []
 
     def signal(self, component: str, signum: int) -> None:
@@ -67,11 +76,11 @@ class LocalFaults:
                 os.kill(pid, signum)
 
     def start(self, component: str) -> None:
-        self._supervisor.supervisor.startProcess(component, True)
+        self._supervisor.supervisor.startProcess(self._name(component), True)
 
     def stop_cleanly(self, component: str) -> None:
         """A clean stop (SIGTERM, no restart): the component is simply not there."""
-        self._supervisor.supervisor.stopProcess(component, True)
+        self._supervisor.supervisor.stopProcess(self._name(component), True)
 
     @contextmanager
     def fault(self, component: str, kind: str) -> Iterator[None]:
@@ -85,7 +94,7 @@ class LocalFaults:
             finally:
                 self.signal(component, signal.SIGCONT)
         elif kind == "restart":
-            self._supervisor.supervisor.stopProcess(component, True)
+            self.stop_cleanly(component)
             self.start(component)
             yield
         elif kind == "down":
@@ -246,12 +255,15 @@ def main() -> None:
     parser.add_argument("fault", choices=sorted({*DOCKER_FAULTS, *LOCAL_FAULTS, "down"}))
     parser.add_argument("--seconds", type=float, default=10.0, help="how long the fault lasts")
     parser.add_argument("--runtime", choices=["docker", "local"], default="docker")
+    parser.add_argument(
+        "--deployment", choices=["monolith", "micro"], default="micro", help="local runtime only"
+    )
     parser.add_argument("--cpus", type=float, default=0.05)
     parser.add_argument("--delay-ms", type=int, default=200)
     parser.add_argument("--loss-percent", type=int, default=30)
     args = parser.parse_args()
     if args.runtime == "local":
-        injector = LocalFaults(Path(os.environ.get("CHURNLAB_RUN_DIR", ".run")))
+        injector = LocalFaults(Path(os.environ.get("CHURNLAB_RUN_DIR", ".run")) / args.deployment)
         fault = injector.fault(args.component, args.fault)
     else:
         fault = DockerFaults().fault(

@@ -27,9 +27,13 @@ choose_base_image() {
       PYTHON_IMAGE=python:3.11-slim
     fi
   fi
-  # The local base exists because there is no registry: pip gets its wheels from loopback.
-  if [ "$PYTHON_IMAGE" = churn-base:py311 ]; then WHEELHOUSE=${WHEELHOUSE:-1}; fi
-  export PYTHON_IMAGE WHEELHOUSE
+  # The local base exists because there is no registry: pip gets its wheels from loopback, and
+  # the edge's Debian base is the same local image (Debian 12 too).
+  if [ "$PYTHON_IMAGE" = churn-base:py311 ]; then
+    WHEELHOUSE=${WHEELHOUSE:-1}
+    DEBIAN_IMAGE=${DEBIAN_IMAGE:-churn-base:py311}
+  fi
+  export PYTHON_IMAGE WHEELHOUSE DEBIAN_IMAGE
 }
 
 # Serve wheels for every image's dependencies on loopback for the duration of a build.

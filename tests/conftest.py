@@ -100,17 +100,19 @@ def require_docker() -> None:
 
 @pytest.fixture(scope="session")
 def local_monolith(tmp_path_factory):
-    from loadtests.deployments import gunicorn
+    """The monolith as local processes behind the edge (HAProxy), as `make up-monolith`."""
+    from loadtests.deployments import local_deployment
 
-    with gunicorn("monolith.app:create_app()", tmp_path_factory.mktemp("monolith")) as (url, _):
-        yield url
+    with local_deployment("monolith", tmp_path_factory.mktemp("monolith")) as running:
+        yield running
 
 
 @pytest.fixture(scope="session")
 def local_micro(tmp_path_factory):
-    from loadtests.deployments import local_micro
+    """The microservices as local processes behind the edge, three inference replicas."""
+    from loadtests.deployments import local_deployment
 
-    with local_micro(tmp_path_factory.mktemp("micro")) as running:
+    with local_deployment("micro", tmp_path_factory.mktemp("micro")) as running:
         yield running
 
 

@@ -19,7 +19,7 @@ TIMEOUT = 10
 def urls(request) -> dict[str, str]:
     if request.param == "local":
         return {
-            "monolith": request.getfixturevalue("local_monolith"),
+            "monolith": request.getfixturevalue("local_monolith").url,
             "micro": request.getfixturevalue("local_micro").url,
         }
     return {

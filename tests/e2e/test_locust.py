@@ -17,8 +17,7 @@ from loadtests.experiments import run_locust
 )
 def target_url(request) -> str:
     runtime, arch = request.param.split("-")
-    deployment = request.getfixturevalue(f"{runtime}_{arch}")
-    return deployment if isinstance(deployment, str) else deployment.url
+    return request.getfixturevalue(f"{runtime}_{arch}").url
 
 
 def test_short_headless_locust_run_has_no_failures(target_url, tmp_path):

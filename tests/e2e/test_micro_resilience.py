@@ -2,8 +2,8 @@
 
 Timeouts, retries on a killed replica, the circuit breaker opening and closing, degraded mode
 with spool and replay, and fast 503s when a critical stage is down. The deployment runs with
-short timeouts (tests/deploy/local_micro.py): stage read timeout 0.5 s, breaker after 3
-failures, closed again after 2 s.
+short timeouts (loadtests.deployments.TEST_SETTINGS): stage read timeout 0.5 s, breaker after
+3 failures, closed again after 2 s.
 """
 
 from __future__ import annotations

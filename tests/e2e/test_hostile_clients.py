@@ -1,0 +1,226 @@
+"""Hostile clients against both deployments, through the edge, as users reach them.
+
+Each attack runs while a normal client keeps predicting: that client must stay served (every
+answer 200, p99 at most 100 ms), and each attacker gets a clear 4xx where one is due.
+"""
+
+from __future__ import annotations
+
+import json
+import multiprocessing
+import resource
+import socket
+import threading
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import pytest
+import requests
+
+P99_BOUND_MS = 100.0
+PROBLEM_JSON = "application/problem+json"
+
+
+@pytest.fixture(
+    scope="module",
+    params=[
+        "local-monolith",
+        "local-micro",
+        pytest.param("docker-monolith", marks=pytest.mark.docker),
+        pytest.param("docker-micro", marks=pytest.mark.docker),
+    ],
+)
+def url(request) -> str:
+    runtime, arch = request.param.split("-")
+    return request.getfixturevalue(f"{runtime}_{arch}").url
+
+
+@pytest.fixture(scope="module", autouse=True)
+def enough_file_descriptors() -> None:
+    """A thousand sockets need more than a default soft limit of 1,024 descriptors."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < 4096:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (min(4096, hard), hard))
+
+
+def address(url: str) -> tuple[str, int]:
+    host, port = url.removeprefix("http://").split(":")
+    assert host == "127.0.0.1"  # attacks only ever go to our own loopback ports
+    return host, int(port)
+
+
+@contextmanager
+def normal_client(url: str, body: dict) -> Iterator[list[tuple[int, float]]]:
+    """Another client, in its own process as it would be: predicts one record after another
+    on one keep-alive connection until the block ends. The list it yields is filled, after the
+    block, with the (status, milliseconds) of every answer."""
+    context = multiprocessing.get_context("fork")
+    done, started, results = context.Event(), context.Event(), context.Queue()
+    process = context.Process(target=_predict_until, args=(url, body, done, started, results))
+    process.start()
+    assert started.wait(30), "the normal client did not start"
+    answers: list[tuple[int, float]] = []
+    try:
+        yield answers
+    finally:
+        done.set()
+        answers += results.get(timeout=60)
+        process.join(10)
+
+
+def _predict_until(url: str, body: dict, done, started, results) -> None:
+    answers = []
+    with requests.Session() as session:
+        session.post(f"{url}/v1/predict", json=body, timeout=10)  # a warm connection
+        started.set()
+        while not done.is_set() and len(answers) < 5_000:
+            began = time.perf_counter()
+            try:
+                status = session.post(f"{url}/v1/predict", json=body, timeout=10).status_code
+            except requests.RequestException:
+                status = 0
+            answers.append((status, 1000 * (time.perf_counter() - began)))
+            time.sleep(0.01)
+    results.put(answers)
+
+
+def assert_served(answers: list[tuple[int, float]]) -> None:
+    assert len(answers) >= 20, f"the normal client got only {len(answers)} answers"
+    assert {status for status, _ in answers} == {200}, sorted({s for s, _ in answers})
+    latencies = sorted(ms for _, ms in answers)
+    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
+    assert p99 <= P99_BOUND_MS, f"p99 {p99:.1f} ms over {len(latencies)} predictions"
+
+
+def read_response(sock: socket.socket, seconds: float) -> bytes:
+    sock.settimeout(seconds)
+    data = b""
+    try:
+        while chunk := sock.recv(65536):
+            data += chunk
+    except OSError:
+        pass
+    return data
+
+
+def test_slow_clients_get_408_and_never_hold_a_worker(url, record_body):
+    """Headers, part of a body, then one byte every half second: the slowloris of bodies."""
+    attackers = 16  # twice every worker thread of the monolith, or of the gateway
+    answers: list[bytes] = [b""] * attackers
+
+    def trickle(index: int) -> None:
+        with socket.create_connection(address(url)) as sock:
+            sock.sendall(
+                b"POST /v1/predict HTTP/1.1\r\nHost: churnlab\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 900\r\n\r\n{"
+            )
+            deadline = time.monotonic() + 15
+            while time.monotonic() < deadline:
+                try:
+                    sock.sendall(b" ")
+                except OSError:
+                    break
+                if reply := read_response(sock, 0.5):
+                    answers[index] = reply
+                    break
+
+    threads = [threading.Thread(target=trickle, args=(n,)) for n in range(attackers)]
+    with normal_client(url, record_body) as served:
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    assert_served(served)
+    for answer in answers:
+        head, _, body = answer.partition(b"\r\n\r\n")
+        assert head.startswith(b"HTTP/1.1 408"), answer[:200]
+        assert PROBLEM_JSON.encode() in head.lower()
+        assert json.loads(body)["status"] == 408
+
+
+def test_oversized_bodies_get_a_413_every_client_can_read(url, record_body):
+    """20 MB bodies, about five a second: the line rate of a gigabit link. (Unpaced, loopback
+    has no line rate: the test would measure two shared cores copying gigabytes.)"""
+    too_big = b'{"records": [' + b" " * 20_000_000 + b"]}"
+    attempts = [
+        ("requests", "/v1/predict/batch", too_big),
+        # urllib sends the whole body without waiting for "100 Continue", and reads the answer
+        # only once it has written everything: a server that answers and closes early breaks
+        # its pipe instead.
+        ("urllib", "/v1/predict/batch", too_big),
+        ("urllib", "/v1/predict", b"{" + b" " * 70_000),
+    ]
+    refusals: list[tuple[str, int, str]] = []
+    with normal_client(url, record_body) as served:
+        deadline = time.monotonic() + 3
+        while time.monotonic() < deadline:
+            client, path, body = attempts[len(refusals) % len(attempts)]
+            refusals.append((client, *send_with(client, f"{url}{path}", body)))
+            time.sleep(0.2)
+    assert_served(served)
+    assert {(status, kind) for _, status, kind in refusals} == {(413, PROBLEM_JSON)}
+    assert {client for client, _, _ in refusals} == {"requests", "urllib"}
+
+
+def send_with(client: str, url: str, body: bytes) -> tuple[int, str]:
+    """(status, content type) of a JSON POST made with `requests` or with plain urllib."""
+    headers = {"Content-Type": "application/json"}
+    if client == "requests":
+        answer = requests.post(url, data=body, headers=headers, timeout=30)
+        return answer.status_code, answer.headers["Content-Type"]
+    try:
+        with urllib.request.urlopen(urllib.request.Request(url, body, headers), timeout=30) as ok:
+            return ok.status, ok.headers["Content-Type"]
+    except urllib.error.HTTPError as refused:
+        problem = json.loads(refused.read())
+        return problem["status"], refused.headers["Content-Type"]
+
+
+def test_a_thousand_idle_keep_alive_connections_leave_others_served(url, record_body):
+    idle = []
+    try:
+        for _ in range(1_000):
+            sock = socket.create_connection(address(url))
+            sock.sendall(b"GET /livez HTTP/1.1\r\nHost: churnlab\r\n\r\n")
+            idle.append(sock)
+        for sock in idle:
+            sock.settimeout(10)
+            assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        # Every one of them is now an idle keep-alive connection.
+        with normal_client(url, record_body) as served:
+            time.sleep(3)
+    finally:
+        for sock in idle:
+            sock.close()
+    assert_served(served)
+
+
+def test_header_floods_get_431(url, record_body):
+    many = {f"X-Flood-{n}": "y" for n in range(150)}
+    huge = {"X-Flood": "z" * 20_000}
+    flooded: list[requests.Response] = []
+
+    def flood() -> None:
+        deadline = time.monotonic() + 3
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                for headers in (many, huge):
+                    flooded.append(
+                        session.post(
+                            f"{url}/v1/predict", json=record_body, headers=headers, timeout=10
+                        )
+                    )
+
+    attackers = [threading.Thread(target=flood)]  # as fast as one client can send
+    with normal_client(url, record_body) as served:
+        for thread in attackers:
+            thread.start()
+        for thread in attackers:
+            thread.join(60)
+    assert_served(served)
+    assert len(flooded) >= 100
+    assert {response.status_code for response in flooded} == {431}
+    assert {response.headers["Content-Type"] for response in flooded} == {PROBLEM_JSON}
