@@ -241,15 +241,28 @@ class ComposeDeployment:
     def url(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def compose(self, *args: str, check: bool = True) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            ["docker", "compose", "-p", self.project, "-f", f"compose/{self.file}.yaml", *args],
+    def compose(
+        self, *args: str, check: bool = True, overrides: tuple[Path, ...] = ()
+    ) -> subprocess.CompletedProcess:
+        """`docker compose` on this project, with any override files on top of its own; a
+        failure raises with what compose printed."""
+        files = [f"compose/{self.file}.yaml", *(str(path) for path in overrides)]
+        file_args = [arg for file in files for arg in ("-f", file)]
+        command = ["docker", "compose", "-p", self.project, *file_args, *args]
+        done = subprocess.run(
+            command,
             cwd=ROOT,
             env=os.environ | self.environment,
-            check=check,
+            check=False,
             capture_output=True,
             text=True,
         )
+        if check and done.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(command)} exited {done.returncode}:\n{done.stdout[-2000:]}"
+                f"\n{done.stderr[-2000:]}"
+            )
+        return done
 
     def up(self, *args: str) -> None:
         """Build through the README's own script, then apply any extra `up` arguments."""

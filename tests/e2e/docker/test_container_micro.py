@@ -5,19 +5,17 @@ from __future__ import annotations
 import os
 import statistics
 import subprocess
-import threading
 import time
-import uuid
 
 import pytest
 import requests
 
 from loadtests.deployments import ROOT
 from loadtests.faults import DockerFaults
-from tests.e2e.docker.docker_compose import inspect, names, wait_healthy
+from tests.e2e.docker.docker_compose import assert_hardened_behind_the_edge, names, wait_healthy
+from tests.e2e.load import Load
 
 pytestmark = pytest.mark.docker
-SERVICES = ("gateway", "ingest", "features", "inference")
 
 
 def image_modules(image: str, modules: tuple[str, ...]) -> list[str]:
@@ -33,66 +31,12 @@ def image_modules(image: str, modules: tuple[str, ...]) -> list[str]:
     return result.stdout.split()
 
 
-class Load:
-    """Steady predictions from a background thread, bounded in time; counts every outcome."""
-
-    def __init__(self, url: str, body: dict, seconds: float) -> None:
-        self.url, self.body, self.seconds = url, body, seconds
-        self.statuses: list[int] = []
-        self.elapsed: list[float] = []
-        self.ids: list[str] = []
-        self._thread = threading.Thread(target=self._run)
-
-    def _run(self) -> None:
-        session = requests.Session()
-        deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline:
-            request_id = f"load-{uuid.uuid4().hex}"
-            started = time.monotonic()
-            try:
-                response = session.post(
-                    f"{self.url}/v1/predict",
-                    json=self.body,
-                    timeout=5,
-                    headers={"X-Request-ID": request_id},
-                )
-                self.statuses.append(response.status_code)
-                if response.status_code == 200:
-                    self.ids.append(request_id)
-            except requests.RequestException:
-                self.statuses.append(0)
-            self.elapsed.append(time.monotonic() - started)
-
-    def __enter__(self) -> Load:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self._thread.join()
-
-    @property
-    def failure_rate(self) -> float:
-        return sum(status != 200 for status in self.statuses) / max(len(self.statuses), 1)
-
-
-def test_every_container_is_hardened_and_only_the_gateway_is_published(docker_micro):
-    for service in SERVICES:
-        for name in names(docker_micro, service):
-            details = inspect(name)
-            host = details["HostConfig"]
-            assert details["Config"]["User"] == "10001:10001", name
-            assert host["ReadonlyRootfs"] is True, name
-            assert host["CapDrop"] == ["ALL"], name
-            assert "no-new-privileges:true" in host["SecurityOpt"], name
-            assert host["NanoCpus"] > 0, name
-            assert host["Memory"] > 0, name
-            published = {port: b for port, b in (host["PortBindings"] or {}).items() if b}
-            if service == "gateway":
-                assert [b["HostIp"] for b in published["8000/tcp"]] == ["127.0.0.1"]
-            else:
-                assert not published, name
-                networks = details["NetworkSettings"]["Networks"]
-                assert list(networks) == [f"{docker_micro.project}_internal"], name
+def test_every_container_is_hardened_and_only_the_edge_is_published(docker_micro):
+    services = {
+        container.labels["com.docker.compose.service"] for container in docker_micro.containers()
+    }
+    assert services == {"edge", "gateway", "ingest", "features", "inference"}
+    assert_hardened_behind_the_edge(docker_micro)
 
 
 def test_images_carry_only_what_they_need():

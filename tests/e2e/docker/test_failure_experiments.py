@@ -9,7 +9,7 @@ import requests
 
 from loadtests.faults import DockerFaults, netem_available
 from tests.e2e.docker.docker_compose import names, wait_healthy
-from tests.e2e.docker.test_container_micro import Load
+from tests.e2e.load import Load
 
 pytestmark = pytest.mark.docker
 
@@ -62,21 +62,21 @@ def test_slow_features_bounded_by_the_timeout_other_routes_unaffected(docker_mic
 
 
 def test_killing_the_monolith_is_a_full_outage_until_it_restarts(docker_monolith, record_body):
+    """The edge stays up and says so at once: every route a fast 503 problem+json."""
     [monolith] = names(docker_monolith, "monolith")
     url = docker_monolith.url
     with DockerFaults().fault(monolith, "kill"):
+        first = requests.post(f"{url}/v1/predict", json=record_body, timeout=10)
+        assert first.status_code == 503  # the request that found it gone, in a few seconds
         for path in ("/v1/predict", "/v1/model", "/livez"):
-            with pytest.raises(requests.ConnectionError):
-                requests.get(url + path, timeout=2)
+            started = time.monotonic()
+            answer = requests.get(url + path, timeout=5)
+            assert time.monotonic() - started < 0.5
+            assert answer.status_code == 503
+            assert answer.headers["Content-Type"] == "application/problem+json"
+            assert answer.headers["Retry-After"] == "1"
         undone_at = time.monotonic()
-    while True:
-        try:
-            if requests.post(f"{url}/v1/predict", json=record_body, timeout=2).ok:
-                break
-        except requests.ConnectionError:
-            pass
-        assert time.monotonic() - undone_at < 30, "the monolith did not come back"
+    while requests.post(f"{url}/v1/predict", json=record_body, timeout=5).status_code != 200:
+        assert time.monotonic() - undone_at < 60, "the monolith did not come back"
         time.sleep(0.1)
-    recovery = time.monotonic() - undone_at
-    print(f"monolith back {recovery:.2f} s after its restart began")
-    assert recovery < 30
+    print(f"monolith back {time.monotonic() - undone_at:.2f} s after its restart began")

@@ -215,3 +215,28 @@ def test_wrong_method_is_a_405_problem_with_allow(client):
     assert_problem(response, 405)
     assert "POST" in response.headers["Allow"]
     assert_problem(client.delete("/v1/model"), 405)
+
+
+def test_a_prediction_log_that_cannot_be_written_gives_503_and_not_ready(tmp_path, record_body):
+    """A read-only or full volume: nothing is acknowledged, the answer says why, and readiness
+    takes the process out of rotation."""
+    from churnlab.config import Settings
+    from monolith.app import create_app
+    from tests.conftest import MODEL_DIR
+
+    blocked = tmp_path / "not-a-directory"
+    blocked.write_text("a file where the log's directory should be")
+    app = create_app(
+        Settings(model_dir=MODEL_DIR, prediction_log_path=blocked / "prediction_log.sqlite3")
+    )
+    assert app.extensions["churnlab.workflow"].inference.wait(30)
+    client = app.test_client()
+    response = client.post("/v1/predict", json=record_body)
+    assert response.status_code == 503
+    assert response.content_type == PROBLEM_JSON
+    assert response.json["type"] == "urn:churnlab:problem:storage-unavailable"
+    assert "nothing was accepted" in response.json["detail"]
+    assert int(response.headers["Retry-After"]) >= 1
+    ready = client.get("/readyz")
+    assert ready.status_code == 503
+    assert ready.json["checks"]["ingest"].startswith("prediction log unavailable")

@@ -1,0 +1,65 @@
+"""Steady predictions from a background thread while a test breaks something, bounded in time."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+
+import requests
+
+
+class Load:
+    """One client predicting as fast as answers come; keeps every outcome and the ids of the
+    predictions that were acknowledged (200), to check them against the prediction log."""
+
+    def __init__(self, url: str, body: dict, seconds: float) -> None:
+        self.url, self.body, self.seconds = url, body, seconds
+        self.statuses: list[int] = []
+        self.elapsed: list[float] = []
+        self.content_types: list[str] = []
+        self.recorded: list[bool] = []
+        self.ids: list[str] = []
+        self._thread = threading.Thread(target=self._run)
+
+    def _run(self) -> None:
+        session = requests.Session()
+        deadline = time.monotonic() + self.seconds
+        while time.monotonic() < deadline:
+            request_id = f"load-{uuid.uuid4().hex}"
+            started = time.monotonic()
+            try:
+                response = session.post(
+                    f"{self.url}/v1/predict",
+                    json=self.body,
+                    timeout=5,
+                    headers={"X-Request-ID": request_id},
+                )
+                self.statuses.append(response.status_code)
+                self.content_types.append(response.headers.get("Content-Type", ""))
+                if response.status_code == 200:
+                    self.ids.append(request_id)
+                    self.recorded.append(response.json()["recorded"])
+            except requests.RequestException:
+                self.statuses.append(0)
+                self.content_types.append("")
+            self.elapsed.append(time.monotonic() - started)
+
+    def __enter__(self) -> Load:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._thread.join()
+
+    @property
+    def failure_rate(self) -> float:
+        return sum(status != 200 for status in self.statuses) / max(len(self.statuses), 1)
+
+    def failures(self) -> set[tuple[int, str]]:
+        """(status, content type) of every answer that was not a 200."""
+        return {
+            (status, kind)
+            for status, kind in zip(self.statuses, self.content_types, strict=True)
+            if status != 200
+        }
