@@ -11,26 +11,40 @@ import os
 import shutil
 import tempfile
 
+from gunicorn.glogging import Logger
+
+from churnlab import json_logs
+
 bind = os.environ.get("CHURNLAB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
 # gthread workers keep client connections alive, which a gateway's pooled clients rely on.
-worker_class = os.environ.get("CHURNLAB_WORKER_CLASS", "gthread")
+worker_class = "gthread"
 threads = int(os.environ.get("CHURNLAB_THREADS", "4"))
 keepalive = 75
 timeout = 30
 graceful_timeout = int(os.environ.get("CHURNLAB_GRACEFUL_TIMEOUT", "20"))
 # gunicorn 27's runtime control socket is not used here, and would need a writable home.
 control_socket_disable = True
-accesslog = None  # the app logs each request as JSON, with its request id
 errorlog = "-"
+
+
+class QuietAccessLogger(Logger):
+    """gunicorn's own messages, without an access line: the edge and the app each log every
+    request with its id, and gunicorn builds its line's fields per request even when dropped."""
+
+    def access(self, resp: object, req: object, environ: object, request_time: object) -> None:
+        return None
+
+
+logger_class = QuietAccessLogger
 logconfig_dict = {
     "version": 1,
     "disable_existing_loggers": False,
     "formatters": {
         "json": {
-            "()": "pythonjsonlogger.json.JsonFormatter",
-            "fmt": "%(asctime)s %(levelname)s %(name)s %(message)s",
-            "rename_fields": {"asctime": "time", "levelname": "level", "name": "logger"},
+            "()": json_logs.FORMATTER,
+            "fmt": json_logs.FORMAT,
+            "rename_fields": json_logs.RENAMED_FIELDS,
         }
     },
     "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "json"}},
@@ -38,8 +52,6 @@ logconfig_dict = {
     "root": {"handlers": ["stderr"], "level": "INFO"},
     "loggers": {
         "gunicorn.error": {"handlers": ["stderr"], "level": "INFO", "propagate": False},
-        # The app writes its own access line (JSON, with the request id); drop gunicorn's.
-        "gunicorn.access": {"handlers": [], "level": "CRITICAL", "propagate": False},
     },
 }
 

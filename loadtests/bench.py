@@ -2,19 +2,29 @@
 
 1. In-process: microseconds per single prediction through all four stages (JSON validation,
    recording in the SQLite log, features, ONNX inference, response), each stage's own time,
-   and batch rows/s (10,000-record batches, validation and recording included).
-2. HTTP: /v1/predict throughput of the monolith on gunicorn divided by /livez on the same server,
-   which shows how much of a request's cost is the model path rather than the web stack.
-   The figures are medians of alternating runs; the ratio, not the absolute rate, is the result.
+   batch rows/s, and the cost per prediction when four threads predict at once (group commit).
+2. HTTP at the default settings (the monolith: 2 workers x 4 threads, behind the edge):
+   /v1/predict throughput divided by /livez on the same server, through the edge and directly,
+   and the workers' CPU per request.
+3. The microservices against the monolith, both behind their edge: throughput, CPU per
+   request, latency at low load, and what each sequential hop adds, beside its floor.
+4. MLflow `models serve` on the same model and record (skipped with --no-mlflow).
+5. Image sizes and cold starts (--images; needs Docker and built images).
+
+Every HTTP figure comes from alternating rounds (wrk, 8 connections unless said), so each
+configuration sees the same noisy machine; it is reported as the median with its min and max.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
+import platform
 import statistics
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from churnlab.adapters.stage_client import StageClient
@@ -25,25 +35,39 @@ from churnlab.domain.response import build_predictions
 from churnlab.domain.schema import BatchRequest, CustomerRecord
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
 from loadtests.cpu import tree_cpu_seconds
-from loadtests.deployments import gunicorn, local_micro
-from loadtests.images import image_figures
+from loadtests.deployments import LocalDeployment, local_deployment
 from loadtests.wrk import run_wrk
 
+Spread = dict[str, float]
 
-def median_microseconds(action, repeats: int = 7, calls: int = 2_000) -> float:
+
+def spread(values: list[float], digits: int = 3) -> Spread:
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+    }
+
+
+def median_microseconds(
+    action: Callable[[], object], repeats: int = 7, calls: int = 2_000
+) -> float:
     timings = []
     for _ in range(repeats):
         started = time.perf_counter()
         for _ in range(calls):
             action()
         timings.append((time.perf_counter() - started) / calls * 1e6)
-    return statistics.median(timings)
+    return round(statistics.median(timings), 1)
+
+
+# --- 1. in-process ----------------------------------------------------------------------------
 
 
 def inprocess_figures(records: list[dict], scratch: Path) -> dict[str, float]:
-    """End-to-end single-prediction time, each stage's share, and batch throughput."""
-    settings = Settings(prediction_log_path=scratch / "bench_log.sqlite3")
-    workflow = inprocess_workflow(settings)
+    """End-to-end single-prediction time, each stage's own, batch throughput, and the CPU per
+    prediction when four threads share the log (their writes share commits)."""
+    workflow = inprocess_workflow(Settings(prediction_log_path=scratch / "bench_log.sqlite3"))
     workflow.inference.wait(30)
     single_body = json.dumps(records[0]).encode()
     counter = iter(range(10**9))
@@ -56,20 +80,20 @@ def inprocess_figures(records: list[dict], scratch: Path) -> dict[str, float]:
         parsed = CustomerRecord.model_validate_json(single_body)
         workflow.predict([parsed], f"bench-{next(counter)}")
 
-    def record_once() -> None:
-        workflow.ingest.record(accept([record], f"stage-{next(counter)}"))
-
     figures = {
         "single_prediction_us": median_microseconds(single),
         "stage_validate_us": median_microseconds(
             lambda: CustomerRecord.model_validate_json(single_body)
         ),
-        "stage_ingest_us": median_microseconds(record_once),
+        "stage_ingest_us": median_microseconds(
+            lambda: workflow.ingest.record(accept([record], f"stage-{next(counter)}")).result()
+        ),
         "stage_features_us": median_microseconds(lambda: workflow.features.prepare([record])),
         "stage_inference_us": median_microseconds(lambda: workflow.inference.predict(features)),
         "stage_response_us": median_microseconds(
             lambda: build_predictions(accepted, features, scores, recorded=True)
         ),
+        "four_threads_cpu_us_per_prediction": _threaded_cpu_us(single),
     }
     batch_body = json.dumps({"records": (records * 2)[:10_000]}).encode()
     batch_seconds = []
@@ -78,101 +102,130 @@ def inprocess_figures(records: list[dict], scratch: Path) -> dict[str, float]:
         batch = BatchRequest.model_validate_json(batch_body)
         workflow.predict(batch.records, f"batch-{repeat}")
         batch_seconds.append(time.perf_counter() - started)
-    figures = {name: round(value, 1) for name, value in figures.items()}
     figures["batch_rows_per_second"] = round(10_000 / statistics.median(batch_seconds))
     return figures
 
 
-def http_figures(record: dict, scratch: Path, seconds: int, rounds: int) -> dict[str, float]:
-    """Alternate /livez and /v1/predict runs so both see the same (noisy, shared) machine.
+def _threaded_cpu_us(single: Callable[[], None], threads: int = 4, each: int = 2_000) -> float:
+    import threading
 
-    One gunicorn worker, with wrk on the other core: with two workers, keep-alive connections
-    sometimes all land on one worker, which made the figures bimodal rather than comparable.
-    """
-    livez, predict = [], []
-    with gunicorn("monolith.app:create_app()", scratch, WEB_CONCURRENCY="1") as (url, _):
-        run_wrk(f"{url}/v1/predict", body=record, seconds=1)  # warm every worker
-        for _ in range(rounds):
-            livez.append(run_wrk(f"{url}/livez", seconds=seconds))
-            predict.append(run_wrk(f"{url}/v1/predict", body=record, seconds=seconds))
-    if any(result.non_2xx for result in livez + predict):
-        raise SystemExit(f"errors during the benchmark: {livez}, {predict}")
-    livez_rps = statistics.median(result.requests_per_second for result in livez)
-    predict_rps = statistics.median(result.requests_per_second for result in predict)
-    return {
-        "livez_rps": round(livez_rps),
-        "predict_rps": round(predict_rps),
-        "predict_over_livez": round(predict_rps / livez_rps, 3),
-        "predict_median_ms": statistics.median(result.median_ms for result in predict),
-        "predict_p99_ms": statistics.median(result.p99_ms for result in predict),
+    started = time.process_time()
+    workers = [
+        threading.Thread(target=lambda: [single() for _ in range(each)]) for _ in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return round((time.process_time() - started) / (threads * each) * 1e6, 1)
+
+
+# --- 2. HTTP at the default settings ----------------------------------------------------------
+
+
+def http_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: int) -> dict:
+    """/v1/predict over /livez on the same server, per round, through the edge and directly;
+    CPU per request of the app's gunicorn (master and workers) and of the edge."""
+    app_pid = monolith.faults.pids("monolith")[-1]
+    edge_pid = monolith.faults.pids("edge")[-1]
+    targets = {"edge": monolith.url, "direct": monolith.app_url}
+    runs: dict[str, dict[str, list]] = {
+        target: {
+            "ratio": [],
+            "livez_rps": [],
+            "predict_rps": [],
+            "app_cpu_ms": [],
+            "edge_cpu_ms": [],
+        }
+        for target in targets
     }
+    per_route_cpu: dict[str, list[float]] = {"livez": [], "predict": []}
+    for url in targets.values():
+        run_wrk(f"{url}/v1/predict", body=record, seconds=1)
+    for _ in range(rounds):
+        for target, url in targets.items():
+            rates = {}
+            for route, path, body in (
+                ("livez", "/livez", None),
+                ("predict", "/v1/predict", record),
+            ):
+                app_before, edge_before = tree_cpu_seconds(app_pid), tree_cpu_seconds(edge_pid)
+                result = run_wrk(f"{url}{path}", body=body, seconds=seconds)
+                if result.non_2xx:
+                    raise SystemExit(f"{result.non_2xx} errors from {url}{path}")
+                handled = result.requests_per_second * seconds
+                rates[route] = result.requests_per_second
+                app_ms = 1000 * (tree_cpu_seconds(app_pid) - app_before) / handled
+                if target == "direct":
+                    per_route_cpu[route].append(app_ms)
+                if route == "predict":
+                    runs[target]["app_cpu_ms"].append(app_ms)
+                    runs[target]["edge_cpu_ms"].append(
+                        1000 * (tree_cpu_seconds(edge_pid) - edge_before) / handled
+                    )
+            runs[target]["livez_rps"].append(rates["livez"])
+            runs[target]["predict_rps"].append(rates["predict"])
+            runs[target]["ratio"].append(rates["predict"] / rates["livez"])
+    return {
+        "settings": "monolith: 2 gunicorn workers x 4 threads (gthread), wrk -c8",
+        **{
+            target: {name: spread(values) for name, values in measured.items() if values}
+            for target, measured in runs.items()
+        },
+        "worker_cpu_ms_per_request": {route: spread(v) for route, v in per_route_cpu.items()},
+    }
+
+
+# --- 3. microservices against the monolith ----------------------------------------------------
 
 
 def microservices_figures(
-    record: dict, scratch: Path, seconds: int, rounds: int
-) -> dict[str, float]:
-    """The gateway against the monolith, both local, on the same machine in alternating runs.
-
-    Both get the whole machine (monolith: 2 workers; microservices: gateway 2 workers, one
-    process per stage). CPU per request is read from /proc for every server process, so the
-    cost of a hop can be compared with its floor: one Flask request plus one client call.
-    """
-    throughput = {"monolith": [], "micro": []}
-    cpu_ms = {"monolith": [], "micro": []}
-    low_load_ms = {"monolith": [], "micro": []}
-    with (
-        gunicorn("monolith.app:create_app()", scratch / "mono", WEB_CONCURRENCY="2") as (
-            monolith_url,
-            monolith_process,
-        ),
-        local_micro(scratch / "micro") as micro,
-    ):
-        targets = {
-            "monolith": (monolith_url, monolith_process.pid),
-            "micro": (micro.url, micro.pid),
-        }
-        for url, _ in targets.values():
-            run_wrk(f"{url}/v1/predict", body=record, seconds=1, connections=16)
-        for _ in range(rounds):
-            for name, (url, pid) in targets.items():
-                cpu_before = tree_cpu_seconds(pid)
-                result = run_wrk(f"{url}/v1/predict", body=record, seconds=seconds, connections=16)
-                used = tree_cpu_seconds(pid) - cpu_before
-                throughput[name].append(result.requests_per_second)
-                cpu_ms[name].append(1000 * used / (result.requests_per_second * seconds))
-                quiet = run_wrk(f"{url}/v1/predict", body=record, seconds=2, connections=1)
-                low_load_ms[name].append(quiet.median_ms)
-        hop_floor_cpu_ms, hop_floor_ms = hop_floor(micro)
-    median = {
-        table: {name: statistics.median(values) for name, values in data.items()}
-        for table, data in (("rps", throughput), ("cpu", cpu_ms), ("p50", low_load_ms))
-    }
-    hops = 3
-    added_per_hop = (median["p50"]["micro"] - median["p50"]["monolith"]) / hops
-    floor_ratio = median["cpu"]["monolith"] / (median["cpu"]["monolith"] + hops * hop_floor_cpu_ms)
-    measured_ratio = median["rps"]["micro"] / median["rps"]["monolith"]
+    record: dict, monolith: LocalDeployment, micro: LocalDeployment, seconds: int, rounds: int
+) -> dict:
+    """Both behind their edge, on the same machine, in alternating runs. CPU per request is
+    every process of the deployment, its edge included. In the gateway ingest runs beside
+    features -> inference, so a prediction waits on two hops in a row, not three."""
+    deployments = {"monolith": monolith, "micro": micro}
+    rps: dict[str, list[float]] = {name: [] for name in deployments}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
+    low_load_ms: dict[str, list[float]] = {name: [] for name in deployments}
+    for deployment in deployments.values():
+        run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=1, connections=16)
+    for _ in range(rounds):
+        for name, deployment in deployments.items():
+            before = tree_cpu_seconds(deployment.pid)
+            result = run_wrk(
+                f"{deployment.url}/v1/predict", body=record, seconds=seconds, connections=16
+            )
+            used = tree_cpu_seconds(deployment.pid) - before
+            rps[name].append(result.requests_per_second)
+            cpu_ms[name].append(1000 * used / (result.requests_per_second * seconds))
+            quiet = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=2, connections=1)
+            low_load_ms[name].append(quiet.median_ms)
+    floor_cpu_ms, floor_ms = hop_floor(micro)
+    sequential_hops = 2
+    added = [m - s for m, s in zip(low_load_ms["micro"], low_load_ms["monolith"], strict=True)]
     return {
-        "monolith_predict_rps": round(median["rps"]["monolith"]),
-        "gateway_predict_rps": round(median["rps"]["micro"]),
-        "gateway_over_monolith": round(measured_ratio, 3),
-        "monolith_cpu_ms_per_request": round(median["cpu"]["monolith"], 3),
-        "micro_cpu_ms_per_request": round(median["cpu"]["micro"], 3),
-        "monolith_p50_ms_low_load": median["p50"]["monolith"],
-        "gateway_p50_ms_low_load": median["p50"]["micro"],
-        "added_ms_per_hop": round(added_per_hop, 3),
-        "hop_floor_ms": round(hop_floor_ms, 3),
-        "hop_floor_cpu_ms": round(hop_floor_cpu_ms, 3),
-        "floor_ratio": round(floor_ratio, 3),
-        "measured_over_floor_ratio": round(measured_ratio / floor_ratio, 3),
+        "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
+        "gateway_over_monolith": spread(
+            [m / s for m, s in zip(rps["micro"], rps["monolith"], strict=True)]
+        ),
+        "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
+        "p50_ms_low_load": {name: spread(values) for name, values in low_load_ms.items()},
+        "added_ms": spread(added),
+        "sequential_hops": sequential_hops,
+        "added_ms_per_sequential_hop": spread([value / sequential_hops for value in added]),
+        "hop_floor_ms": round(floor_ms, 3),
+        "hop_floor_cpu_ms": round(floor_cpu_ms, 3),
     }
 
 
-def hop_floor(micro, calls: int = 2_000) -> tuple[float, float]:
+def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
     """One hop at its cheapest: the gateway's own client calling a service's /livez.
 
     Returns (CPU ms per hop, client and server together; median wall ms per hop at low load).
     """
-    client = StageClient("floor", micro_stage_url(micro, "features"), Settings())
+    client = StageClient("floor", micro.stage_url("features"), Settings(health_every_seconds=0))
     server_pid = micro.faults.pids("features")[-1]
     latencies = []
     for _ in range(200):
@@ -187,31 +240,82 @@ def hop_floor(micro, calls: int = 2_000) -> tuple[float, float]:
     return 1000 * (client_cpu + server_cpu) / calls, 1000 * statistics.median(latencies)
 
 
-def micro_stage_url(micro, stage: str) -> str:
-    return f"http://127.0.0.1:{micro.ports[stage.upper() + '_PORT']}"
+# --- 4. MLflow --------------------------------------------------------------------------------
+
+
+def mlflow_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: int) -> dict:
+    """ChurnLab's monolith (through its edge) against `mlflow models serve` on the same model
+    and record, alternating, same machine, same wrk settings."""
+    from loadtests.mlflow_baseline import probability, served
+
+    with served() as mlflow_url:
+        mlflow_probability = probability(mlflow_url, record)
+        mlflow_body = {"dataframe_records": [record]}
+        churnlab_rps, mlflow_rps = [], []
+        run_wrk(f"{mlflow_url}/invocations", body=mlflow_body, seconds=1)
+        for _ in range(rounds):
+            churnlab_rps.append(
+                run_wrk(
+                    f"{monolith.url}/v1/predict", body=record, seconds=seconds
+                ).requests_per_second
+            )
+            mlflow_rps.append(
+                run_wrk(
+                    f"{mlflow_url}/invocations", body=mlflow_body, seconds=seconds
+                ).requests_per_second
+            )
+    return {
+        "same_probability": round(mlflow_probability, 6),
+        "churnlab_rps": spread(churnlab_rps, 1),
+        "mlflow_rps": spread(mlflow_rps, 1),
+        "churnlab_over_mlflow": spread(
+            [c / m for c, m in zip(churnlab_rps, mlflow_rps, strict=True)], 1
+        ),
+    }
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=3, help="length of each HTTP run")
-    parser.add_argument("--rounds", type=int, default=5, help="alternating HTTP runs per route")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating HTTP runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
     parser.add_argument(
-        "--images",
-        action="store_true",
-        help="also image sizes and cold starts (needs Docker and built images)",
+        "--images", action="store_true", help="also image sizes and cold starts (needs Docker)"
     )
     args = parser.parse_args()
     records = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")
+    figures: dict = {
+        "command": "make bench",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+    }
     with tempfile.TemporaryDirectory() as scratch:
-        figures = inprocess_figures(records, Path(scratch))
-        figures |= http_figures(records[0], Path(scratch), args.seconds, args.rounds)
-        figures |= microservices_figures(records[0], Path(scratch), args.seconds, args.rounds)
+        base = Path(scratch)
+        figures["inprocess"] = inprocess_figures(records, base)
+        with local_deployment("monolith", base / "monolith") as monolith:
+            figures["http"] = http_figures(records[0], monolith, args.seconds, args.rounds)
+            if not args.no_mlflow:
+                figures["mlflow"] = mlflow_figures(records[0], monolith, args.seconds, args.rounds)
+            with local_deployment("micro", base / "micro") as micro:  # idle, it would be noise
+                figures["microservices"] = microservices_figures(
+                    records[0], monolith, micro, args.seconds, args.rounds
+                )
     if args.images:
+        from loadtests.images import image_figures
+
         figures["images"] = image_figures()
-    for name, value in figures.items():
-        print(f"{name:>24}: {value}")
+    print(json.dumps(figures, indent=2))
     if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
 
 

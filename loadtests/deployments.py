@@ -98,7 +98,7 @@ def metric_value(metrics_text: str, name: str, **labels: str) -> float:
     return total
 
 
-# Shorter than the defaults so resilience tests finish quickly; the behaviour is the same.
+# Shorter than the defaults so the tests finish quickly; the behaviour is the same.
 TEST_SETTINGS = {
     "CHURNLAB_STAGE_READ_TIMEOUT_SECONDS": "0.5",
     "CHURNLAB_BREAKER_FAILURES": "3",
@@ -200,12 +200,11 @@ def _port_free(port: int) -> bool:
 
 @contextmanager
 def local_deployment(name: str, base: Path, **environment: str) -> Iterator[LocalDeployment]:
-    """A local deployment on free ports, with test settings; always stopped afterwards."""
+    """A local deployment on free ports, with any settings given; always stopped afterwards."""
     chosen = free_ports(name)
     overrides = {variable: chosen[port] for port, (variable, _) in PORTS[name].items()}
     env = (
         os.environ
-        | TEST_SETTINGS
         | overrides
         | {"CHURNLAB_RUN_DIR": str(base / "run"), "CHURNLAB_STATE_DIR": str(base / "state")}
         | environment

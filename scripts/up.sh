@@ -14,6 +14,7 @@ if [ "$runtime" = docker ]; then
   docker compose -f "$(compose_file "$deployment")" up -d --wait
 else
   echo "==> no Docker engine answering (or RUNTIME=local): running $deployment as local processes"
+  scripts/install-tools.sh haproxy  # the same edge as in the containers
   .venv/bin/python -m churnlab.localrun up "$deployment"
 fi
 case "$deployment" in

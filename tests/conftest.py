@@ -101,18 +101,20 @@ def require_docker() -> None:
 @pytest.fixture(scope="session")
 def local_monolith(tmp_path_factory):
     """The monolith as local processes behind the edge (HAProxy), as `make up-monolith`."""
-    from loadtests.deployments import local_deployment
+    from loadtests.deployments import TEST_SETTINGS, local_deployment
 
-    with local_deployment("monolith", tmp_path_factory.mktemp("monolith")) as running:
+    with local_deployment(
+        "monolith", tmp_path_factory.mktemp("monolith"), **TEST_SETTINGS
+    ) as running:
         yield running
 
 
 @pytest.fixture(scope="session")
 def local_micro(tmp_path_factory):
     """The microservices as local processes behind the edge, three inference replicas."""
-    from loadtests.deployments import local_deployment
+    from loadtests.deployments import TEST_SETTINGS, local_deployment
 
-    with local_deployment("micro", tmp_path_factory.mktemp("micro")) as running:
+    with local_deployment("micro", tmp_path_factory.mktemp("micro"), **TEST_SETTINGS) as running:
         yield running
 
 

@@ -6,10 +6,10 @@ whenever PROMETHEUS_MULTIPROC_DIR is set (our gunicorn config sets it before any
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
-import sys
 import time
 import uuid
 
@@ -23,8 +23,8 @@ from prometheus_client import (
     generate_latest,
     multiprocess,
 )
-from pythonjsonlogger.json import JsonFormatter
 
+from churnlab import json_logs
 from churnlab.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -64,17 +64,7 @@ class _RequestContext(logging.Filter):
 
 def configure_logging(service: str, level: str) -> None:
     """JSON lines on stderr, each with the service name and the current request id."""
-    handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(
-        JsonFormatter(
-            "%(asctime)s %(levelname)s %(name)s %(message)s",
-            rename_fields={"asctime": "time", "levelname": "level", "name": "logger"},
-        )
-    )
-    handler.addFilter(_RequestContext(service))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    json_logs.configure(level, _RequestContext(service))
 
 
 def incoming_request_id() -> str:
@@ -95,8 +85,9 @@ def install_request_tracking(app: Flask, service: str) -> None:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        HTTP_REQUESTS.labels(service, route, request.method, str(response.status_code)).inc()
-        HTTP_LATENCY.labels(service, route, request.method).observe(elapsed)
+        requests_counted, latency = _series(service, route, request.method, response.status_code)
+        requests_counted.inc()
+        latency.observe(elapsed)
         level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO
         if access_log.isEnabledFor(level):
             access_log.log(
@@ -110,6 +101,15 @@ def install_request_tracking(app: Flask, service: str) -> None:
                 },
             )
         return response
+
+
+@functools.cache
+def _series(service: str, route: str, method: str, status: int) -> tuple[Counter, Histogram]:
+    """The labelled series of one kind of request, looked up once rather than per request."""
+    return (
+        HTTP_REQUESTS.labels(service, route, method, str(status)),
+        HTTP_LATENCY.labels(service, route, method),
+    )
 
 
 def metrics_response() -> Response:

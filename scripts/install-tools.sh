@@ -1,0 +1,22 @@
+#!/usr/bin/env bash
+# Host tools ChurnLab uses beside Python, from Debian's packages (needs root):
+#   haproxy     the edge, when a deployment runs as local processes (no Docker)
+#   wrk         make bench
+#   prometheus  promtool, for the dashboards' configuration test
+# Usage: scripts/install-tools.sh [package ...]   (default: all three). Idempotent.
+set -euo pipefail
+declare -A command_of=([haproxy]=haproxy [wrk]=wrk [prometheus]=promtool)
+wanted=("$@")
+[ ${#wanted[@]} -gt 0 ] || wanted=(haproxy wrk prometheus)
+missing=()
+for package in "${wanted[@]}"; do
+  command -v "${command_of[$package]:-$package}" >/dev/null 2>&1 || missing+=("$package")
+done
+[ ${#missing[@]} -gt 0 ] || exit 0
+if [ "$(id -u)" != 0 ]; then
+  echo "missing ${missing[*]}: run as root, or: sudo apt-get install ${missing[*]}" >&2
+  exit 1
+fi
+echo "==> installing ${missing[*]} (Debian packages)"
+apt-get update -qq
+DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
