@@ -70,8 +70,10 @@ class SpoolingIngest:
     predictions go on (marked `recorded: false`).
 
     A background thread replays the spool oldest first; the ingest service is idempotent by
-    record id, so a replay that races another gateway worker's records nothing twice. Without a
-    spool (`spool` None: resilience switched off) an ingest failure fails the prediction.
+    record id, so a replay that races another gateway worker's records nothing twice. The same
+    thread counts what is left, so readiness reads a number instead of querying the spool.
+    Without a spool (`spool` None: resilience switched off) an ingest failure fails the
+    prediction.
     """
 
     def __init__(
@@ -80,6 +82,7 @@ class SpoolingIngest:
         self.client = client
         self.spool = spool
         self._calls = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ingest")
+        self._spooled = self._count_spool()  # records waiting, or why the spool cannot be read
         if spool is not None and replay_every > 0:
             threading.Thread(target=self._keep_replaying, args=(replay_every,), daemon=True).start()
 
@@ -95,6 +98,8 @@ class SpoolingIngest:
             if self.spool is None:
                 raise
             self.spool.record(entries)
+            if isinstance(self._spooled, int):
+                self._spooled += len(entries)  # an estimate; the replayer recounts each round
             logger.warning(
                 "ingest unavailable, %d record(s) spooled: %s", len(entries), error.reason
             )
@@ -126,16 +131,22 @@ class SpoolingIngest:
                 self.replay()
             except Exception:  # the replayer must outlive any one bad round
                 logger.exception("spool replay failed")
+            self._spooled = self._count_spool()
+
+    def _count_spool(self) -> int | str:
+        if self.spool is None:
+            return 0
+        try:
+            return self.spool.count()
+        except StorageUnavailableError as error:
+            return f"spool unavailable: {error.reason}"
 
     def readiness(self) -> str:
         """Ingest being down degrades the gateway but does not make it unready (with a spool)."""
         state = self.client.readiness()
-        if self.spool is None:
-            return state
-        try:
-            spooled = self.spool.count()
-        except StorageUnavailableError as error:
-            return f"spool unavailable: {error.reason}"
+        spooled = self._spooled
+        if self.spool is None or isinstance(spooled, str):
+            return state if self.spool is None else spooled
         if state == READY and spooled == 0:
             return READY
         return f"{DEGRADED}: ingest {state}; {spooled} record(s) spooled"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 import time
 import uuid
@@ -63,3 +64,28 @@ class Load:
             for status, kind in zip(self.statuses, self.content_types, strict=True)
             if status != 200
         }
+
+
+def timed_gets(url: str, seconds: float, every: float = 0.02) -> list[tuple[int, float]]:
+    """GET `url` repeatedly for `seconds` from a process of its own (a probe is another client:
+    timed in this process, it would wait on this process's load threads for the GIL);
+    the (status, seconds) of each answer."""
+    context = multiprocessing.get_context("fork")
+    results = context.Queue()
+    prober = context.Process(target=_get_until, args=(url, seconds, every, results))
+    prober.start()
+    answers = results.get(timeout=seconds + 60)
+    prober.join(10)
+    return answers
+
+
+def _get_until(url: str, seconds: float, every: float, results) -> None:
+    answers = []
+    deadline = time.monotonic() + seconds
+    with requests.Session() as session:
+        while time.monotonic() < deadline:
+            started = time.perf_counter()
+            status = session.get(url, timeout=5).status_code
+            answers.append((status, time.perf_counter() - started))
+            time.sleep(every)
+    results.put(answers)

@@ -13,6 +13,8 @@ import uuid
 
 import requests
 
+from tests.e2e.load import Load, timed_gets
+
 TIMEOUT = 10
 
 
@@ -135,3 +137,32 @@ def test_every_inference_replica_down_gives_a_fast_503(local_micro, record_body)
         for replica in replicas:
             local_micro.faults.start(replica)
     assert wait_until(lambda: all_succeed(local_micro.url, record_body, 10))
+
+
+def test_readiness_stays_fast_and_few_predictions_wait_while_ingest_hangs(local_micro, record_body):
+    """Readiness answers from what the background probes found, so a hung stage cannot slow it;
+    once a call or a probe finds ingest hung, later predictions spool at once instead of
+    waiting out a timeout. Four clients keep predicting throughout."""
+    clients = [Load(local_micro.url, record_body, seconds=6) for _ in range(4)]
+    for client in clients:
+        client.__enter__()
+    try:
+        time.sleep(1)
+        with local_micro.faults.fault("ingest", "stop"):  # SIGSTOP: connections hang
+            answers = timed_gets(f"{local_micro.app_url}/readyz", seconds=3)
+    finally:
+        for client in clients:
+            client.__exit__(None, None, None)
+    assert {status for status, _ in answers} == {200}  # degraded, still serving
+    probes = sorted(seconds for _, seconds in answers)
+    readiness_p99 = probes[int(0.99 * len(probes))]
+    statuses = [status for client in clients for status in client.statuses]
+    waited = [e for client in clients for e in client.elapsed if e >= 0.15]
+    print(
+        f"readiness p99 {1000 * readiness_p99:.1f} ms over {len(probes)} probes; "
+        f"{len(waited)} of {len(statuses)} predictions waited on the hung ingest"
+    )
+    assert readiness_p99 <= 0.020, probes[-5:]
+    assert set(statuses) == {200}
+    assert len(waited) <= 12, sorted(waited)
+    assert wait_until(lambda: local_micro.spooled() == 0)
