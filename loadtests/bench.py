@@ -274,6 +274,98 @@ def mlflow_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds
     }
 
 
+def _range(figure: Spread, unit: str = "", digits: int = 2) -> str:
+    return (
+        f"{figure['median']:,.{digits}f}{unit} "
+        f"({figure['min']:,.{digits}f} to {figure['max']:,.{digits}f})"
+    )
+
+
+def summary_markdown(figures: dict) -> str:
+    """The figures as the README shows them: each HTTP one as median (min to max)."""
+    inprocess, http, micro = figures["inprocess"], figures["http"], figures["microservices"]
+    stages = " / ".join(
+        f"{inprocess[f'stage_{name}_us']:g}"
+        for name in ("validate", "ingest", "features", "inference", "response")
+    )
+    rows = [
+        (
+            "single prediction in-process, all four stages",
+            f"{inprocess['single_prediction_us']:g} µs",
+        ),
+        ("— validate / ingest / features / inference / response, each alone", f"{stages} µs"),
+        (
+            "CPU per prediction, four threads at once (their log writes share commits)",
+            f"{inprocess['four_threads_cpu_us_per_prediction']:g} µs",
+        ),
+        ("batch of 10,000 records", f"{inprocess['batch_rows_per_second']:,} rows/s"),
+        ("`/v1/predict` ÷ `/livez`, through the edge", _range(http["edge"]["ratio"])),
+        ("`/v1/predict` ÷ `/livez`, directly", _range(http["direct"]["ratio"])),
+        ("`/v1/predict` through the edge", _range(http["edge"]["predict_rps"], " req/s", 0)),
+        ("workers' CPU per `/livez`", _range(http["worker_cpu_ms_per_request"]["livez"], " ms")),
+        (
+            "workers' CPU per `/v1/predict`",
+            _range(http["worker_cpu_ms_per_request"]["predict"], " ms"),
+        ),
+        ("edge's CPU per `/v1/predict`", _range(http["edge"]["edge_cpu_ms"], " ms", 3)),
+        (
+            "microservices ÷ monolith, `/v1/predict` throughput",
+            _range(micro["gateway_over_monolith"]),
+        ),
+        (
+            "CPU per prediction, every process: monolith",
+            _range(micro["cpu_ms_per_request"]["monolith"], " ms"),
+        ),
+        (
+            "CPU per prediction, every process: microservices",
+            _range(micro["cpu_ms_per_request"]["micro"], " ms"),
+        ),
+        (
+            "median latency at low load: monolith",
+            _range(micro["p50_ms_low_load"]["monolith"], " ms"),
+        ),
+        (
+            "median latency at low load: microservices",
+            _range(micro["p50_ms_low_load"]["micro"], " ms"),
+        ),
+        (
+            f"added per sequential hop ({micro['sequential_hops']}; ingest runs beside them)",
+            _range(micro["added_ms_per_sequential_hop"], " ms"),
+        ),
+        (
+            "floor of one hop: client call + Flask request (`GET /livez`)",
+            f"{micro['hop_floor_ms']:g} ms wall, {micro['hop_floor_cpu_ms']:g} ms CPU",
+        ),
+    ]
+    if "mlflow" in figures:
+        mlflow = figures["mlflow"]
+        rates = f"{mlflow['churnlab_rps']['median']:,.0f} vs {mlflow['mlflow_rps']['median']:,.0f}"
+        rows.append(
+            (
+                "ChurnLab ÷ MLflow `models serve`, same model and record",
+                f"{_range(mlflow['churnlab_over_mlflow'], 'x', 1)} ({rates} req/s)",
+            )
+        )
+    for name, image in figures.get("images", {}).items():
+        rows.append(
+            (
+                f"image `{name}`: size, cold start",
+                f"{image['size_mb']} MB, {image['cold_start_s']} s",
+            )
+        )
+    machine = figures["machine"]
+    lines = [
+        f"Measured by `{figures['command']}` on {figures['date']}: {machine['cpus']} CPUs, "
+        f"Linux {machine['kernel']}, Python {machine['python']}. HTTP figures: median of "
+        f"{figures['rounds']} alternating rounds, (min to max) beside it.",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def machine() -> dict:
     return {
         "cpus": os.cpu_count(),
@@ -297,6 +389,7 @@ def main() -> None:
         "command": "make bench",
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
+        "rounds": args.rounds,
     }
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
@@ -313,10 +406,12 @@ def main() -> None:
         from loadtests.images import image_figures
 
         figures["images"] = image_figures()
-    print(json.dumps(figures, indent=2))
+    summary = summary_markdown(figures)
+    print(summary)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        args.json.with_suffix(".md").write_text(summary)
 
 
 if __name__ == "__main__":
