@@ -24,18 +24,9 @@ P99_BOUND_MS = 100.0
 PROBLEM_JSON = "application/problem+json"
 
 
-@pytest.fixture(
-    scope="module",
-    params=[
-        "local-monolith",
-        "local-micro",
-        pytest.param("docker-monolith", marks=pytest.mark.docker),
-        pytest.param("docker-micro", marks=pytest.mark.docker),
-    ],
-)
-def url(request) -> str:
-    runtime, arch = request.param.split("-")
-    return request.getfixturevalue(f"{runtime}_{arch}").url
+@pytest.fixture(scope="module")
+def url(any_deployment_url) -> str:
+    return any_deployment_url
 
 
 @pytest.fixture(scope="module", autouse=True)
