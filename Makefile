@@ -51,7 +51,7 @@ load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike) writing 
 	  --csv reports/load-$(ARCH)-$(SHAPE) --csv-full-history --html reports/load-$(ARCH)-$(SHAPE).html --only-summary
 
 compare: model ## Both deployments, same experiments: reports/compare.html, results.json, summary.md
-	$(BIN)/python -m loadtests.compare $(if $(QUICK),--quick)
+	$(BIN)/python -m loadtests.experiments $(if $(QUICK),--quick)
 
 down: ## Stop everything started by up-monolith / up-micro
 	scripts/down.sh

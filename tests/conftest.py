@@ -101,7 +101,7 @@ def require_docker() -> None:
 @pytest.fixture(scope="session")
 def local_monolith(tmp_path_factory):
     """The monolith as local processes behind the edge (HAProxy), as `make up-monolith`."""
-    from loadtests.deployments import TEST_SETTINGS, local_deployment
+    from loadtests.harness.deployments import TEST_SETTINGS, local_deployment
 
     with local_deployment(
         "monolith", tmp_path_factory.mktemp("monolith"), **TEST_SETTINGS
@@ -112,7 +112,7 @@ def local_monolith(tmp_path_factory):
 @pytest.fixture(scope="session")
 def local_micro(tmp_path_factory):
     """The microservices as local processes behind the edge, three inference replicas."""
-    from loadtests.deployments import TEST_SETTINGS, local_deployment
+    from loadtests.harness.deployments import TEST_SETTINGS, local_deployment
 
     with local_deployment("micro", tmp_path_factory.mktemp("micro"), **TEST_SETTINGS) as running:
         yield running
@@ -120,7 +120,7 @@ def local_micro(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def docker_monolith(require_docker):
-    from loadtests.deployments import compose_deployment
+    from loadtests.harness.deployments import compose_deployment
 
     with compose_deployment("monolith") as deployment:
         yield deployment
@@ -129,7 +129,7 @@ def docker_monolith(require_docker):
 @pytest.fixture(scope="session")
 def docker_micro(require_docker):
     """The containerized microservices with two inference replicas."""
-    from loadtests.deployments import compose_deployment
+    from loadtests.harness.deployments import compose_deployment
     from tests.e2e.docker.docker_compose import wait_healthy
 
     with compose_deployment("micro") as deployment:

@@ -1,4 +1,9 @@
-"""Export a fitted pipeline to ONNX with its model card and linear explanation table."""
+"""Export a fitted pipeline to ONNX with its model card and linear explanation table.
+
+For logistic regression the table is exact. For the neural network it is a linear surrogate
+fitted to the network's log-odds on the training data, and the card says how faithful it is
+(R²): reasons stay cheap to compute while the probability comes from the network.
+"""
 
 from __future__ import annotations
 
@@ -16,6 +21,7 @@ import skl2onnx
 import sklearn
 from skl2onnx import to_onnx
 from skl2onnx.common.data_types import FloatTensorType, StringTensorType
+from sklearn.linear_model import LinearRegression
 
 from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from churnlab.domain.model_card import (
@@ -57,17 +63,34 @@ def to_onnx_bytes(pipeline: Pipeline) -> bytes:
     return model.SerializeToString()
 
 
-def linear_explainer(pipeline: Pipeline, train_features: Any) -> dict[str, Any]:
-    """Each feature's exact log-odds contribution relative to the average training customer.
+def explainer(pipeline: Pipeline, train_features: Any) -> dict[str, Any]:
+    """The log-odds table the response's reasons come from: the model's own coefficients when
+    it is linear, else a linear surrogate fitted to its log-odds on the training data."""
+    encoders = pipeline.named_steps["encoders"]
+    classifier = pipeline.named_steps["classifier"]
+    encoded = np.asarray(encoders.transform(train_features))
+    if hasattr(classifier, "coef_"):
+        table = log_odds_table(encoders, classifier.coef_[0], classifier.intercept_[0], encoded)
+        return {"kind": "linear-log-odds"} | table
+    probability = pipeline.predict_proba(train_features)[:, 1].clip(1e-6, 1 - 1e-6)
+    log_odds = np.log(probability / (1 - probability))
+    surrogate = LinearRegression().fit(encoded, log_odds)
+    return {
+        "kind": "linear-surrogate",
+        "fidelity_r2": round(float(surrogate.score(encoded, log_odds)), 4),
+    } | log_odds_table(encoders, surrogate.coef_, surrogate.intercept_, encoded)
+
+
+def log_odds_table(
+    encoders: Any, coefficients: Any, intercept: float, encoded: Any
+) -> dict[str, Any]:
+    """Each feature's log-odds contribution relative to the average training customer.
 
     For a linear model, logit(x) = baseline + sum_j coef_j * (encoded_j(x) - mean_j): grouping
     the one-hot columns of a categorical feature gives one number per category value.
     """
-    encoders = pipeline.named_steps["encoders"]
-    classifier = pipeline.named_steps["classifier"]
-    coefficients = classifier.coef_[0]
-    encoded_means = np.asarray(encoders.transform(train_features)).mean(axis=0)
-    baseline = float(classifier.intercept_[0] + coefficients @ encoded_means)
+    encoded_means = encoded.mean(axis=0)
+    baseline = float(intercept + coefficients @ encoded_means)
 
     one_hot = encoders.named_transformers_["categorical"]
     scaler = encoders.named_transformers_["numeric"]
@@ -88,12 +111,7 @@ def linear_explainer(pipeline: Pipeline, train_features: Any) -> dict[str, Any]:
         }
         for index, name in enumerate(NUMERIC_FEATURES)
     }
-    return {
-        "kind": "linear-log-odds",
-        "baseline_log_odds": baseline,
-        "categorical": categorical,
-        "numeric": numeric,
-    }
+    return {"baseline_log_odds": baseline, "categorical": categorical, "numeric": numeric}
 
 
 def feature_schema() -> dict[str, Any]:
@@ -107,9 +125,15 @@ def feature_schema() -> dict[str, Any]:
 
 
 def export_artifact(
-    trained: TrainedModel, *, metrics: dict[str, float], dataset_hash: str, models_dir: Path
+    trained: TrainedModel,
+    *,
+    metrics: dict[str, float],
+    dataset_hash: str,
+    models_dir: Path,
+    current: bool = True,
 ) -> Path:
-    """Write `models/churn-<version>/` atomically and point `models/current` at it."""
+    """Write `models/churn-<version>/` atomically and, unless `current` is false, point
+    `models/current` at it."""
     onnx_bytes = to_onnx_bytes(trained.pipeline)
     onnx.checker.check_model(onnx.load_from_string(onnx_bytes))
     reference = trained.holdout_features.head(REFERENCE_ROWS)
@@ -118,8 +142,13 @@ def export_artifact(
     (staging / ONNX_FILE).write_bytes(onnx_bytes)
     onnx_sha256 = sha256_of(staging / ONNX_FILE)
     version = onnx_sha256[:12]
+    classifier = trained.pipeline.named_steps["classifier"]
     card = {
-        "name": "churn-logistic-regression",
+        "name": (
+            "churn-logistic-regression"
+            if hasattr(classifier, "coef_")
+            else f"churn-mlp-{classifier.hidden_layer_sizes[0]}"
+        ),
         "version": version,
         "onnx_sha256": onnx_sha256,
         "onnx_output": ONNX_OUTPUT,
@@ -133,7 +162,7 @@ def export_artifact(
         "holdout_metrics": metrics,
         "decision": {"churn_threshold": CHURN_THRESHOLD, "risk_bands": dict(RISK_BANDS)},
         "feature_schema": feature_schema(),
-        "explainer": linear_explainer(trained.pipeline, trained.train_features),
+        "explainer": explainer(trained.pipeline, trained.train_features),
         "reference": {
             "features": reference.to_dict("list"),
             "churn_probability": trained.pipeline.predict_proba(reference)[:, 1].tolist(),
@@ -151,6 +180,8 @@ def export_artifact(
     if final.exists():
         shutil.rmtree(final)
     staging.rename(final)
+    if not current:
+        return final
     link = models_dir / CURRENT_LINK
     temporary_link = models_dir / f".{CURRENT_LINK}.tmp"
     temporary_link.unlink(missing_ok=True)

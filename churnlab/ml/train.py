@@ -1,7 +1,11 @@
-"""Train the churn pipeline (feature prep + encoders + logistic regression) with a fixed seed.
+"""Train the churn pipeline (feature prep + encoders + a classifier) with a fixed seed.
 
 `python -m churnlab.ml.train` fetches the data if needed, trains on a stratified split, evaluates
-on the holdout and exports a versioned ONNX artifact with its model card (what `make model` runs).
+on the holdout and exports a versioned ONNX artifact with its model card (what `make model`
+runs). The classifier is logistic regression; `--model mlp --width N` trains a neural network
+(two hidden layers of N units) on the same features instead: a heavier real model whose width
+sets its cost per prediction, for `make compare` to ask when the microservices' overhead stops
+mattering (`--no-current` leaves models/current alone).
 """
 
 from __future__ import annotations
@@ -14,6 +18,7 @@ import pandas as pd
 from sklearn.compose import ColumnTransformer
 from sklearn.linear_model import LogisticRegression
 from sklearn.model_selection import train_test_split
+from sklearn.neural_network import MLPClassifier
 from sklearn.pipeline import Pipeline
 from sklearn.preprocessing import OneHotEncoder, StandardScaler
 
@@ -41,7 +46,7 @@ def feature_frame(records: pd.DataFrame) -> pd.DataFrame:
     ]
 
 
-def build_pipeline(seed: int = SEED) -> Pipeline:
+def build_pipeline(seed: int = SEED, kind: str = "logistic", width: int = 256) -> Pipeline:
     """Columns by position (categoricals first), so the ONNX graph takes just two tensors."""
     categorical = list(range(len(CATEGORICAL_FEATURES)))
     numeric = list(range(len(categorical), len(categorical) + len(NUMERIC_FEATURES)))
@@ -52,17 +57,34 @@ def build_pipeline(seed: int = SEED) -> Pipeline:
         ],
         sparse_threshold=0,
     )
-    classifier = LogisticRegression(C=0.5, max_iter=2_000, random_state=seed)
+    classifier = (
+        LogisticRegression(C=0.5, max_iter=2_000, random_state=seed)
+        if kind == "logistic"
+        else MLPClassifier(
+            hidden_layer_sizes=(width, width),
+            alpha=1e-3,
+            batch_size=256,
+            max_iter=30,
+            early_stopping=True,
+            random_state=seed,
+        )
+    )
     return Pipeline([("encoders", encoders), ("classifier", classifier)])
 
 
-def train(records: pd.DataFrame, target: pd.Series, seed: int = SEED) -> TrainedModel:
+def train(
+    records: pd.DataFrame,
+    target: pd.Series,
+    seed: int = SEED,
+    kind: str = "logistic",
+    width: int = 256,
+) -> TrainedModel:
     """Fit on a stratified split so the holdout keeps the data's 26.5% churn rate."""
     features = feature_frame(records)
     train_x, holdout_x, train_y, holdout_y = train_test_split(
         features, target, test_size=HOLDOUT_FRACTION, stratify=target, random_state=seed
     )
-    pipeline = build_pipeline(seed).fit(train_x, train_y)
+    pipeline = build_pipeline(seed, kind, width).fit(train_x, train_y)
     return TrainedModel(pipeline, train_x, holdout_x, holdout_y)
 
 
@@ -70,10 +92,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATASET_PATH)
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
+    parser.add_argument("--model", choices=["logistic", "mlp"], default="logistic")
+    parser.add_argument("--width", type=int, default=256, help="mlp: units per hidden layer")
+    parser.add_argument("--no-current", action="store_true", help="leave models/current as is")
     args = parser.parse_args()
     data_path = fetch_dataset(args.data)
     records, target = load_dataset(data_path)
-    trained = train(records, target)
+    trained = train(records, target, kind=args.model, width=args.width)
     metrics = holdout_metrics(
         trained.holdout_target, trained.pipeline.predict_proba(trained.holdout_features)[:, 1]
     )
@@ -82,6 +107,7 @@ def main() -> None:
         metrics=metrics,
         dataset_hash=dataset_sha256(data_path),
         models_dir=args.models_dir,
+        current=not args.no_current,
     )
     print(f"model {artifact_dir.name}: " + ", ".join(f"{k}={v}" for k, v in metrics.items()))
 

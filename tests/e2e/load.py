@@ -11,11 +11,13 @@ import requests
 
 
 class Load:
-    """One client predicting as fast as answers come; keeps every outcome and the ids of the
-    predictions that were acknowledged (200), to check them against the prediction log."""
+    """One client predicting as fast as answers come (or at `rate` a second); keeps every
+    outcome and the ids of the predictions that were acknowledged (200), to check them against
+    the prediction log."""
 
-    def __init__(self, url: str, body: dict, seconds: float) -> None:
+    def __init__(self, url: str, body: dict, seconds: float, rate: float | None = None) -> None:
         self.url, self.body, self.seconds = url, body, seconds
+        self.pause = 1 / rate if rate else 0.0
         self.statuses: list[int] = []
         self.elapsed: list[float] = []
         self.content_types: list[str] = []
@@ -45,6 +47,7 @@ class Load:
                 self.statuses.append(0)
                 self.content_types.append("")
             self.elapsed.append(time.monotonic() - started)
+            time.sleep(max(self.pause - (time.monotonic() - started), 0))
 
     def __enter__(self) -> Load:
         self._thread.start()

@@ -2,8 +2,8 @@
 
 Timeouts, retries on a killed replica, the circuit breaker opening and closing, degraded mode
 with spool and replay, and fast 503s when a critical stage is down. The deployment runs with
-short timeouts (loadtests.deployments.TEST_SETTINGS): stage read timeout 0.5 s, breaker after
-3 failures, closed again after 2 s.
+short timeouts (loadtests.harness.deployments.TEST_SETTINGS): stage read timeout 0.5 s,
+breaker after 3 failures, closed again after 2 s.
 """
 
 from __future__ import annotations
@@ -142,8 +142,9 @@ def test_every_inference_replica_down_gives_a_fast_503(local_micro, record_body)
 def test_readiness_stays_fast_and_few_predictions_wait_while_ingest_hangs(local_micro, record_body):
     """Readiness answers from what the background probes found, so a hung stage cannot slow it;
     once a call or a probe finds ingest hung, later predictions spool at once instead of
-    waiting out a timeout. Four clients keep predicting throughout."""
-    clients = [Load(local_micro.url, record_body, seconds=6) for _ in range(4)]
+    waiting out a timeout. Four clients keep predicting throughout, 160 predictions a second:
+    steady load, not a saturated machine, whose queues would be what the probes measured."""
+    clients = [Load(local_micro.url, record_body, seconds=6, rate=40) for _ in range(4)]
     for client in clients:
         client.__enter__()
     try:
@@ -164,5 +165,6 @@ def test_readiness_stays_fast_and_few_predictions_wait_while_ingest_hangs(local_
     )
     assert readiness_p99 <= 0.020, probes[-5:]
     assert set(statuses) == {200}
-    assert len(waited) <= 12, sorted(waited)
+    assert len(statuses) > 400
+    assert len(waited) <= 8, sorted(waited)  # at most the four in flight, once per worker
     assert wait_until(lambda: local_micro.spooled() == 0)

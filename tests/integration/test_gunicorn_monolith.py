@@ -6,7 +6,7 @@ import sys
 
 import requests
 
-from loadtests.deployments import ROOT, free_port, gunicorn, metric_value, wait_ready
+from loadtests.harness.deployments import ROOT, free_port, gunicorn, metric_value, wait_ready
 
 REQUESTS = 120
 

@@ -1,4 +1,4 @@
-"""Helpers for the container tests, over loadtests.deployments.ComposeDeployment."""
+"""Helpers for the container tests, over loadtests.harness.deployments.ComposeDeployment."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""`make compare`, in its short form, end to end: the report and its figures exist and hold up."""
+"""`make compare`, in its short form, end to end: results that follow their schema, a report,
+and figures that hold up."""
 
 from __future__ import annotations
 
@@ -6,57 +7,99 @@ import json
 import subprocess
 import sys
 
+import jsonschema
 import pytest
 
-from loadtests.deployments import ROOT
+from loadtests.harness.deployments import ROOT
 
-pytestmark = pytest.mark.docker
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
+SCHEMA = json.loads((ROOT / "loadtests" / "experiments" / "results.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def report(require_docker, tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
-    subprocess.run(
-        [sys.executable, "-m", "loadtests.compare", "--quick", "--out", str(out)],
+    started = subprocess.run(
+        [sys.executable, "-m", "loadtests.experiments", "--quick", "--out", str(out)],
         cwd=ROOT,
-        check=True,
         capture_output=True,
-        timeout=900,
+        text=True,
+        timeout=1100,
     )
+    assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
     return out
 
 
-def test_report_files_are_written(report):
-    html = (report / "compare.html").read_text()
-    assert html.count("data:image/png;base64,") >= 5  # curve, scaling, one per fault
-    assert "<table>" in html
+@pytest.fixture(scope="module")
+def results(report) -> dict:
+    return json.loads((report / "results.json").read_text())
+
+
+def test_results_follow_their_schema(results):
+    jsonschema.validate(results, SCHEMA)
+
+
+def test_the_report_has_every_section_and_plot(report, results):
+    page = (report / "compare.html").read_text()
+    applied = [f for f in results["faults"] if "error" not in f]
+    assert page.count('class="plot"') == 4 + len(applied)
+    for heading in (
+        "Capacity and cost",
+        "Closed loop against open loop",
+        "Scaling on one host",
+        "Faults, at",
+        "When do the microservices pay?",
+    ):
+        assert heading in page
     summary = (report / "summary.md").read_text()
-    assert "| max sustainable predictions/s" in summary
-    assert "records lost" in summary
+    assert "Equal budgets" in summary
+    assert "| capacity: offered/s with p99" in summary
 
 
-def test_results_hold_every_experiment(report):
-    results = json.loads((report / "results.json").read_text())
-    assert set(results["curve"]) == {"monolith", "micro"}
+def test_the_budget_kept_the_generator_apart_and_it_kept_up(results):
+    assert results["budget"]["generator_cpus"] != results["budget"]["deployment_cpus"]
     for arch in ("monolith", "micro"):
-        curve = results["curve"][arch]
-        assert curve["max_sustainable_rps"] > 0
-        assert curve["cpu_seconds_per_1000_predictions"] > 0
-        assert set(results["scaling"][arch]) == {"1", "2"}
-    assert {(f["deployment"], f["component"]) for f in results["faults"]} == {
-        ("monolith", "monolith"),
-        ("micro", "ingest"),
-        ("micro", "inference"),
-    }
+        for run in results["capacity"][arch]["runs"]:
+            assert run["generator"]["valid"], run["generator"]
 
 
-def test_faults_lose_no_record_and_only_the_monolith_goes_dark(report):
-    faults = {
-        (f["deployment"], f["component"]): f
-        for f in json.loads((report / "results.json").read_text())["faults"]
+def test_capacity_and_cost_favour_the_monolith_on_one_host(results):
+    capacity = {
+        arch: results["capacity"][arch]["capacity_rps"]["median"] for arch in ("monolith", "micro")
     }
-    assert all(fault["records_lost"] == 0 for fault in faults.values())
-    assert faults[("monolith", "monolith")]["routes"]["/v1/predict"]["success_rate"] < 0.1
-    assert faults[("micro", "ingest")]["routes"]["/v1/predict"]["success_rate"] == 1.0
-    assert faults[("micro", "inference")]["routes"]["/v1/predict"]["success_rate"] >= 0.99
-    assert faults[("monolith", "monolith")]["time_to_recover_s"] > 0
+    assert capacity["monolith"] > capacity["micro"] > 0
+    cost = results["cost"]
+    assert (
+        cost["micro"]["cpu_seconds_per_1000_predictions"]
+        > cost["monolith"]["cpu_seconds_per_1000_predictions"]
+        > 0
+    )
+    assert cost["micro"]["containers"] > cost["monolith"]["containers"]
+
+
+def test_the_open_loop_shows_latency_the_closed_loop_hides(results):
+    loops = results["loops"]
+    assert loops["open"]["offered_rps"] == loops["closed"]["achieved_rps"] > 0
+    assert loops["open"]["p99_ms"] >= loops["closed"]["p99_ms"] * 0.5
+
+
+def test_faults_lose_nothing_and_resilience_is_what_keeps_predictions_answered(results):
+    faults = {(f["deployment"], f["fault"], f["resilience"]): f for f in results["faults"]}
+    assert all(f.get("records_lost", 0) == 0 for f in faults.values())
+    killed = faults[("monolith", "kill monolith", True)]
+    assert killed["routes"]["/v1/predict"]["success"] < 0.2
+    assert "/v1/model" in killed["blast_radius"]
+    assert faults[("micro", "kill inference", True)]["routes"]["/v1/predict"]["success"] >= 0.99
+    spooled = faults[("micro", "pause ingest", True)]
+    assert spooled["routes"]["/v1/predict"]["success"] >= 0.99
+    without = faults[("micro", "pause ingest", False)]
+    assert without["routes"]["/v1/predict"]["success"] < spooled["routes"]["/v1/predict"]["success"]
+
+
+def test_scaling_and_model_cost_were_measured(results):
+    assert len(results["scaling"]["monolith"]) == 2
+    assert len(results["scaling"]["micro"]) == 2
+    points = results["model_cost"]["points"]
+    assert [p["model"] for p in points] == ["logistic regression", "neural network, width 1024"]
+    assert points[1]["model_us"] > points[0]["model_us"]
+    assert all(p["monolith_rps"] > 0 and p["micro_rps"] > 0 for p in points)

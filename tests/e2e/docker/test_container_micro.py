@@ -10,8 +10,8 @@ import time
 import pytest
 import requests
 
-from loadtests.deployments import ROOT
-from loadtests.faults import DockerFaults
+from loadtests.harness.deployments import ROOT
+from loadtests.harness.faults import DockerFaults
 from tests.e2e.docker.docker_compose import assert_hardened_behind_the_edge, names, wait_healthy
 from tests.e2e.load import Load
 

@@ -4,7 +4,7 @@ The server many users would otherwise reach for: the very pipeline `make model` 
 code, same seed, same feature code in front of it), saved with `mlflow.sklearn` to answer
 `predict_proba`, served by `mlflow models serve` with two workers, on loopback. MLflow and
 its dependencies live in their own venv under build/ (created on first use), never in
-ChurnLab's: `python -m loadtests.mlflow_baseline save DIR` runs there.
+ChurnLab's: `python -m loadtests.bench.mlflow_baseline save DIR` runs there.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from loadtests.deployments import ROOT, free_port
+from loadtests.harness.deployments import ROOT, free_port
 
 VENV = ROOT / "build" / "mlflow-venv"
 MODEL_DIR = ROOT / "build" / "mlflow-model"
@@ -68,7 +68,7 @@ def served(workers: int = 2, timeout: float = 180) -> Iterator[str]:
     python = ensure_venv()
     if not (MODEL_DIR / "MLmodel").exists():
         subprocess.run(
-            [str(python), "-m", "loadtests.mlflow_baseline", "save", str(MODEL_DIR)],
+            [str(python), "-m", "loadtests.bench.mlflow_baseline", "save", str(MODEL_DIR)],
             cwd=ROOT,
             check=True,
         )

@@ -13,7 +13,7 @@ import time
 
 import requests
 
-from loadtests.deployments import free_port
+from loadtests.harness.deployments import free_port
 
 # image -> (container port, path that says it is up, environment)
 IMAGES: dict[str, tuple[int, str, dict[str, str]]] = {

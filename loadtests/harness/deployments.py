@@ -11,15 +11,15 @@ import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import requests
 
 from churnlab.localrun import PORTS
-from loadtests.faults import LocalFaults
+from loadtests.harness.faults import LocalFaults
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def free_port() -> int:
@@ -104,7 +104,6 @@ TEST_SETTINGS = {
     "CHURNLAB_BREAKER_FAILURES": "3",
     "CHURNLAB_BREAKER_RESET_SECONDS": "2",
     "CHURNLAB_REPLAY_EVERY_SECONDS": "0.5",
-    "CHURNLAB_HEALTH_EVERY_SECONDS": "0.25",
     "CHURNLAB_LOG_LEVEL": "INFO",
 }
 
@@ -235,6 +234,7 @@ class ComposeDeployment:
     project: str
     port: str
     environment: dict[str, str]
+    overrides: list[Path] = field(default_factory=list)  # Compose files on top of its own
 
     @property
     def url(self) -> str:
@@ -245,7 +245,7 @@ class ComposeDeployment:
     ) -> subprocess.CompletedProcess:
         """`docker compose` on this project, with any override files on top of its own; a
         failure raises with what compose printed."""
-        files = [f"compose/{self.file}.yaml", *(str(path) for path in overrides)]
+        files = [f"compose/{self.file}.yaml", *map(str, [*self.overrides, *overrides])]
         file_args = [arg for file in files for arg in ("-f", file)]
         command = ["docker", "compose", "-p", self.project, *file_args, *args]
         done = subprocess.run(

@@ -1,11 +1,12 @@
 """Apply a fault to one component of a running deployment, and always undo it.
 
-    python -m loadtests.faults micro-inference-1 pause --seconds 10
-    python -m loadtests.faults ingest stop --runtime local --deployment micro
+    python -m loadtests.harness.faults micro-inference-1 pause --seconds 10
+    python -m loadtests.harness.faults ingest stop --runtime local --deployment micro
 
 Docker runtime (docker SDK): kill (`docker kill`; undone by starting it again), crash (SIGKILL
 to the container's main process from the host: Docker's restart policy brings it back, nobody
-else), stop, pause, restart, cpu (a CPU quota: a slow service),
+else), crashloop (the same at every start, for as long as the fault lasts), stop, pause,
+restart, cpu (a CPU quota: a slow service),
 latency / loss (tc netem inside the container's network namespace where the kernel has it;
 otherwise loss falls back to iptables random drops and latency is refused with the reason),
 blackhole (iptables DROP: connections hang instead of being refused), disconnect (from its
@@ -19,6 +20,7 @@ import argparse
 import os
 import signal
 import subprocess
+import threading
 import time
 import xmlrpc.client
 from collections.abc import Iterator
@@ -28,6 +30,7 @@ from pathlib import Path
 DOCKER_FAULTS = (
     "kill",
     "crash",
+    "crashloop",
     "stop",
     "pause",
     "restart",
@@ -150,6 +153,9 @@ class DockerFaults:
             container.reload()
             os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
             yield
+        elif kind == "crashloop":
+            with _killed_at_every_start(container):
+                yield
         elif kind == "stop":
             container.stop(timeout=25)
             try:
@@ -188,6 +194,31 @@ class DockerFaults:
                     self.client.networks.get(network).connect(container)
         else:
             raise FaultUnavailableError(f"unknown fault '{kind}': {DOCKER_FAULTS}")
+
+
+@contextmanager
+def _killed_at_every_start(container) -> Iterator[None]:
+    """A crash loop: the container's main process is killed whenever it runs, so it dies at
+    each start and Docker's restart policy backs off between tries. Undone, it is let be."""
+    import docker
+
+    stop = threading.Event()
+
+    def keep_crashing() -> None:
+        while not stop.is_set():
+            with suppress(ProcessLookupError, docker.errors.APIError):
+                container.reload()
+                if container.status == "running" and container.attrs["State"]["Pid"]:
+                    os.kill(container.attrs["State"]["Pid"], signal.SIGKILL)
+            stop.wait(0.1)
+
+    crasher = threading.Thread(target=keep_crashing, daemon=True)
+    crasher.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        crasher.join()
 
 
 def _docker_update(name: str, cpus: float) -> None:

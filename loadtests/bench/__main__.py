@@ -34,9 +34,9 @@ from churnlab.domain.ingest import accept
 from churnlab.domain.response import build_predictions
 from churnlab.domain.schema import BatchRequest, CustomerRecord
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
-from loadtests.cpu import tree_cpu_seconds
-from loadtests.deployments import LocalDeployment, local_deployment
-from loadtests.wrk import run_wrk
+from loadtests.harness.cpu import tree_cpu_seconds
+from loadtests.harness.deployments import LocalDeployment, local_deployment
+from loadtests.harness.wrk import run_wrk
 
 Spread = dict[str, float]
 
@@ -246,7 +246,7 @@ def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]
 def mlflow_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: int) -> dict:
     """ChurnLab's monolith (through its edge) against `mlflow models serve` on the same model
     and record, alternating, same machine, same wrk settings."""
-    from loadtests.mlflow_baseline import probability, served
+    from loadtests.bench.mlflow_baseline import probability, served
 
     with served() as mlflow_url:
         mlflow_probability = probability(mlflow_url, record)
@@ -403,7 +403,7 @@ def main() -> None:
                     records[0], monolith, micro, args.seconds, args.rounds
                 )
     if args.images:
-        from loadtests.images import image_figures
+        from loadtests.bench.images import image_figures
 
         figures["images"] = image_figures()
     summary = summary_markdown(figures)

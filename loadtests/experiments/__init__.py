@@ -1,0 +1,1 @@
+"""`make compare`: the experiments that compare the two deployments, and their report."""

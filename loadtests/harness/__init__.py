@@ -1,0 +1,1 @@
+"""What tests and experiments share: running deployments, faults, load generators."""
