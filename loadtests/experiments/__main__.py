@@ -68,9 +68,9 @@ class Plan:
     fault_phases: tuple[float, float, float]  # before, during, after
     faults: tuple[str, ...]  # labels of FAULTS
     without_resilience: tuple[str, ...]
+    # Scaling beyond the deployments' own configuration (whose capacity is the headline one):
     monolith_replicas: tuple[int, ...]
     micro_splits: tuple[str, ...]  # names of scaling.MICRO_SPLITS
-    scaling_rates: tuple[float, ...]
     network_widths: tuple[int, ...]  # heavier models for the model-cost experiment
 
 
@@ -78,7 +78,7 @@ PLANS = {
     "full": Plan(
         repeats=3,
         rates=(10, 25, 50, 75, 100, 150, 200, 300, 400, 600),
-        step_seconds=5,
+        step_seconds=4,
         settle_seconds=1.5,
         slo_ms=250,
         loop_users=16,
@@ -89,10 +89,9 @@ PLANS = {
         fault_phases=(3, 6, 6),
         faults=tuple(f.label for f in FAULTS),
         without_resilience=tuple(sorted(WITHOUT_RESILIENCE)),
-        monolith_replicas=(1, 2, 3),
-        micro_splits=tuple(split.name for split in MICRO_SPLITS),
-        scaling_rates=(25, 50, 100, 200, 300, 400),
-        network_widths=(256, 1024, 2048),
+        monolith_replicas=(2, 3),
+        micro_splits=("2 inference", "2 gateways"),
+        network_widths=(1024, 2048),
     ),
     "quick": Plan(
         repeats=1,
@@ -108,9 +107,8 @@ PLANS = {
         fault_phases=(2, 4, 4),
         faults=("kill monolith", "pause ingest", "kill inference"),
         without_resilience=("pause ingest",),
-        monolith_replicas=(1, 2),
-        micro_splits=("one of each", "2 gateways"),
-        scaling_rates=(50, 200),
+        monolith_replicas=(2,),
+        micro_splits=("2 gateways",),
         network_widths=(1024,),
     ),
 }
@@ -186,14 +184,18 @@ def run(plan: Plan, out: Path, command: str) -> dict:
                 "runs": curves,
                 "capacity_rps": spread([c["capacity_rps"] for c in curves], 1),
             }
-            log(f"{arch}: cost at {plan.cost_rate:g} requests/s")
-            results["cost"][arch] = steady_cost(
-                deployment,
-                raw / arch / "cost.csv",
-                budget,
-                rate=plan.cost_rate,
-                seconds=plan.cost_seconds,
-            )
+            log(f"{arch}: cost at {plan.cost_rate:g} requests/s, {plan.repeats} run(s)")
+            costs = [
+                steady_cost(
+                    deployment,
+                    raw / arch / f"cost-{run}.csv",
+                    budget,
+                    rate=plan.cost_rate,
+                    seconds=plan.cost_seconds,
+                )
+                for run in range(plan.repeats)
+            ]
+            results["cost"][arch] = summarise_costs(costs)
             if arch == "monolith":
                 log("monolith: closed loop against open loop")
                 results["loops"] = closed_and_open(
@@ -211,15 +213,18 @@ def run(plan: Plan, out: Path, command: str) -> dict:
                 if arch == "monolith"
                 else [split for split in MICRO_SPLITS if split.name in plan.micro_splits]
             )
-            results["scaling"][arch] = scale(
-                deployment,
-                raw / arch,
-                budget,
-                configurations,
-                rates=plan.scaling_rates,
-                **curve,
+            own = (
+                monolith_replicas(1, budget_cpus(budget)) if arch == "monolith" else MICRO_SPLITS[0]
             )
-            restore(deployment)
+            results["scaling"][arch] = [
+                {
+                    "configuration": own.name,
+                    "replicas": own.replicas,
+                    "capacity_rps": curves[0]["capacity_rps"],
+                    "generator": curves[0]["generator"],
+                },
+                *scale(deployment, raw / arch, budget, configurations, rates=plan.rates, **curve),
+            ]
             results["model_cost"]["models"].setdefault(baked, {})[arch] = model_figures(curves[0])
             for name, model_dir in networks.items():
                 log(f"{arch}: model cost, {name}")
@@ -231,6 +236,19 @@ def run(plan: Plan, out: Path, command: str) -> dict:
     )
     results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return results
+
+
+def summarise_costs(runs: list[dict]) -> dict:
+    """Repeated cost runs as medians with their spread."""
+    return {
+        "runs": runs,
+        "offered_rps": runs[0]["offered_rps"],
+        "containers": runs[0]["containers"],
+        **{
+            key: spread([run[key] for run in runs], 3)
+            for key in ("cpu_seconds_per_1000_predictions", "memory_mb", "p99_ms")
+        },
+    }
 
 
 def budget_cpus(budget: Budget) -> int:
@@ -266,24 +284,18 @@ def run_faults(deployment: ComposeDeployment, plan: Plan, out: Path, budget: Bud
 
 def measure_model(
     deployment: ComposeDeployment,
-    model_dir: Path | None,
+    model_dir: Path,
     log: Path,
     budget: Budget,
     plan: Plan,
     curve: dict,
 ) -> dict:
-    """One model served by this deployment: its latency curve, and what it costs alone."""
-    if model_dir is not None:
-        deployment.overrides = [model_cost.override(deployment.file)]
-        deployment.environment["CHURNLAB_MODEL_HOST_DIR"] = str(model_dir)
-    try:
-        restore(deployment)
-        measured = latency_curve(deployment, log, budget, rates=plan.rates, **curve)
-    finally:
-        deployment.overrides = []
-        deployment.environment.pop("CHURNLAB_MODEL_HOST_DIR", None)
-        restore(deployment)
-    return model_figures(measured)
+    """The model at `model_dir` served by this deployment: its latency curve. The deployment
+    keeps serving it (the experiment is the last of each deployment's)."""
+    deployment.overrides = [model_cost.override(deployment.file)]
+    deployment.environment["CHURNLAB_MODEL_HOST_DIR"] = str(model_dir)
+    restore(deployment)
+    return model_figures(latency_curve(deployment, log, budget, rates=plan.rates, **curve))
 
 
 def model_figures(measured: dict) -> dict:

@@ -218,14 +218,17 @@ def headline_rows(results: dict) -> list[list[str]]:
             *(_spread(capacity[a]["capacity_rps"]) for a in ARCHES),
         ],
         [
-            f"p99 at {results['plan']['cost_rate']:g} requests/s (from due time)",
-            *(_fmt(cost[a]["p99_ms"], " ms") for a in ARCHES),
+            f"p99 at {results['plan']['cost_rate']:g} requests/s, the API's mix (from due time)",
+            *(_spread(cost[a]["p99_ms"], " ms") for a in ARCHES),
         ],
         [
-            "CPU-seconds per 1,000 predictions",
-            *(_fmt(cost[a]["cpu_seconds_per_1000_predictions"], "", 3) for a in ARCHES),
+            "CPU-seconds per 1,000 predicted records",
+            *(_spread(cost[a]["cpu_seconds_per_1000_predictions"]) for a in ARCHES),
         ],
-        ["memory in use, all containers", *(_fmt(cost[a]["memory_mb"], " MB") for a in ARCHES)],
+        [
+            "memory in use, all containers (MB)",
+            *(_spread(cost[a]["memory_mb"]) for a in ARCHES),
+        ],
         ["containers", *(str(cost[a]["containers"]) for a in ARCHES)],
     ]
     for arch_rows in _scaling_rows(results):
@@ -311,7 +314,7 @@ def validity_notes(results: dict) -> list[str]:
 
 def conclusions(results: dict) -> list[str]:
     capacity = {a: results["capacity"][a]["capacity_rps"]["median"] for a in ARCHES}
-    cost = {a: results["cost"][a]["cpu_seconds_per_1000_predictions"] for a in ARCHES}
+    cost = {a: results["cost"][a]["cpu_seconds_per_1000_predictions"]["median"] for a in ARCHES}
     lines = []
     if capacity["micro"]:
         more = capacity["monolith"] / capacity["micro"]
@@ -331,8 +334,8 @@ def conclusions(results: dict) -> list[str]:
     crossover = results["model_cost"]["crossover"]
     if crossover["model_us"] is None:
         lines.append(
-            "The microservices never reach 80% of the monolith's capacity on one host, whatever "
-            "the model: their overhead grows with it."
+            "From the models measured, nothing shows the microservices' share of the monolith's "
+            "capacity rising towards 80% on one host."
         )
     else:
         how = (

@@ -44,7 +44,6 @@ MICRO_SPLITS = (
     Configuration("one of each", {}),
     Configuration("2 inference", {"inference": 2}),
     Configuration("2 gateways", {"gateway": 2}),
-    Configuration("2 gateways, 2 features", {"gateway": 2, "features": 2}),
 )
 
 

@@ -54,7 +54,7 @@ def fault(deployment: str, label: str, resilience: bool = True, **routes: float)
 
 @pytest.fixture
 def results() -> dict:
-    cost = {
+    run = {
         "offered_rps": 40,
         "cpu_seconds_per_1000_predictions": 1.1,
         "memory_mb": 300.0,
@@ -64,6 +64,17 @@ def results() -> dict:
         "p999_ms": 12.0,
         "generator": GENERATOR,
     }
+
+    def cost(cpu: list[float], containers: int) -> dict:
+        return {
+            "runs": [run] * len(cpu),
+            "offered_rps": 40,
+            "containers": containers,
+            "cpu_seconds_per_1000_predictions": spread(cpu, 3),
+            "memory_mb": spread([300.0] * len(cpu)),
+            "p99_ms": spread([8.0] * len(cpu)),
+        }
+
     model_run = {"capacity_rps": 100.0, "p99_ms": 9.0, "generator": GENERATOR}
     return {
         "command": "make compare QUICK=1",
@@ -87,10 +98,7 @@ def results() -> dict:
             "monolith": {"runs": [curve(300)] * 3, "capacity_rps": spread([300, 300, 300], 1)},
             "micro": {"runs": [curve(100)] * 3, "capacity_rps": spread([80, 100, 120], 1)},
         },
-        "cost": {
-            "monolith": cost,
-            "micro": cost | {"containers": 5, "cpu_seconds_per_1000_predictions": 5.5},
-        },
+        "cost": {"monolith": cost([1.1, 1.0, 1.2], 2), "micro": cost([5.5, 5.0, 6.0], 5)},
         "loops": {
             "closed": {
                 "users": 8,
