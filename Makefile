@@ -10,7 +10,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro rollout load load-headless compare down test bench lint format clean
+.PHONY: help venv data model up-monolith up-micro live rollout load load-headless compare down test bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -38,6 +38,9 @@ up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available,
 
 up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docker if available)
 	scripts/up.sh micro
+
+live: ## Prometheus and its console on 127.0.0.1:9090 for the running ARCH=monolith|micro (Docker)
+	scripts/live.sh $(ARCH)
 
 rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=inference)
 	scripts/rollout.sh $(SERVICE)

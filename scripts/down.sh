@@ -5,7 +5,7 @@ cd "$(dirname "$0")/.."
 .venv/bin/python -m churnlab.localrun down 2>/dev/null || true
 if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
   for file in compose/*.yaml; do
-    docker compose -f "$file" down --remove-orphans >/dev/null 2>&1 || true
+    docker compose -f "$file" --profile live down --remove-orphans >/dev/null 2>&1 || true
   done
 fi
 echo "==> stopped"

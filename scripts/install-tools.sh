@@ -2,12 +2,14 @@
 # Host tools ChurnLab uses beside Python, from Debian's packages (needs root):
 #   haproxy     the edge, when a deployment runs as local processes (no Docker)
 #   wrk         make bench
-#   prometheus  promtool, for the dashboards' configuration test
-# Usage: scripts/install-tools.sh [package ...]   (default: all three). Idempotent.
+#   prometheus  promtool, for the live view's configuration test
+#   chromium chromium-driver
+#               headless Chromium, for the tests that open the report and the live console
+# Usage: scripts/install-tools.sh [package ...]   (default: all of them). Idempotent.
 set -euo pipefail
-declare -A command_of=([haproxy]=haproxy [wrk]=wrk [prometheus]=promtool)
+declare -A command_of=([haproxy]=haproxy [wrk]=wrk [prometheus]=promtool [chromium-driver]=chromedriver)
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(haproxy wrk prometheus)
+[ ${#wanted[@]} -gt 0 ] || wanted=(haproxy wrk prometheus chromium chromium-driver)
 missing=()
 for package in "${wanted[@]}"; do
   command -v "${command_of[$package]:-$package}" >/dev/null 2>&1 || missing+=("$package")

@@ -1,5 +1,5 @@
-"""The opt-in dashboards: a valid Prometheus config, and Grafana queries that match metrics the
-services really export."""
+"""The live view's configuration: a valid Prometheus config and rules, and console and Grafana
+queries over metrics the services really export. tests/e2e/docker/test_live_view.py runs it."""
 
 from __future__ import annotations
 
@@ -17,9 +17,21 @@ from tests.conftest import ROOT
 
 OBSERVABILITY = ROOT / "compose" / "observability"
 DASHBOARD = OBSERVABILITY / "grafana" / "dashboards" / "churnlab.json"
+RULES = OBSERVABILITY / "rules.yml"
+CONSOLE = OBSERVABILITY / "consoles" / "churnlab.html"
 # Series Prometheus makes itself rather than scraping them.
 PROMETHEUS_OWN = {"up"}
-PROMQL_WORDS = {"sum", "by", "rate", "histogram_quantile", "le", "service", "status", "job"}
+PROMQL_WORDS = {
+    "sum",
+    "count",
+    "by",
+    "rate",
+    "histogram_quantile",
+    "le",
+    "service",
+    "status",
+    "job",
+}
 
 
 def expressions() -> list[str]:
@@ -41,23 +53,42 @@ def exported_samples(client) -> set[str]:
     }
 
 
-def test_prometheus_config_is_valid():
+def promtool(*args: str) -> subprocess.CompletedProcess:
     if shutil.which("promtool") is None:
         if os.environ.get("REQUIRE_DOCKER") == "1":
             pytest.fail("promtool missing (Debian package prometheus); .ci/run installs it")
-        pytest.skip("promtool not installed (apt-get install prometheus)")
-    result = subprocess.run(
-        ["promtool", "check", "config", str(OBSERVABILITY / "prometheus.yml")],
-        capture_output=True,
-        text=True,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+        pytest.skip("promtool not installed (scripts/install-tools.sh prometheus)")
+    return subprocess.run(["promtool", *args], capture_output=True, text=True)
 
 
-def test_prometheus_scrapes_every_service():
+def test_prometheus_config_and_rules_are_valid():
+    checked = promtool("check", "config", str(OBSERVABILITY / "prometheus.yml"))
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    assert "rules.yml" in checked.stdout + checked.stderr  # the rules were checked with it
+
+
+def test_prometheus_scrapes_every_service_and_the_edge():
     config = yaml.safe_load((OBSERVABILITY / "prometheus.yml").read_text())
     jobs = {job["job_name"] for job in config["scrape_configs"]}
-    assert jobs == {"monolith", "gateway", "ingest", "features", "inference"}
+    assert jobs == {"edge", "monolith", "gateway", "ingest", "features", "inference", "prometheus"}
+
+
+def test_rules_read_metrics_the_services_export(client, record_body):
+    assert client.post("/v1/predict", json=record_body).status_code == 200
+    exported = exported_samples(client)
+    rules = yaml.safe_load(RULES.read_text())["groups"][0]["rules"]
+    churnlab = set().union(*(metric_names(r["expr"]) for r in rules)) - PROMETHEUS_OWN
+    churnlab = {name for name in churnlab if not name.startswith("haproxy_")}
+    assert churnlab, "the rules read no ChurnLab metric"
+    assert churnlab <= exported, churnlab - exported
+
+
+def test_the_console_shows_what_the_rules_record():
+    recorded = {rule["record"] for rule in yaml.safe_load(RULES.read_text())["groups"][0]["rules"]}
+    page = CONSOLE.read_text()
+    assert all(name in page for name in recorded), recorded
+    for job in ("edge", "monolith", "gateway", "ingest", "features", "inference"):
+        assert f'{{{{ template "churnlab_row" "{job}" }}}}' in page
 
 
 def test_every_dashboard_query_uses_metrics_the_services_export(client, record_body):
@@ -87,9 +118,9 @@ def test_dashboard_uses_the_provisioned_datasource():
     assert datasource["url"] == "http://prometheus:9090"
 
 
-def test_the_observability_profile_is_opt_in():
+def test_the_live_view_and_grafana_are_opt_in():
     for file in ("micro", "monolith"):
         compose = yaml.safe_load((ROOT / "compose" / f"{file}.yaml").read_text())
-        for service in ("prometheus", "grafana"):
-            assert compose["services"][service]["profiles"] == ["observability"]
+        assert compose["services"]["prometheus"]["profiles"] == ["live", "grafana"]
+        assert compose["services"]["grafana"]["profiles"] == ["grafana"]
     assert Path(OBSERVABILITY / "services.yaml").is_file()

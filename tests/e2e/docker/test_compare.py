@@ -105,3 +105,12 @@ def test_scaling_and_model_cost_were_measured(results):
     assert [p["model"] for p in points] == ["logistic regression", "neural network, width 1024"]
     assert points[1]["model_us"] > points[0]["model_us"]
     assert all(p["monolith_rps"] > 0 and p["micro_rps"] > 0 for p in points)
+
+
+def test_the_report_renders_in_a_browser(report, results, browser):
+    browser.get((report / "compare.html").as_uri())
+    plots = browser.find_elements("css selector", "img.plot")
+    applied = [f for f in results["faults"] if "error" not in f]
+    assert len(plots) == 4 + len(applied)
+    decoded = [browser.execute_script("return arguments[0].naturalWidth", plot) for plot in plots]
+    assert all(width > 300 for width in decoded), decoded
