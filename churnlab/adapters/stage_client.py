@@ -12,6 +12,7 @@ show what it buys.
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any, Protocol
 
 import orjson
@@ -50,6 +51,18 @@ class RetryableCallError(Exception):
     """This attempt failed in a way another attempt (on another replica) may not."""
 
 
+class _OpenedAt(pybreaker.CircuitBreakerListener):
+    """When the breaker last opened: pybreaker moves an open breaker to half-open only on the
+    next call, so without traffic it would report "open" for ever."""
+
+    def __init__(self, clock: Callable[[], float]) -> None:
+        self._clock = clock
+        self.at: float | None = None
+
+    def state_change(self, breaker, old, new) -> None:
+        self.at = self._clock() if new.name == pybreaker.STATE_OPEN else None
+
+
 class StageClient:
     def __init__(
         self,
@@ -59,8 +72,11 @@ class StageClient:
         *,
         transport: Transport | None = None,
         resolve: Resolver = resolve_addresses,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.stage = stage
+        self._clock = clock
+        self._opened = _OpenedAt(clock)
         self.settings = settings
         self.endpoints = Endpoints(urls, eject_seconds=settings.eject_seconds, resolve=resolve)
         self._transport = transport or urllib3.PoolManager(num_pools=64, maxsize=32, retries=False)
@@ -73,6 +89,7 @@ class StageClient:
                 # The call that trips the breaker reports its own failure; later calls, refused
                 # without trying, report the open circuit.
                 throw_new_error_on_trip=False,
+                listeners=[self._opened],
             )
             if settings.breaker_failures > 0
             else None
@@ -161,9 +178,17 @@ class StageClient:
             return type(error).__name__
         return None if response.status == 200 else f"readyz answered {response.status}"
 
+    def _breaker_refusing(self) -> bool:
+        if self.breaker is None or self.breaker.current_state != pybreaker.STATE_OPEN:
+            return False
+        opened_at = self._opened.at
+        return opened_at is None or self._clock() - opened_at < self.breaker.reset_timeout
+
     def readiness(self) -> str:
-        """From the breaker, ejections and the health watch's last round: never waits."""
-        if self.breaker is not None and self.breaker.current_state == pybreaker.STATE_OPEN:
+        """From the breaker, ejections and the health watch's last round: never waits. An open
+        breaker counts until its reset time is up; after that the next call is its trial, and
+        the health watch says whether the stage is back."""
+        if self._breaker_refusing():
             return "circuit open"
         if not self.endpoints.available():
             return self.endpoints.problems() or f"no address resolves for {self.endpoints.names}"

@@ -13,7 +13,7 @@ from tests.unit.adapters.fakes import FakeResolver, FakeTransport, answer, hang,
 A, B = "http://10.0.0.1:8000", "http://10.0.0.2:8000"
 
 
-def client(transport, replicas=("10.0.0.1", "10.0.0.2"), **overrides) -> StageClient:
+def client(transport, replicas=("10.0.0.1", "10.0.0.2"), clock=None, **overrides) -> StageClient:
     settings = Settings(health_every_seconds=0, **overrides)  # no background threads
     return StageClient(
         "features",
@@ -21,6 +21,7 @@ def client(transport, replicas=("10.0.0.1", "10.0.0.2"), **overrides) -> StageCl
         settings,
         transport=transport,
         resolve=FakeResolver(features=list(replicas)),
+        **({"clock": clock} if clock else {}),
     )
 
 
@@ -77,6 +78,32 @@ def test_the_breaker_opens_after_repeated_failures_when_ejection_is_off():
     assert refused.value.retry_after_seconds >= 1
     assert len(transport.calls) == calls
     assert features.readiness() == "circuit open"
+
+
+def test_an_open_breaker_stops_counting_against_readiness_once_its_reset_time_is_up():
+    """Without traffic pybreaker stays "open" for ever; readiness must not: after the reset
+    time the health watch decides, and the next call is the breaker's trial."""
+    now = [100.0]
+    transport = FakeTransport({A: answer(503)})
+    features = client(
+        transport,
+        replicas=["10.0.0.1"],
+        clock=lambda: now[0],
+        eject_seconds=0,
+        breaker_failures=2,
+        breaker_reset_seconds=5,
+    )
+    for _ in range(2):
+        with pytest.raises(StageUnavailableError):
+            features.call("GET", "/v1/model")
+    assert features.readiness() == "circuit open"
+    now[0] += 4.9
+    assert features.readiness() == "circuit open"
+    transport.behaviour[A] = answer(body={"ok": True})  # the stage is back
+    features.health.check_once()
+    now[0] += 0.2
+    assert features.readiness() == READY  # though pybreaker still says open, until a call
+    assert features.breaker.current_state == "open"
 
 
 def test_with_retries_off_one_failure_is_final():
