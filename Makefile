@@ -5,12 +5,14 @@ VENV := .venv
 BIN := $(VENV)/bin
 ARCH ?= monolith
 SHAPE ?= ramp
+NODES ?= 3
+TARGET ?= compose
 TARGET_URL = $(if $(filter micro,$(ARCH)),http://127.0.0.1:$${GATEWAY_PORT:-8080},http://127.0.0.1:$${MONOLITH_PORT:-8000})
 MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro live rollout load load-headless compare down test bench lint format clean
+.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test bench lint format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -33,11 +35,17 @@ model: $(MODEL) ## Train, evaluate and export the ONNX model + card into models/
 $(MODEL): $(DATASET) churnlab/ml/*.py churnlab/domain/features.py churnlab/domain/schema.py | $(VENV)/.installed
 	$(BIN)/python -m churnlab.ml.train --data $(DATASET)
 
-up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available, else local)
-	scripts/up.sh monolith
+up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available, else local; TARGET=swarm: the cluster)
+	TARGET=$(TARGET) scripts/up.sh monolith
 
-up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docker if available)
-	scripts/up.sh micro
+up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docker if available; TARGET=swarm)
+	TARGET=$(TARGET) scripts/up.sh micro
+
+cluster-up: venv ## A local Docker Swarm of NODES=3 node containers sharing CLUSTER_CPUS, with its registry
+	NODES=$(NODES) $(BIN)/python -m loadtests.harness.cluster up
+
+cluster-down: venv ## Remove the local Swarm: nodes, registry, network
+	$(BIN)/python -m loadtests.harness.cluster down
 
 live: ## Prometheus and its console on 127.0.0.1:9090 for the running ARCH=monolith|micro (Docker)
 	scripts/live.sh $(ARCH)
@@ -55,6 +63,9 @@ load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike) writing 
 
 compare: model ## Both deployments, same experiments: reports/compare.html, results.json, summary.md
 	$(BIN)/python -m loadtests.experiments $(if $(QUICK),--quick)
+
+compare-swarm: model ## Both architectures on the local Swarm: scaling over 1-3 nodes, node faults (reports/swarm.*)
+	$(BIN)/python -m loadtests.experiments.swarm $(if $(QUICK),--quick)
 
 down: ## Stop everything started by up-monolith / up-micro
 	scripts/down.sh

@@ -4,6 +4,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 .venv/bin/python -m churnlab.localrun down 2>/dev/null || true
 if docker info >/dev/null 2>&1 && docker compose version >/dev/null 2>&1; then
+  if docker ps -q --filter name=^churnlab-node-1$ | grep -q .; then
+    .venv/bin/python -m loadtests.harness.cluster remove || true  # stacks; the cluster stays
+  fi
   for file in compose/*.yaml; do
     docker compose -f "$file" --profile live down --remove-orphans >/dev/null 2>&1 || true
   done

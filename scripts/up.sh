@@ -3,10 +3,18 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/runtime.sh
-deployment=${1:?usage: up.sh monolith|micro}
+deployment=${1:?usage: up.sh monolith|micro}   # TARGET=compose (default) or swarm
 runtime=$(detect_runtime)
+target=${TARGET:-compose}
 
-if [ "$runtime" = docker ]; then
+if [ "$target" = swarm ]; then
+  [ "$runtime" = docker ] || { echo "TARGET=swarm needs the Docker engine" >&2; exit 2; }
+  choose_base_image
+  start_wheelhouse
+  echo "==> $deployment on the local swarm (make cluster-up first)"
+  docker compose -f "$(compose_file "$deployment")" build
+  .venv/bin/python -m loadtests.harness.cluster deploy "$deployment"
+elif [ "$runtime" = docker ]; then
   choose_base_image
   start_wheelhouse
   echo "==> $deployment in Docker (base image $PYTHON_IMAGE)"

@@ -36,6 +36,10 @@ class Budget:
     def generator_cpu_count(self) -> int:
         return _count(self.generator_cpus)
 
+    @property
+    def deployment_cpu_count(self) -> int:
+        return _count(self.deployment_cpus)
+
     def environment(self) -> dict[str, str]:
         return {"DEPLOYMENT_CPUSET": self.deployment_cpus}
 

@@ -34,11 +34,12 @@ FAULT_HEADER = [
 MODEL_HEADER = ["model", "cost alone", "capacity micro / monolith", "p99 micro / monolith"]
 
 
-def _img(alt: str, png: str) -> str:
-    return f'<img class="plot" alt="{alt}" src="data:image/png;base64,{png}">'
+def img(alt: str, encoded_png: str) -> str:
+    return f'<img class="plot" alt="{alt}" src="data:image/png;base64,{encoded_png}">'
 
 
-def _png(figure) -> str:
+def png(figure) -> str:
+    """The figure as base64 PNG, for an <img> inside the one HTML file."""
     buffer = io.BytesIO()
     figure.savefig(buffer, format="png", dpi=110, bbox_inches="tight")
     plt.close(figure)
@@ -117,7 +118,7 @@ def latency_plot(results: dict) -> str:
     )
     latency.legend(fontsize=7)
     achieved.legend(fontsize=8)
-    return _png(figure)
+    return png(figure)
 
 
 def loops_plot(loops: dict) -> str:
@@ -139,7 +140,7 @@ def loops_plot(loops: dict) -> str:
         title=f"Same rate ({loops['open']['offered_rps']:g}/s), closed and open loop",
     )
     axes.legend(fontsize=8)
-    return _png(figure)
+    return png(figure)
 
 
 def scaling_plot(results: dict) -> str:
@@ -153,7 +154,7 @@ def scaling_plot(results: dict) -> str:
         )
         axis.set(ylabel="capacity at the SLO (requests/s)", title=f"{LABELS[arch]}, same CPU set")
         axis.tick_params(axis="x", labelsize=7, rotation=15)
-    return _png(figure)
+    return png(figure)
 
 
 def fault_plot(fault: dict) -> str:
@@ -176,7 +177,7 @@ def fault_plot(fault: dict) -> str:
         title=f"{LABELS[fault['deployment']]}: {fault['fault']}{switch}",
     )
     axes.legend(fontsize=7, loc="lower left")
-    return _png(figure)
+    return png(figure)
 
 
 def model_cost_plot(model_cost: dict) -> str:
@@ -204,7 +205,7 @@ def model_cost_plot(model_cost: dict) -> str:
     twin.set_ylabel("p99 ratio")
     axes.legend(fontsize=7, loc="upper left")
     twin.legend(fontsize=7, loc="lower right")
-    return _png(figure)
+    return png(figure)
 
 
 # --- tables -----------------------------------------------------------------------------------
@@ -352,7 +353,7 @@ def conclusions(results: dict) -> list[str]:
     return lines
 
 
-def _markdown_table(header: list[str], rows: list[list[str]]) -> str:
+def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     lines = ["| " + " | ".join(header) + " |", "|" + " --- |" * len(header)]
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows])
 
@@ -382,9 +383,9 @@ def preamble(results: dict) -> str:
 def summary_markdown(results: dict) -> str:
     parts = [
         preamble(results),
-        _markdown_table(["", "monolith", "microservices"], headline_rows(results)),
-        _markdown_table(FAULT_HEADER, fault_rows(results)),
-        _markdown_table(MODEL_HEADER, model_rows(results)),
+        markdown_table(["", "monolith", "microservices"], headline_rows(results)),
+        markdown_table(FAULT_HEADER, fault_rows(results)),
+        markdown_table(MODEL_HEADER, model_rows(results)),
         "\n".join(f"- {line}" for line in conclusions(results)),
     ]
     notes = validity_notes(results)
@@ -393,10 +394,22 @@ def summary_markdown(results: dict) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def swarm_section(out: Path) -> str:
+    """`make compare-swarm`'s results, when they were measured into the same folder."""
+    summary = out / "swarm.md"
+    if not summary.exists():
+        return ""
+    return (
+        "<h2>On the local Swarm: scaling across nodes and node faults</h2>"
+        f"<p>From <code>make compare-swarm</code>; its plot is in "
+        f'<a href="swarm.html">swarm.html</a>.</p><pre>{html.escape(summary.read_text())}</pre>'
+    )
+
+
 def write_reports(results: dict, out: Path) -> None:
     (out / "summary.md").write_text(summary_markdown(results))
     faults = "".join(
-        f"<figure>{_img('fault timeline', fault_plot(f))}</figure>"
+        f"<figure>{img('fault timeline', fault_plot(f))}</figure>"
         for f in results["faults"]
         if "error" not in f
     )
@@ -415,22 +428,23 @@ figure {{ display: inline-block; margin: .3rem; }}
 <ul>{"".join(f"<li>{html.escape(line)}</li>" for line in conclusions(results))}</ul>
 <h2>Capacity and cost</h2>
 {_html_table(["", "monolith", "microservices"], headline_rows(results))}
-{_img("latency and achieved rate against offered load", latency_plot(results))}
+{img("latency and achieved rate against offered load", latency_plot(results))}
 <h2>Closed loop against open loop</h2>
 <p>{loops["closed"]["users"]} closed-loop users achieved
 {loops["closed"]["achieved_rps"]:g} predictions/s;
 the open loop then offered exactly that rate.</p>
-{_img("closed and open loop latency", loops_plot(loops))}
+{img("closed and open loop latency", loops_plot(loops))}
 <h2>Scaling on one host</h2>
-{_img("capacity per configuration", scaling_plot(results))}
+{img("capacity per configuration", scaling_plot(results))}
 <h2>Faults, at {results["plan"]["fault_rate"]:g} requests/s offered</h2>
 <p>Answered is the share of intended requests that got a 200 during the fault.</p>
 {_html_table(FAULT_HEADER, fault_rows(results))}
 {faults}
 <h2>When do the microservices pay?</h2>
 {_html_table(MODEL_HEADER, model_rows(results))}
-{_img("overhead against model cost", model_cost_plot(results["model_cost"]))}
+{img("overhead against model cost", model_cost_plot(results["model_cost"]))}
 {"".join(f"<p class='invalid'>{html.escape(n)}</p>" for n in validity_notes(results))}
+{swarm_section(out)}
 </body></html>
 """
     (out / "compare.html").write_text(page)

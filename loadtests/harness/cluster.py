@@ -1,0 +1,374 @@
+"""A local multi-node Docker Swarm: nodes are containers running Debian's dockerd (image target
+swarm-node), each with its own CPU and memory budget, on one bridge network with the cluster's
+own registry. `make cluster-up NODES=3` / `make cluster-down`; `make up-micro TARGET=swarm`
+deploys a stack onto it. docs: ../shared/docker-engine.md §8 has what works on this kernel (no
+IPVS: services are dnsrr, the edge is published in host mode; no --privileged).
+
+Node 1 is the manager; it runs the edge (host ports 8000 and 8080 reach it on 127.0.0.1) and
+the storage (the prediction log). Every other node is a worker labelled for inference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from loadtests.harness.deployments import ROOT, wait_ready
+
+NETWORK = "churnlab-cluster"
+# Fixed addresses: a node that restarts must come back where the swarm knows it.
+SUBNET_PREFIX = os.environ.get("CLUSTER_SUBNET_PREFIX", "172.31.250")
+REGISTRY = "churnlab-registry"
+REGISTRY_PORT = os.environ.get("CLUSTER_REGISTRY_PORT", "5000")
+NODE_PREFIX = "churnlab-node-"
+IMAGES = ("edge", "monolith", "gateway", "ingest", "features", "inference")
+ENTRY_PORTS = {"monolith": "8000", "micro": "8080"}  # inside node 1, published on the host
+SERVICE_OF_LOG = {"monolith": "monolith", "micro": "ingest"}
+# What a node needs beyond --cpus/--memory to run containers itself (docs §8): every
+# capability but the one this host refuses, no seccomp/apparmor confinement, the host's
+# cgroup tree (the node's dockerd puts its containers under the node's own cgroup).
+NODE_PRIVILEGES = (
+    "--cap-add=ALL",
+    "--cap-drop=SYS_RESOURCE",
+    "--security-opt=seccomp=unconfined",
+    "--security-opt=apparmor=unconfined",
+    "--security-opt=systempaths=unconfined",
+    "--cgroupns=host",
+    "--volume=/sys/fs/cgroup:/sys/fs/cgroup:rw",
+)
+
+
+def docker(*args: str, check: bool = True, stdin: str | None = None) -> str:
+    done = subprocess.run(
+        ["docker", *args], input=stdin, capture_output=True, text=True, check=False
+    )
+    if check and done.returncode != 0:
+        raise RuntimeError(f"docker {' '.join(args)} exited {done.returncode}: {done.stderr}")
+    return done.stdout
+
+
+def node_name(index: int) -> str:
+    return f"{NODE_PREFIX}{index}"
+
+
+def nodes() -> list[str]:
+    """The node containers, node 1 first."""
+    names = docker("ps", "-a", "--filter", f"name=^{NODE_PREFIX}", "--format", "{{.Names}}")
+    return sorted(names.split(), key=lambda name: int(name.removeprefix(NODE_PREFIX)))
+
+
+def on_node(node: str, *args: str, check: bool = True, stdin: str | None = None) -> str:
+    """The docker CLI of a node's own engine."""
+    return docker("exec", "-i", node, "docker", *args, check=check, stdin=stdin)
+
+
+def debian_image() -> str:
+    """What the node and registry images build on: the local base when there is no registry
+    (scripts/runtime.sh decides, as for every other image)."""
+    chosen = subprocess.run(
+        ["bash", "-c", 'source scripts/runtime.sh && choose_base_image && echo "$DEBIAN_IMAGE"'],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return chosen.stdout.strip().splitlines()[-1] or "debian:bookworm-slim"
+
+
+def build_infrastructure() -> None:
+    for target in ("swarm-node", "registry"):
+        built = subprocess.run(
+            [
+                "docker", "build", "--network", "host", "--quiet",
+                "--build-arg", f"DEBIAN_IMAGE={debian_image()}",
+                "--target", target, "-t", f"churnlab/{target}:latest",
+                "-f", "docker/Dockerfile", ".",
+            ],
+            cwd=ROOT, capture_output=True, text=True, check=False,
+        )  # fmt: skip
+        if built.returncode != 0:
+            raise RuntimeError(f"building {target} failed:\n{built.stderr[-3000:]}")
+
+
+@dataclass(frozen=True)
+class Budget:
+    """Each node's share of the cluster's total: the same total whatever the node count."""
+
+    nodes: int
+    total_cpus: float
+    total_memory_mb: int
+    cpuset: str = ""  # CPUs every node is pinned to (the experiments keep the generator apart)
+
+    @property
+    def node_cpus(self) -> float:
+        return round(self.total_cpus / self.nodes, 2)
+
+    @property
+    def node_memory_mb(self) -> int:
+        return self.total_memory_mb // self.nodes
+
+
+def default_host_ports() -> dict[str, str]:
+    """Where the host reaches each deployment's edge: the same ports as without a cluster."""
+    return {
+        "monolith": os.environ.get("MONOLITH_PORT", "8000"),
+        "micro": os.environ.get("GATEWAY_PORT", "8080"),
+    }
+
+
+def entry_url(deployment: str) -> str:
+    """The deployment's edge as the host reaches it: node 1's published port."""
+    published = docker("port", node_name(1), f"{ENTRY_PORTS[deployment]}/tcp").split()[0]
+    return f"http://{published}"
+
+
+def up(budget: Budget, host_ports: dict[str, str] | None = None) -> None:
+    """Nodes, registry and swarm, from nothing (an existing cluster is taken down first)."""
+    host_ports = host_ports or default_host_ports()
+    down()
+    build_infrastructure()
+    docker("network", "create", "--subnet", f"{SUBNET_PREFIX}.0/24", NETWORK)
+    docker(
+        "run", "-d", "--name", REGISTRY, "--network", NETWORK, "--network-alias", "registry",
+        "--ip", f"{SUBNET_PREFIX}.2",
+        "--publish", f"127.0.0.1:{REGISTRY_PORT}:5000", "--restart", "unless-stopped",
+        "churnlab/registry:latest",
+    )  # fmt: skip
+    for index in range(1, budget.nodes + 1):
+        published = (
+            [f"--publish=127.0.0.1:{host_ports[d]}:{ENTRY_PORTS[d]}" for d in ENTRY_PORTS]
+            if index == 1
+            else []
+        )
+        docker(
+            "run", "-d", "--name", node_name(index), "--hostname", f"node-{index}",
+            "--network", NETWORK, "--ip", f"{SUBNET_PREFIX}.{10 + index}",
+            *NODE_PRIVILEGES, *published,
+            f"--cpus={budget.node_cpus}", f"--memory={budget.node_memory_mb}m",
+            *([f"--cpuset-cpus={budget.cpuset}"] if budget.cpuset else []),
+            "churnlab/swarm-node:latest",
+        )  # fmt: skip
+    for node in nodes():
+        wait_for(
+            lambda node=node: on_node(node, "info", "--format", "{{.ServerVersion}}"),
+            f"dockerd on {node}",
+        )
+    manager = node_name(1)
+    address = json.loads(docker("inspect", manager))[0]["NetworkSettings"]["Networks"][NETWORK]
+    address = address["IPAddress"]
+    on_node(manager, "swarm", "init", "--advertise-addr", address)
+    token = on_node(manager, "swarm", "join-token", "-q", "worker").strip()
+    for node in nodes()[1:]:
+        on_node(node, "swarm", "join", "--token", token, f"{address}:2377")
+    label_nodes()
+
+
+def label_nodes() -> None:
+    """Node 1: the edge and the storage. Inference on every other node, and on node 1 too in a
+    cluster of one or two (so a lost worker's inference has somewhere to go)."""
+    hostnames = sorted(node_states())
+    for hostname in hostnames:
+        first = hostname == "node-1"
+        labels = ["churnlab.edge=true", "churnlab.storage=true"] if first else []
+        if not first or len(hostnames) <= 2:
+            labels.append("churnlab.inference=true")
+        for label in labels:
+            on_node(node_name(1), "node", "update", "--label-add", label, hostname)
+
+
+def down() -> None:
+    for name in [*nodes(), REGISTRY]:
+        docker("rm", "-f", "-v", name, check=False)
+    docker("network", "rm", NETWORK, check=False)
+
+
+def build_images() -> None:
+    """Both deployments' images, built the way scripts/up.sh builds them."""
+    script = (
+        "source scripts/runtime.sh && choose_base_image && start_wheelhouse"
+        " && docker compose -f compose/monolith.yaml build --quiet"
+        " && docker compose -f compose/micro.yaml build --quiet"
+    )
+    subprocess.run(["bash", "-c", script], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
+
+
+def push_images() -> None:
+    """The deployments' images into the cluster's registry, where every node pulls them."""
+    for image in IMAGES:
+        local = f"127.0.0.1:{REGISTRY_PORT}/churnlab/{image}:latest"
+        docker("tag", f"churnlab/{image}:latest", local)
+        docker("push", "--quiet", local)
+
+
+def deploy(deployment: str, **environment: str) -> str:
+    """The stack of compose/swarm/<deployment>.yaml, from node 1; waits until it answers."""
+    stack = (ROOT / "compose" / "swarm" / f"{deployment}.yaml").read_text()
+    settings = [f"--env={key}={value}" for key, value in environment.items()]
+    docker(
+        "exec", "-i", *settings, node_name(1), "docker", "stack", "deploy",
+        "--prune", "--resolve-image", "always", "-c", "-", f"churnlab-{deployment}",
+        stdin=stack,
+    )  # fmt: skip
+    url = entry_url(deployment)
+    wait_ready(url, timeout=300)
+    return url
+
+
+def remove(deployment: str) -> None:
+    """The stack and, before returning, its network (a new deploy of the same name would
+    otherwise race the old network's removal)."""
+    stack = f"churnlab-{deployment}"
+    on_node(node_name(1), "stack", "rm", stack, check=False)
+    wait_for(
+        lambda: stack not in on_node(node_name(1), "network", "ls", "--format", "{{.Name}}"),
+        f"{stack} removed",
+    )
+
+
+def tasks(deployment: str, service: str) -> list[dict]:
+    """The service's tasks that are meant to run, with their node and state."""
+    listed = on_node(
+        node_name(1), "service", "ps", f"churnlab-{deployment}_{service}",
+        "--filter", "desired-state=running", "--format", "{{json .}}",
+    )  # fmt: skip
+    return [json.loads(line) for line in listed.splitlines() if line.strip()]
+
+
+def node_states() -> dict[str, str]:
+    """hostname -> Ready/Down, and Active/Drain/Pause, as the manager sees them."""
+    listed = on_node(node_name(1), "node", "ls", "--format", "{{json .}}")
+    return {
+        (member := json.loads(line))["Hostname"]: f"{member['Status']}/{member['Availability']}"
+        for line in listed.splitlines()
+        if line.strip()
+    }
+
+
+def logged_request_ids(deployment: str) -> set[str]:
+    """Every request id in the prediction logs of every node's volume (a task that moved left
+    its records where it ran)."""
+    service = SERVICE_OF_LOG[deployment]
+    query = (
+        "import sqlite3, os;"
+        "p = '/data/prediction_log.sqlite3';"
+        "print('\\n'.join(r[0] for r in sqlite3.connect(p).execute("
+        "'select request_id from accepted_records')) if os.path.exists(p) else '')"
+    )
+    ids: set[str] = set()
+    for node in nodes():
+        volume = f"churnlab-{deployment}_prediction-log"
+        if not on_node(node, "volume", "ls", "-q", "--filter", f"name={volume}", check=False):
+            continue
+        ids |= set(
+            on_node(
+                node, "run", "--rm", "--user", "10001", "-v", f"{volume}:/data:ro",
+                "--entrypoint", "python3", f"registry:5000/churnlab/{service}:latest", "-c", query,
+            ).split()
+        )  # fmt: skip
+    return ids
+
+
+@contextmanager
+def node_fault(node: str, kind: str) -> Iterator[None]:
+    """kill (the node's container), pause (frozen: its heartbeats stop), drain (the manager
+    moves its tasks away), cut (its network dropped, from inside its own namespace)."""
+    if kind == "kill":
+        docker("kill", node)
+        try:
+            yield
+        finally:
+            docker("start", node)
+    elif kind == "pause":
+        docker("pause", node)
+        try:
+            yield
+        finally:
+            docker("unpause", node)
+    elif kind == "drain":
+        hostname = node.removeprefix("churnlab-")
+        on_node(node_name(1), "node", "update", "--availability", "drain", hostname)
+        try:
+            yield
+        finally:
+            on_node(node_name(1), "node", "update", "--availability", "active", hostname)
+    elif kind == "cut":
+        rules = [("INPUT", "-i"), ("OUTPUT", "-o")]
+        for chain, direction in rules:
+            docker("exec", node, "iptables", "-I", chain, direction, "eth0", "-j", "DROP")
+        try:
+            yield
+        finally:
+            for chain, direction in rules:
+                docker("exec", node, "iptables", "-D", chain, direction, "eth0", "-j", "DROP")
+    else:
+        raise ValueError(f"unknown node fault '{kind}': kill, pause, drain or cut")
+
+
+def wait_for(check, what: str, timeout: float = 120) -> None:
+    """Until `check()` is truthy; errors before the deadline count as not yet."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            if check():
+                return
+        except (RuntimeError, OSError, ValueError):
+            pass
+        time.sleep(1)
+    raise TimeoutError(f"{what}: not within {timeout} s")
+
+
+def describe() -> str:
+    lines = [f"{'node':<18}{'cpus':>6}{'memory':>10}  swarm"]
+    states = node_states() if nodes() else {}
+    for node in nodes():
+        host = json.loads(docker("inspect", node))[0]["HostConfig"]
+        hostname = node.removeprefix("churnlab-")
+        lines.append(
+            f"{node:<18}{host['NanoCpus'] / 1e9:>6g}{host['Memory'] // 2**20:>8}Mi"
+            f"  {states.get(hostname, '?')}"
+        )
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    start = sub.add_parser(
+        "up", help="nodes, registry and swarm; --cpus and --memory-mb are totals"
+    )
+    environment = os.environ.get
+    start.add_argument("--nodes", type=int, default=int(environment("NODES", "3")))
+    start.add_argument(
+        "--cpus", type=float, default=float(environment("CLUSTER_CPUS", os.cpu_count() or 2))
+    )
+    start.add_argument("--memory-mb", type=int, default=int(environment("CLUSTER_MEMORY_MB", 6144)))
+    sub.add_parser("down", help="remove nodes, registry and network")
+    sub.add_parser("status", help="the nodes, their budgets and swarm states")
+    sub.add_parser("remove", help="remove both stacks, keep the cluster")
+    stack = sub.add_parser("deploy", help="push the images and deploy a stack")
+    stack.add_argument("deployment", choices=sorted(ENTRY_PORTS))
+    args = parser.parse_args()
+    if args.command == "up":
+        up(Budget(args.nodes, args.cpus, args.memory_mb))
+        print(describe())
+    elif args.command == "down":
+        down()
+    elif args.command == "status":
+        print(describe())
+    elif args.command == "remove":
+        for deployment in ENTRY_PORTS:
+            remove(deployment)
+    else:
+        push_images()
+        print(f"==> {args.deployment} on the swarm at {deploy(args.deployment)}")
+
+
+if __name__ == "__main__":
+    sys.exit(main())
