@@ -1,8 +1,8 @@
 """A local multi-node Docker Swarm: nodes are containers running Debian's dockerd (image target
 swarm-node), each with its own CPU and memory budget, on one bridge network with the cluster's
 own registry. `make cluster-up NODES=3` / `make cluster-down`; `make up-micro TARGET=swarm`
-deploys a stack onto it. docs: ../shared/docker-engine.md §8 has what works on this kernel (no
-IPVS: services are dnsrr, the edge is published in host mode; no --privileged).
+deploys a stack onto it. Made for kernels like this one's: no IPVS (services are dnsrr, the edge
+is published in host mode) and no --privileged (nodes get every capability but one).
 
 Node 1 is the manager; it runs the edge (host ports 8000 and 8080 reach it on 127.0.0.1) and
 the storage (the prediction log). Every other node is a worker labelled for inference.
@@ -352,6 +352,10 @@ def main() -> None:
     sub.add_parser("down", help="remove nodes, registry and network")
     sub.add_parser("status", help="the nodes, their budgets and swarm states")
     sub.add_parser("remove", help="remove both stacks, keep the cluster")
+    fault = sub.add_parser("fault", help="a node fault for --seconds, then undone")
+    fault.add_argument("node", help="e.g. node-2")
+    fault.add_argument("kind", choices=["kill", "pause", "drain", "cut"])
+    fault.add_argument("--seconds", type=float, default=30)
     stack = sub.add_parser("deploy", help="push the images and deploy a stack")
     stack.add_argument("deployment", choices=sorted(ENTRY_PORTS))
     args = parser.parse_args()
@@ -365,6 +369,11 @@ def main() -> None:
     elif args.command == "remove":
         for deployment in ENTRY_PORTS:
             remove(deployment)
+    elif args.command == "fault":
+        with node_fault(f"churnlab-{args.node}", args.kind):
+            print(f"==> {args.kind} {args.node} for {args.seconds:g} s")
+            time.sleep(args.seconds)
+        print(describe())
     else:
         push_images()
         print(f"==> {args.deployment} on the swarm at {deploy(args.deployment)}")
