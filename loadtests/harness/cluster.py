@@ -210,6 +210,14 @@ def push_images() -> None:
 def deploy(deployment: str, **environment: str) -> str:
     """The stack of compose/swarm/<deployment>.yaml, from node 1; waits until it answers."""
     stack = (ROOT / "compose" / "swarm" / f"{deployment}.yaml").read_text()
+    # A container's CPU limit may not exceed its node's (cgroup v1 refuses the quota): the
+    # stacks cap every service at NODE_CPUS, the smallest node's share.
+    node_cpus = min(json.loads(docker("inspect", n))[0]["HostConfig"]["NanoCpus"] for n in nodes())
+    environment = {
+        "NODE_CPUS": f"{node_cpus / 1e9:g}",
+        "EDGE_CPUS": f"{min(0.5, node_cpus / 1e9):g}",
+        **environment,
+    }
     settings = [f"--env={key}={value}" for key, value in environment.items()]
     docker(
         "exec", "-i", *settings, node_name(1), "docker", "stack", "deploy",
