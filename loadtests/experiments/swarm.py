@@ -117,12 +117,14 @@ def run(plan: SwarmPlan, out: Path) -> dict:
         cluster.deploy(deployment, **{replicas: str(plan.node_counts[-1])})
         for kind in plan.faults:
             log(f"{deployment}: node fault, {kind}")
-            results["node_faults"].append(
-                node_fault_run(
+            try:
+                measured = node_fault_run(
                     deployment, out, kind, rate=plan.fault_rate, before=before, during=during,
                     after=after, generator_cpus=budget.generator_cpus,
-                )
-            )  # fmt: skip
+                )  # fmt: skip
+            except (RuntimeError, TimeoutError) as error:  # reported, the others still run
+                measured = {"deployment": deployment, "fault": kind, "error": str(error)[:500]}
+            results["node_faults"].append(measured)
         cluster.remove(deployment)
     cluster.down()
     return results
@@ -166,12 +168,18 @@ def summary(results: dict) -> str:
              _seconds(f["tasks_back_s"]), f"{f['requests_failed']} of {f['requests_intended']}",
              str(f["records_lost"])]
             for f in results["node_faults"]
+            if "error" not in f
         ],
     )  # fmt: skip
+    failed = "".join(
+        f"\n- {f['deployment']}, {f['fault']}: not measured ({f['error'][:200]})"
+        for f in results["node_faults"]
+        if "error" in f
+    )
     return (
         f"Measured by `{results['command']}` from {results['started']}; nodes share the "
         f"deployment CPU set {results['budget']['deployment_cpus']} equally, the generator "
-        f"runs on {results['budget']['generator_cpus']}.\n\n{scaling}\n\n{faults}\n"
+        f"runs on {results['budget']['generator_cpus']}.\n\n{scaling}\n\n{faults}\n{failed}\n"
     )
 
 

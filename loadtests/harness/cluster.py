@@ -276,7 +276,8 @@ def logged_request_ids(deployment: str) -> set[str]:
             continue
         ids |= set(
             on_node(
-                node, "run", "--rm", "--user", "10001", "-v", f"{volume}:/data:ro",
+                # Read-write: SQLite opens a WAL database's -shm file even to read it.
+                node, "run", "--rm", "--user", "10001", "-v", f"{volume}:/data",
                 "--entrypoint", "python3", f"registry:5000/churnlab/{service}:latest", "-c", query,
             ).split()
         )  # fmt: skip
