@@ -10,15 +10,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import Protocol
 
 from loadtests.experiments.analysis import capacity, rate_step
 from loadtests.experiments.budget import Budget, generator_check
-from loadtests.harness.deployments import ComposeDeployment
 from loadtests.harness.locust import run_locust
 
 
+class Serving(Protocol):
+    """All a latency curve needs of a deployment (Compose, local or on the swarm)."""
+
+    @property
+    def url(self) -> str: ...
+
+
 def latency_curve(
-    deployment: ComposeDeployment,
+    deployment: Serving,
     log: Path,
     budget: Budget,
     *,

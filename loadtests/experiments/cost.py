@@ -8,22 +8,15 @@ from pathlib import Path
 from loadtests.experiments.analysis import percentiles, predictions
 from loadtests.experiments.budget import Budget, generator_check
 from loadtests.harness.deployments import ComposeDeployment
-from loadtests.harness.locust import run_locust
+from loadtests.harness.locust import steady_open_load
 
 
 def steady_cost(
     deployment: ComposeDeployment, log: Path, budget: Budget, *, rate: float, seconds: float
 ) -> dict:
     cpu_before = deployment.cpu_seconds()
-    run = run_locust(
-        deployment.url,
-        log,
-        loop="open",
-        shape="rates",
-        seconds=seconds,
-        cpus=budget.generator_cpus,
-        rates=f"{rate:g}",
-        step_seconds=seconds,
+    run = steady_open_load(
+        deployment.url, log, rate=rate, seconds=seconds, cpus=budget.generator_cpus
     )
     cpu_used = deployment.cpu_seconds() - cpu_before
     records = sum(r.records for r in predictions(run.requests) if r.ok)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Protocol
 
 from loadtests.experiments.analysis import (
     accepted_record_ids,
@@ -29,7 +30,7 @@ from loadtests.experiments.analysis import (
 from loadtests.experiments.budget import Budget, generator_check
 from loadtests.harness.deployments import ComposeDeployment
 from loadtests.harness.faults import DockerFaults
-from loadtests.harness.locust import run_locust
+from loadtests.harness.locust import steady_open_load
 from loadtests.harness.watch import ReadinessWatch
 
 # The gateway's resilience switched off (churnlab/config.py): one attempt, no breaker, no
@@ -81,15 +82,12 @@ def fault_run(
     injector = threading.Thread(target=inject)
     with ReadinessWatch(deployment.url) as watch:
         injector.start()
-        run = run_locust(
+        run = steady_open_load(
             deployment.url,
             out / f"fault-{fault.component}-{fault.kind}.csv",
-            loop="open",
-            shape="rates",
+            rate=rate,
             seconds=seconds,
             cpus=budget.generator_cpus,
-            rates=f"{rate:g}",
-            step_seconds=seconds,
         )
         injector.join()
         time.sleep(2)
@@ -128,7 +126,11 @@ def applied(deployment: ComposeDeployment, fault: Fault, seconds: float) -> Iter
             yield
 
 
-def records_lost(deployment: ComposeDeployment, accepted: set[str], wait: float = 60) -> int:
+class LoggedDeployment(Protocol):
+    def logged_request_ids(self) -> set[str]: ...
+
+
+def records_lost(deployment: LoggedDeployment, accepted: set[str], wait: float = 60) -> int:
     """Acknowledged records missing from the prediction log once any spool has drained."""
     deadline = time.monotonic() + wait
     while True:

@@ -13,7 +13,7 @@ from pathlib import Path
 from loadtests.experiments.analysis import percentiles, predictions, window
 from loadtests.experiments.budget import Budget, generator_check
 from loadtests.harness.deployments import ComposeDeployment
-from loadtests.harness.locust import run_locust
+from loadtests.harness.locust import run_locust, steady_open_load
 
 
 def closed_and_open(
@@ -35,15 +35,12 @@ def closed_and_open(
         users=users,
     )
     closed_figures = _figures(closed.requests, settle_seconds, seconds)
-    opened = run_locust(
+    opened = steady_open_load(
         deployment.url,
         out / "open.csv",
-        loop="open",
-        shape="rates",
+        rate=closed_figures["achieved_rps"],
         seconds=seconds,
         cpus=budget.generator_cpus,
-        rates=f"{closed_figures['achieved_rps']:g}",
-        step_seconds=seconds,
     )
     return {
         "closed": {"users": users, **closed_figures, "generator": generator_check(closed, budget)},

@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 from loadtests.experiments.analysis import accepted_record_ids, success_by_route, window
+from loadtests.experiments.failures import records_lost
 from loadtests.harness import cluster
-from loadtests.harness.locust import run_locust
+from loadtests.harness.locust import steady_open_load
+from loadtests.harness.watch import BackgroundPoll
 
 NODE_FAULTS = ("kill", "drain", "cut", "pause")
 SCALED = {"monolith": "monolith", "micro": "inference"}
@@ -23,37 +25,24 @@ POLL_SECONDS = 1.0  # each poll is a docker CLI run inside the manager node
 
 
 @dataclass
-class SwarmWatch:
+class SwarmWatch(BackgroundPoll):
     """The manager's view through a fault: the victim's state, and how many of the service's
     tasks run on other nodes."""
 
     deployment: str
     victim: str  # hostname, e.g. node-2
-    samples: list[tuple[float, str, int]] = field(default_factory=list)
-    _stop: threading.Event = field(default_factory=threading.Event)
+    every_seconds = POLL_SECONDS
 
-    def __enter__(self) -> SwarmWatch:
-        self._thread = threading.Thread(target=self._poll, daemon=True)
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _poll(self) -> None:
-        service = SCALED[self.deployment]
-        while not self._stop.is_set():
-            try:
-                state = cluster.node_states().get(self.victim, "?")
-                elsewhere = sum(
-                    task["Node"] != self.victim and task["CurrentState"].startswith("Running")
-                    for task in cluster.tasks(self.deployment, service)
-                )
-                self.samples.append((time.time(), state, elsewhere))
-            except RuntimeError:  # the manager busy or restarting: try again
-                pass
-            self._stop.wait(POLL_SECONDS)
+    def sample(self) -> tuple[float, str, int] | None:
+        try:
+            state = cluster.node_states().get(self.victim, "?")
+            elsewhere = sum(
+                task["Node"] != self.victim and task["CurrentState"].startswith("Running")
+                for task in cluster.tasks(self.deployment, SCALED[self.deployment])
+            )
+        except RuntimeError:  # the manager busy or restarting: try again
+            return None
+        return time.time(), state, elsewhere
 
 
 def victim(deployment: str) -> str:
@@ -79,7 +68,7 @@ def node_fault_run(
     after: float,
     generator_cpus: str | None = None,
 ) -> dict:
-    url = cluster.entry_url(deployment)
+    stack = cluster.Stack(deployment)
     hostname = victim(deployment)
     desired = len(cluster.tasks(deployment, SCALED[deployment]))
     fault_window: dict[str, float] = {}
@@ -94,15 +83,12 @@ def node_fault_run(
     injector = threading.Thread(target=inject)
     with SwarmWatch(deployment, hostname) as watch:
         injector.start()
-        run = run_locust(
-            url,
+        run = steady_open_load(
+            stack.url,
             out / f"node-{kind}.csv",
-            loop="open",
-            shape="rates",
+            rate=rate,
             seconds=before + during + after,
             cpus=generator_cpus,
-            rates=f"{rate:g}",
-            step_seconds=before + during + after,
         )
         injector.join()
     cluster.wait_for(
@@ -123,7 +109,7 @@ def node_fault_run(
             watch.samples, start, lambda state, _: state != "Ready/Active"
         ),
         "tasks_back_s": seconds_until(watch.samples, start, lambda _, n: n >= desired),
-        "records_lost": records_lost(deployment, accepted_record_ids(run.requests)),
+        "records_lost": records_lost(stack, accepted_record_ids(run.requests), wait=90),
     }
 
 
@@ -133,13 +119,3 @@ def seconds_until(samples: list[tuple[float, str, int]], start: float, condition
         if at >= start and condition(state, tasks):
             return round(at - start, 2)
     return None
-
-
-def records_lost(deployment: str, accepted: set[str], wait: float = 90) -> int:
-    """Accepted records missing from every node's prediction log once spools have drained."""
-    deadline = time.monotonic() + wait
-    while True:
-        missing = accepted - cluster.logged_request_ids(deployment)
-        if not missing or time.monotonic() > deadline:
-            return len(missing)
-        time.sleep(2)

@@ -36,13 +36,6 @@ from loadtests.harness import cluster
 
 
 @dataclass(frozen=True)
-class Url:
-    """What the curve needs of a deployment: where to send."""
-
-    url: str
-
-
-@dataclass(frozen=True)
 class SwarmPlan:
     node_counts: tuple[int, ...]
     rates: tuple[float, ...]
@@ -75,12 +68,17 @@ def measure(
     deployment: str, settings: dict[str, str], log_file: Path, budget: Budget, plan: SwarmPlan
 ) -> dict:
     """The deployment alone on the cluster with these settings: its latency curve."""
-    url = cluster.deploy(deployment, **settings)
+    cluster.deploy(deployment, **settings)
     time.sleep(5)  # every replica past its start period, DNS caught up
     measured = latency_curve(
-        Url(url), log_file, budget, rates=plan.rates, step_seconds=plan.step_seconds,
-        settle_seconds=1, slo_ms=SLO_MS,
-    )  # fmt: skip
+        cluster.Stack(deployment),
+        log_file,
+        budget,
+        rates=plan.rates,
+        step_seconds=plan.step_seconds,
+        settle_seconds=1,
+        slo_ms=SLO_MS,
+    )
     cluster.remove(deployment)
     return measured
 

@@ -259,6 +259,20 @@ def node_states() -> dict[str, str]:
     }
 
 
+@dataclass(frozen=True)
+class Stack:
+    """A deployment on the swarm as the experiments use one: where to send, what was logged."""
+
+    deployment: str  # monolith | micro
+
+    @property
+    def url(self) -> str:
+        return entry_url(self.deployment)
+
+    def logged_request_ids(self) -> set[str]:
+        return logged_request_ids(self.deployment)
+
+
 def logged_request_ids(deployment: str) -> set[str]:
     """Every request id in the prediction logs of every node's volume (a task that moved left
     its records where it ran)."""

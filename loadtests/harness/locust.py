@@ -99,6 +99,22 @@ def run_locust(
     return LocustRun(read_request_log(log), used, seconds)
 
 
+def steady_open_load(
+    url: str, log: Path, *, rate: float, seconds: float, cpus: str | None = None
+) -> LocustRun:
+    """One offered rate held for `seconds`, open loop: the load cost and fault runs stand in."""
+    return run_locust(
+        url,
+        log,
+        loop="open",
+        shape="rates",
+        seconds=seconds,
+        cpus=cpus,
+        rates=f"{rate:g}",
+        step_seconds=seconds,
+    )
+
+
 def read_request_log(log: Path) -> list[Request]:
     with log.open(newline="") as stream:
         return [
