@@ -9,6 +9,17 @@ from churnlab.workflow import ChurnWorkflow
 
 
 def ingest_stage(settings: Settings) -> LoggedIngest:
+    """SQLite where one machine is the whole world; PostgreSQL when a URL says so (a cluster)."""
+    if settings.prediction_log_url:
+        # Imported here: psycopg is only installed in the images that write the log.
+        from churnlab.adapters.postgres_log import PostgresPredictionLog
+
+        return LoggedIngest(
+            PostgresPredictionLog(
+                settings.prediction_log_url,
+                write_timeout_seconds=settings.prediction_log_write_timeout_seconds,
+            )
+        )
     return LoggedIngest(
         PredictionLog(settings.prediction_log_path, synchronous=settings.sqlite_synchronous)
     )

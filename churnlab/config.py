@@ -16,6 +16,11 @@ class Settings:
 
     model_dir: Path = Path("models/current")
     prediction_log_path: Path = Path("var/prediction_log.sqlite3")
+    # On a cluster: a PostgreSQL connection string (libpq), which replaces the SQLite file, e.g.
+    # "host=db-a,db-b dbname=churnlab user=churnlab target_session_attrs=read-write".
+    prediction_log_url: str = ""
+    # A write to PostgreSQL, the standby's confirmation included, gets this long (then 503).
+    prediction_log_write_timeout_seconds: float = 2.0
     # NORMAL survives process crashes; FULL also survives power loss, at an fsync per commit.
     sqlite_synchronous: str = "NORMAL"
     max_single_body_bytes: int = 64 * 1024

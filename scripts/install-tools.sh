@@ -5,11 +5,14 @@
 #   prometheus  promtool, for the live view's configuration test
 #   chromium chromium-driver
 #               headless Chromium, for the tests that open the report and the live console
+#   postgresql-15
+#               a throwaway server for the tests of the cluster's prediction log (not a service)
 # Usage: scripts/install-tools.sh [package ...]   (default: all of them). Idempotent.
 set -euo pipefail
-declare -A command_of=([haproxy]=haproxy [wrk]=wrk [prometheus]=promtool [chromium-driver]=chromedriver)
+declare -A command_of=([haproxy]=haproxy [wrk]=wrk [prometheus]=promtool [chromium-driver]=chromedriver
+  [postgresql-15]=/usr/lib/postgresql/15/bin/initdb)
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(haproxy wrk prometheus chromium chromium-driver)
+[ ${#wanted[@]} -gt 0 ] || wanted=(haproxy wrk prometheus chromium chromium-driver postgresql-15)
 missing=()
 for package in "${wanted[@]}"; do
   command -v "${command_of[$package]:-$package}" >/dev/null 2>&1 || missing+=("$package")

@@ -10,12 +10,11 @@ import threading
 from collections.abc import Sequence
 from concurrent.futures import Future
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.domain.errors import ModelNotReadyError
 from churnlab.domain.features import FeatureColumns, prepare_features, records_to_columns
-from churnlab.domain.ingest import AcceptedRequest, ingest
+from churnlab.domain.ingest import AcceptedRequest, RecordStore, ingest
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.workflow import READY
@@ -23,10 +22,17 @@ from churnlab.workflow import READY
 logger = logging.getLogger(__name__)
 
 
-class LoggedIngest:
-    """Ingest straight into the SQLite prediction log."""
+class PredictionStore(RecordStore, Protocol):
+    """The prediction log as ingest needs it: SQLite (`prediction_log.py`) on one machine,
+    PostgreSQL (`postgres_log.py`) on a cluster."""
 
-    def __init__(self, prediction_log: PredictionLog) -> None:
+    def check(self) -> str | None: ...
+
+
+class LoggedIngest:
+    """Ingest straight into the prediction log."""
+
+    def __init__(self, prediction_log: PredictionStore) -> None:
         self.prediction_log = prediction_log
 
     def record(self, accepted: AcceptedRequest) -> Future[bool]:

@@ -1,0 +1,73 @@
+"""A throwaway PostgreSQL server (Debian's postgresql-15 package) for the cluster's log adapter."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import tempfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+BINARIES = Path(os.environ.get("PG_BINARIES", "/usr/lib/postgresql/15/bin"))
+
+
+@dataclass
+class PostgresServer:
+    """A server on a Unix socket only, run as the `postgres` user when the tests run as root."""
+
+    data_dir: Path
+    socket_dir: Path
+    port: int = 5499
+
+    @property
+    def conninfo(self) -> str:
+        return f"host={self.socket_dir} port={self.port} dbname=postgres user=postgres"
+
+    def pg_ctl(self, *args: str) -> None:
+        self._run(str(BINARIES / "pg_ctl"), "-D", str(self.data_dir), "-w", *args)
+
+    def start(self) -> None:
+        options = f"-k {self.socket_dir} -p {self.port} -c listen_addresses=''"
+        self.pg_ctl("-l", str(self.data_dir / "server.log"), "-o", options, "start")
+
+    def stop(self) -> None:
+        self.pg_ctl("-m", "fast", "stop")
+
+    def sql(self, statement: str) -> None:
+        self._run(str(BINARIES / "psql"), self.conninfo, "-qAtc", statement)
+
+    def _run(self, *command: str) -> None:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+        subprocess.run([*as_postgres, *command], check=True, capture_output=True, timeout=120)
+
+
+@pytest.fixture(scope="module")
+def postgres_server() -> Iterator[PostgresServer]:
+    if not (BINARIES / "initdb").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL binaries missing in {BINARIES}: scripts/install-tools.sh")
+        pytest.skip("no PostgreSQL server binaries (scripts/install-tools.sh postgresql-15)")
+    # Not under pytest's tmp_path: its parents are private to root, and the server is not root.
+    root = Path(tempfile.mkdtemp(prefix="churnlab-postgres-"))
+    root.chmod(0o777)
+    server = PostgresServer(data_dir=root / "data", socket_dir=root)
+    try:
+        server._run(
+            str(BINARIES / "initdb"), "-D", str(server.data_dir), "-A", "trust", "-U", "postgres"
+        )
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+@pytest.fixture
+def postgres_url(postgres_server) -> Iterator[str]:
+    """The server's connection string, with an empty log for each test."""
+    yield postgres_server.conninfo
+    postgres_server.sql("DROP TABLE IF EXISTS accepted_records")
