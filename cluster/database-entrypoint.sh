@@ -1,0 +1,30 @@
+#!/bin/sh
+# One role of the cluster's prediction-log database (compose/swarm/database.yaml), run by
+# pg_auto_failover: `monitor`, or a `data` node named by DB_NAME (also its DNS name). Creating
+# is idempotent: a restarted task finds its node on the volume and rejoins as it was.
+# Settings beyond pg_autoctl's own come from /etc/churnlab/postgres/<role>.conf.
+set -eu
+role=${1:?usage: database-entrypoint.sh monitor|data}
+
+# Nothing runs yet in this container: pid files are a killed predecessor's (whose pids a new
+# container reuses, so they would look alive). One task owns the volume at a time.
+rm -rf /tmp/pg_autoctl
+rm -f "$PGDATA/postmaster.pid"
+
+if [ "$role" = monitor ]; then
+  pg_autoctl create monitor --auth trust --no-ssl --hostname "${DB_NAME:-db-monitor}"
+else
+  : "${DB_NAME:?a data node needs DB_NAME}"
+  node_state="$XDG_DATA_HOME/pg_autoctl$PGDATA/pg_autoctl"  # .init only while creating
+  if [ ! -f "$node_state.state" ] || [ -f "$node_state.init" ]; then
+    pg_autoctl create postgres --auth trust --no-ssl --pg-hba-lan \
+      --hostname "$DB_NAME" --name "$DB_NAME" --dbname churnlab --username churnlab
+  fi
+  # A primary cut off from the monitor and its standby demotes itself after 8 s [20 s]:
+  # before the monitor (monitor.conf) may promote the standby.
+  pg_autoctl config set timeout.network_partition_timeout 8 >/dev/null
+fi
+include="include_if_exists = '/etc/churnlab/postgres/$role.conf'"
+grep -qxF "$include" "$PGDATA/postgresql.conf" || echo "$include" >>"$PGDATA/postgresql.conf"
+if pg_ctl status >/dev/null 2>&1; then pg_ctl reload >/dev/null; fi
+exec pg_autoctl run
