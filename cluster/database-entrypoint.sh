@@ -12,12 +12,12 @@ rm -rf /tmp/pg_autoctl
 rm -f "$PGDATA/postmaster.pid"
 
 if [ "$role" = monitor ]; then
-  pg_autoctl create monitor --auth trust --no-ssl --hostname "${DB_NAME:-db-monitor}"
+  pg_autoctl create monitor --no-ssl --skip-pg-hba --hostname "${DB_NAME:-db-monitor}"
 else
   : "${DB_NAME:?a data node needs DB_NAME}"
   node_state="$XDG_DATA_HOME/pg_autoctl$PGDATA/pg_autoctl"  # .init only while creating
   if [ ! -f "$node_state.state" ] || [ -f "$node_state.init" ]; then
-    pg_autoctl create postgres --auth trust --no-ssl --pg-hba-lan \
+    pg_autoctl create postgres --no-ssl --skip-pg-hba \
       --hostname "$DB_NAME" --name "$DB_NAME" --dbname churnlab --username churnlab
   fi
   # A primary cut off from the monitor and its standby demotes itself after 8 s [20 s]:
@@ -26,5 +26,11 @@ else
 fi
 include="include_if_exists = '/etc/churnlab/postgres/$role.conf'"
 grep -qxF "$include" "$PGDATA/postgresql.conf" || echo "$include" >>"$PGDATA/postgresql.conf"
+# Who may connect: anyone on the stack's own overlay network, which only its services join.
+# pg_autoctl's own rules name peers by address or DNS name, and a rescheduled task gets a new
+# address whose reverse name is not its service's; the network is the boundary instead.
+for rule in "host all all samenet trust" "host replication all samenet trust"; do
+  grep -qxF "$rule" "$PGDATA/pg_hba.conf" || echo "$rule" >>"$PGDATA/pg_hba.conf"
+done
 if pg_ctl status >/dev/null 2>&1; then pg_ctl reload >/dev/null; fi
 exec pg_autoctl run

@@ -1,17 +1,22 @@
 """Node faults on the local Swarm, each under open-loop load: a worker node that runs a task of
-the scaled service (the monolith, or inference) is killed, drained, cut off or paused.
+the scaled service (the monolith, or inference) and the primary of the prediction log's
+database is killed, drained, cut off or paused.
 
-Measured per fault: when the manager noticed (the node no longer Ready and Active), when the
-service had all its tasks running again elsewhere, the requests that failed (intended but not
-answered 200), and the accepted records missing from the prediction logs afterwards.
+Measured per fault: when the manager noticed (the node no longer Ready and Active), when a
+database primary ran on another node, when the service had all its tasks running again
+elsewhere, the requests that failed (intended but not answered 200), and the accepted records
+missing from the prediction log: once while the node is still lost (read only on the nodes
+that remain: a lost node's disk is lost), and again after it is back.
 """
 
 from __future__ import annotations
 
 import threading
 import time
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from loadtests.experiments.analysis import accepted_record_ids, success_by_route, window
 from loadtests.experiments.failures import records_lost
@@ -21,40 +26,57 @@ from loadtests.harness.watch import BackgroundPoll
 
 NODE_FAULTS = ("kill", "drain", "cut", "pause")
 SCALED = {"monolith": "monolith", "micro": "inference"}
-POLL_SECONDS = 1.0  # each poll is a docker CLI run inside the manager node
+POLL_SECONDS = 1.0  # each poll is a few docker CLI runs inside the manager node
+
+
+class SwarmSample(NamedTuple):
+    at: float
+    victim_state: str  # Ready/Active, Down/Active, Ready/Drain...
+    tasks_elsewhere: int  # running tasks of the scaled service on other nodes
+    primary_elsewhere: bool  # the database's primary on another node than the victim
 
 
 @dataclass
 class SwarmWatch(BackgroundPoll):
-    """The manager's view through a fault: the victim's state, and how many of the service's
-    tasks run on other nodes."""
+    """The manager's and the database monitor's view through a fault."""
 
     deployment: str
     victim: str  # hostname, e.g. node-2
     every_seconds = POLL_SECONDS
 
-    def sample(self) -> tuple[float, str, int] | None:
+    def sample(self) -> SwarmSample | None:
         try:
             state = cluster.node_states().get(self.victim, "?")
             elsewhere = sum(
                 task["Node"] != self.victim and task["CurrentState"].startswith("Running")
                 for task in cluster.tasks(self.deployment, SCALED[self.deployment])
             )
+            primary = cluster.primary_node(self.deployment)
         except RuntimeError:  # the manager busy or restarting: try again
             return None
-        return time.time(), state, elsewhere
+        return SwarmSample(time.time(), state, elsewhere, primary not in (None, self.victim))
+
+
+@dataclass
+class FaultWindow:
+    start: float = 0.0
+    end: float = 0.0  # when the fault was undone
+    survivors_read_at: float = 0.0  # the log read on the remaining nodes, before the undoing
+    survivors_logged: set[str] = field(default_factory=set)
 
 
 def victim(deployment: str) -> str:
-    """A worker (not node 1, which holds the edge and the storage) running the scaled service."""
-    running = [
+    """A worker (not node 1, which holds the edge and the database's monitor) running the
+    scaled service; one holding a data node of the database first."""
+    running = {
         task["Node"]
         for task in cluster.tasks(deployment, SCALED[deployment])
         if task["CurrentState"].startswith("Running") and task["Node"] != "node-1"
-    ]
+    }
     if not running:
         raise RuntimeError(f"no worker node runs {SCALED[deployment]}")
-    return sorted(running)[0]
+    with_data = running & set(cluster.data_node_hosts(deployment).values())
+    return sorted(with_data or running)[0]
 
 
 def node_fault_run(
@@ -68,23 +90,28 @@ def node_fault_run(
     after: float,
     generator_cpus: str | None = None,
 ) -> dict:
-    stack = cluster.Stack(deployment)
+    """The fault on a worker that holds the database's primary (promoted there first if it
+    holds the standby): the hardest case for the prediction log."""
     hostname = victim(deployment)
+    cluster.promote_on(deployment, hostname)
     desired = len(cluster.tasks(deployment, SCALED[deployment]))
-    fault_window: dict[str, float] = {}
+    survivors = cluster.Stack(deployment, lost_nodes=frozenset({hostname}))
+    fault = FaultWindow()
 
     def inject() -> None:
         time.sleep(before)
-        fault_window["start"] = time.time()
+        fault.start = time.time()
         with cluster.node_fault(f"churnlab-{hostname}", kind):
             time.sleep(during)
-            fault_window["end"] = time.time()
+            fault.survivors_read_at = time.time()
+            fault.survivors_logged = survivors.logged_request_ids()
+            fault.end = time.time()
 
     injector = threading.Thread(target=inject)
     with SwarmWatch(deployment, hostname) as watch:
         injector.start()
         run = steady_open_load(
-            stack.url,
+            survivors.url,
             out / f"node-{kind}.csv",
             rate=rate,
             seconds=before + during + after,
@@ -94,7 +121,9 @@ def node_fault_run(
     cluster.wait_for(
         lambda: cluster.node_states().get(hostname) == "Ready/Active", f"{hostname} back"
     )
-    start, end = fault_window["start"], fault_window["end"]
+    answered_before_read = [
+        r for r in run.requests if r.time + r.ms / 1000 < fault.survivors_read_at
+    ]
     intended = len(run.requests)
     answered = sum(request.status == 200 for request in run.requests)
     return {
@@ -102,20 +131,32 @@ def node_fault_run(
         "fault": f"{kind} {hostname}",
         "service": SCALED[deployment],
         "offered_rps": rate,
-        "routes": success_by_route(window(run.requests, start, end + after)),
+        "routes": success_by_route(window(run.requests, fault.start, fault.end + after)),
         "requests_failed": intended - answered,
         "requests_intended": intended,
         "time_to_detect_s": seconds_until(
-            watch.samples, start, lambda state, _: state != "Ready/Active"
+            watch.samples, fault.start, lambda s: s.victim_state != "Ready/Active"
         ),
-        "tasks_back_s": seconds_until(watch.samples, start, lambda _, n: n >= desired),
-        "records_lost": records_lost(stack, accepted_record_ids(run.requests), wait=90),
+        "primary_elsewhere_s": seconds_until(
+            watch.samples, fault.start, lambda s: s.primary_elsewhere
+        ),
+        "tasks_back_s": seconds_until(
+            watch.samples, fault.start, lambda s: s.tasks_elsewhere >= desired
+        ),
+        "records_lost_node_down": len(
+            accepted_record_ids(answered_before_read) - fault.survivors_logged
+        ),
+        "records_lost": records_lost(
+            cluster.Stack(deployment), accepted_record_ids(run.requests), wait=90
+        ),
     }
 
 
-def seconds_until(samples: list[tuple[float, str, int]], start: float, condition) -> float | None:
-    """Seconds from `start` to the first sample where `condition(state, tasks)` holds."""
-    for at, state, tasks in samples:
-        if at >= start and condition(state, tasks):
-            return round(at - start, 2)
+def seconds_until(
+    samples: list[SwarmSample], start: float, condition: Callable[[SwarmSample], bool]
+) -> float | None:
+    """Seconds from `start` to the first sample where `condition` holds."""
+    for sample in samples:
+        if sample.at >= start and condition(sample):
+            return round(sample.at - start, 2)
     return None

@@ -160,11 +160,13 @@ def summary(results: dict) -> str:
         ],
     )  # fmt: skip
     faults = markdown_table(
-        ["deployment", "fault", "detect", "tasks back", "requests failed", "records lost"],
+        ["deployment", "fault", "detect", "primary elsewhere", "tasks back", "requests failed",
+         "records lost (node down / back)"],
         [
             [f["deployment"], f["fault"], _seconds(f["time_to_detect_s"]),
-             _seconds(f["tasks_back_s"]), f"{f['requests_failed']} of {f['requests_intended']}",
-             str(f["records_lost"])]
+             _seconds(f["primary_elsewhere_s"]), _seconds(f["tasks_back_s"]),
+             f"{f['requests_failed']} of {f['requests_intended']}",
+             f"{f['records_lost_node_down']} / {f['records_lost']}"]
             for f in results["node_faults"]
             if "error" not in f
         ],

@@ -5,7 +5,9 @@ deploys a stack onto it. Made for kernels like this one's: no IPVS (services are
 is published in host mode) and no --privileged (nodes get every capability but one).
 
 Node 1 is the manager; it runs the edge (host ports 8000 and 8080 reach it on 127.0.0.1) and
-the storage (the prediction log). Every other node is a worker labelled for inference.
+the database's monitor. The prediction log's two PostgreSQL data nodes (compose/swarm/
+database.yaml) run on two different nodes where there are two, workers first. Every worker is
+labelled for inference.
 """
 
 from __future__ import annotations
@@ -28,9 +30,10 @@ SUBNET_PREFIX = os.environ.get("CLUSTER_SUBNET_PREFIX", "172.31.250")
 REGISTRY = "churnlab-registry"
 REGISTRY_PORT = os.environ.get("CLUSTER_REGISTRY_PORT", "5000")
 NODE_PREFIX = "churnlab-node-"
-IMAGES = ("edge", "monolith", "gateway", "ingest", "features", "inference")
+IMAGES = ("edge", "monolith", "gateway", "ingest", "features", "inference", "postgres")
 ENTRY_PORTS = {"monolith": "8000", "micro": "8080"}  # inside node 1, published on the host
-SERVICE_OF_LOG = {"monolith": "monolith", "micro": "ingest"}
+DATA_NODES = ("db-a", "db-b")  # the prediction log's PostgreSQL servers, one per node
+STACKS_DIR = "/etc/churnlab/stacks"  # where node 1 keeps the stack files it deploys
 # What a node needs beyond --cpus/--memory to run containers itself (docs §8): every
 # capability but the one this host refuses, no seccomp/apparmor confinement, the host's
 # cgroup tree (the node's dockerd puts its containers under the node's own cgroup).
@@ -83,7 +86,8 @@ def debian_image() -> str:
 
 
 def build_infrastructure() -> None:
-    for target in ("swarm-node", "registry"):
+    """The node, the registry and the database images: Debian packages, no Python."""
+    for target in ("swarm-node", "registry", "postgres"):
         built = subprocess.run(
             [
                 "docker", "build", "--network", "host", "--quiet",
@@ -171,14 +175,19 @@ def up(budget: Budget, host_ports: dict[str, str] | None = None) -> None:
 
 
 def label_nodes() -> None:
-    """Node 1: the edge and the storage. Inference on every other node, and on node 1 too in a
-    cluster of one or two (so a lost worker's inference has somewhere to go)."""
-    hostnames = sorted(node_states())
+    """Node 1: the edge and the database's monitor. The two data nodes on the last two nodes
+    (nodes 2 and 3 of three; 1 and 2 of two; both on node 1 of one). Inference on every other
+    node, and on node 1 too in a cluster of one or two (so a lost worker's inference has
+    somewhere to go)."""
+    hostnames = sorted(node_states(), key=lambda name: int(name.removeprefix("node-")))
+    last_two = hostnames[-2:] if len(hostnames) > 1 else hostnames * 2
+    data_nodes = dict(zip(DATA_NODES, last_two, strict=True))
     for hostname in hostnames:
         first = hostname == "node-1"
-        labels = ["churnlab.edge=true", "churnlab.storage=true"] if first else []
+        labels = ["churnlab.edge=true"] if first else []
         if not first or len(hostnames) <= 2:
             labels.append("churnlab.inference=true")
+        labels += [f"churnlab.{db}=true" for db, node in data_nodes.items() if node == hostname]
         for label in labels:
             on_node(node_name(1), "node", "update", "--label-add", label, hostname)
 
@@ -208,8 +217,8 @@ def push_images() -> None:
 
 
 def deploy(deployment: str, **environment: str) -> str:
-    """The stack of compose/swarm/<deployment>.yaml, from node 1; waits until it answers."""
-    stack = (ROOT / "compose" / "swarm" / f"{deployment}.yaml").read_text()
+    """The stack of compose/swarm/<deployment>.yaml with its database (database.yaml), from
+    node 1; waits until it answers."""
     # A container's CPU limit may not exceed its node's (cgroup v1 refuses the quota): the
     # stacks cap every service at NODE_CPUS, the smallest node's share.
     node_cpus = min(json.loads(docker("inspect", n))[0]["HostConfig"]["NanoCpus"] for n in nodes())
@@ -219,10 +228,13 @@ def deploy(deployment: str, **environment: str) -> str:
         **environment,
     }
     settings = [f"--env={key}={value}" for key, value in environment.items()]
+    docker("exec", node_name(1), "mkdir", "-p", STACKS_DIR)
+    docker("cp", str(ROOT / "compose" / "swarm") + "/.", f"{node_name(1)}:{STACKS_DIR}")
     docker(
-        "exec", "-i", *settings, node_name(1), "docker", "stack", "deploy",
-        "--prune", "--resolve-image", "always", "-c", "-", f"churnlab-{deployment}",
-        stdin=stack,
+        "exec", *settings, node_name(1), "docker", "stack", "deploy",
+        "--prune", "--resolve-image", "always",
+        "-c", f"{STACKS_DIR}/database.yaml", "-c", f"{STACKS_DIR}/{deployment}.yaml",
+        f"churnlab-{deployment}",
     )  # fmt: skip
     url = entry_url(deployment)
     wait_ready(url, timeout=300)
@@ -230,14 +242,26 @@ def deploy(deployment: str, **environment: str) -> str:
 
 
 def remove(deployment: str) -> None:
-    """The stack and, before returning, its network (a new deploy of the same name would
-    otherwise race the old network's removal)."""
+    """The stack, its network and its volumes (the database's: a new deploy starts a new
+    log), before returning: a new deploy of the same name would otherwise race them."""
     stack = f"churnlab-{deployment}"
     on_node(node_name(1), "stack", "rm", stack, check=False)
     wait_for(
         lambda: stack not in on_node(node_name(1), "network", "ls", "--format", "{{.Name}}"),
         f"{stack} removed",
     )
+    for node in nodes():
+        wait_for(lambda node=node: _volumes_removed(node, stack), f"{stack} volumes on {node}")
+
+
+def _volumes_removed(node: str, stack: str) -> bool:
+    """Removes the stack's volumes on the node; True once none is left (a volume stays in use
+    until its task's container is gone)."""
+    label = f"label=com.docker.stack.namespace={stack}"
+    volumes = on_node(node, "volume", "ls", "-q", "--filter", label).split()
+    if volumes:
+        on_node(node, "volume", "rm", *volumes, check=False)
+    return not volumes
 
 
 def tasks(deployment: str, service: str) -> list[dict]:
@@ -261,41 +285,83 @@ def node_states() -> dict[str, str]:
 
 @dataclass(frozen=True)
 class Stack:
-    """A deployment on the swarm as the experiments use one: where to send, what was logged."""
+    """A deployment on the swarm as the experiments use one: where to send, what was logged.
+    The log is read only on `reachable` nodes (default: all): a lost node's disk is lost."""
 
     deployment: str  # monolith | micro
+    lost_nodes: frozenset[str] = frozenset()  # hostnames, e.g. node-2
 
     @property
     def url(self) -> str:
         return entry_url(self.deployment)
 
     def logged_request_ids(self) -> set[str]:
-        return logged_request_ids(self.deployment)
+        return logged_request_ids(self.deployment, self.lost_nodes)
 
 
-def logged_request_ids(deployment: str) -> set[str]:
-    """Every request id in the prediction logs of every node's volume (a task that moved left
-    its records where it ran)."""
-    service = SERVICE_OF_LOG[deployment]
-    query = (
-        "import sqlite3, os;"
-        "p = '/data/prediction_log.sqlite3';"
-        "print('\\n'.join(r[0] for r in sqlite3.connect(p).execute("
-        "'select request_id from accepted_records')) if os.path.exists(p) else '')"
-    )
+def in_task(deployment: str, service: str, *command: str) -> tuple[str, str]:
+    """Runs `command` in the service's running container; (its node's hostname, output)."""
+    for task in tasks(deployment, service):
+        if task["CurrentState"].startswith("Running"):
+            node = node_name(int(task["Node"].removeprefix("node-")))
+            label = f"label=com.docker.swarm.service.name=churnlab-{deployment}_{service}"
+            container = on_node(node, "ps", "-q", "--filter", label).split()
+            if container:
+                return task["Node"], on_node(node, "exec", container[0], *command)
+    raise RuntimeError(f"no running task of {service}")
+
+
+def logged_request_ids(deployment: str, lost_nodes: frozenset[str] = frozenset()) -> set[str]:
+    """Every request id on the data nodes that are up, except on `lost_nodes`: what survives
+    their loss. (A standby has every record the primary acknowledged.)"""
     ids: set[str] = set()
-    for node in nodes():
-        volume = f"churnlab-{deployment}_prediction-log"
-        if not on_node(node, "volume", "ls", "-q", "--filter", f"name={volume}", check=False):
+    for data_node in DATA_NODES:
+        try:
+            node, listed = in_task(
+                deployment, data_node,
+                "psql", "-qAt", "-d", "churnlab", "-c", "SELECT request_id FROM accepted_records",
+            )  # fmt: skip
+        except RuntimeError:  # down, or no table yet: nothing read there
             continue
-        ids |= set(
-            on_node(
-                # Read-write: SQLite opens a WAL database's -shm file even to read it.
-                node, "run", "--rm", "--user", "10001", "-v", f"{volume}:/data",
-                "--entrypoint", "python3", f"registry:5000/churnlab/{service}:latest", "-c", query,
-            ).split()
-        )  # fmt: skip
+        if node not in lost_nodes:
+            ids |= set(listed.split())
     return ids
+
+
+def data_node_hosts(deployment: str) -> dict[str, str]:
+    """Data node -> the hostname of the node it runs on."""
+    return {
+        data_node: task["Node"]
+        for data_node in DATA_NODES
+        for task in tasks(deployment, data_node)
+        if task["CurrentState"].startswith("Running")
+    }
+
+
+def primary_node(deployment: str) -> str | None:
+    """The hostname of the node whose data node takes writes now, if any."""
+    hosts = data_node_hosts(deployment)
+    writable = ("primary", "wait_primary", "single")
+    primaries = [
+        hosts.get(name) for name, role in database_roles(deployment).items() if role in writable
+    ]
+    return primaries[0] if len(primaries) == 1 else None
+
+
+def promote_on(deployment: str, hostname: str) -> None:
+    """Makes the data node on `hostname` the primary (a switchover), if it is not already."""
+    on_host = [name for name, host in data_node_hosts(deployment).items() if host == hostname]
+    if not on_host or primary_node(deployment) == hostname:
+        return
+    in_task(deployment, on_host[0], "pg_autoctl", "perform", "promotion", "--name", on_host[0])
+    wait_for(lambda: database_roles(deployment).get(on_host[0]) == "primary", "promotion")
+
+
+def database_roles(deployment: str) -> dict[str, str]:
+    """Data node -> its state as pg_auto_failover's monitor assigned it (primary, secondary,
+    wait_primary...)."""
+    _, shown = in_task(deployment, "db-monitor", "pg_autoctl", "show", "state", "--json")
+    return {node["nodename"]: node["assigned_group_state"] for node in json.loads(shown)}
 
 
 @contextmanager

@@ -1,7 +1,7 @@
 """The pure parts of the Swarm experiments: the best split per node count, and timing from the
 manager's samples."""
 
-from loadtests.experiments.node_faults import seconds_until
+from loadtests.experiments.node_faults import SwarmSample, seconds_until
 from loadtests.experiments.swarm import best_by_nodes, summary
 
 
@@ -30,15 +30,17 @@ def test_best_split_per_node_count_is_the_highest_capacity():
 
 def test_seconds_until_counts_from_the_fault_and_ignores_earlier_samples():
     samples = [
-        (99.0, "Down/Active", 0),  # before the fault: not counted
-        (100.5, "Ready/Active", 2),
-        (104.0, "Down/Active", 1),
-        (118.0, "Down/Active", 2),
+        SwarmSample(99.0, "Down/Active", 0, True),  # before the fault: not counted
+        SwarmSample(100.5, "Ready/Active", 2, False),
+        SwarmSample(104.0, "Down/Active", 1, False),
+        SwarmSample(111.0, "Down/Active", 1, True),
+        SwarmSample(118.0, "Down/Active", 2, True),
     ]
-    assert seconds_until(samples, 100.0, lambda state, _: state != "Ready/Active") == 4.0
-    assert seconds_until(samples, 100.0, lambda _, tasks: tasks >= 2) == 0.5
-    assert seconds_until(samples, 101.0, lambda _, tasks: tasks >= 2) == 17.0
-    assert seconds_until(samples, 100.0, lambda _, tasks: tasks >= 3) is None
+    assert seconds_until(samples, 100.0, lambda s: s.victim_state != "Ready/Active") == 4.0
+    assert seconds_until(samples, 100.0, lambda s: s.primary_elsewhere) == 11.0
+    assert seconds_until(samples, 100.0, lambda s: s.tasks_elsewhere >= 2) == 0.5
+    assert seconds_until(samples, 101.0, lambda s: s.tasks_elsewhere >= 2) == 17.0
+    assert seconds_until(samples, 100.0, lambda s: s.tasks_elsewhere >= 3) is None
 
 
 def test_summary_tables_every_configuration_and_fault():
@@ -52,13 +54,15 @@ def test_summary_tables_every_configuration_and_fault():
                 "deployment": "micro",
                 "fault": "kill node-2",
                 "time_to_detect_s": 11.5,
+                "primary_elsewhere_s": 16.0,
                 "tasks_back_s": None,
                 "requests_failed": 3,
                 "requests_intended": 600,
+                "records_lost_node_down": 0,
                 "records_lost": 0,
             }
         ],
     }
     text = summary(results)
     assert "| 2 | micro | a | 50 | yes |" in text
-    assert "| micro | kill node-2 | 11.5 s | never | 3 of 600 | 0 |" in text
+    assert "| micro | kill node-2 | 11.5 s | 16 s | never | 3 of 600 | 0 / 0 |" in text
