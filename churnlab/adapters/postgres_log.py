@@ -157,7 +157,9 @@ class PostgresPredictionLog:
 
     def _on_notice(self, notice: Diagnostic) -> None:
         if "synchronous replication" in (notice.message_primary or ""):
-            self._not_replicated.append(f"write not confirmed by the standby: {notice.message_primary}")
+            self._not_replicated.append(
+                f"write not confirmed by the standby: {notice.message_primary}"
+            )
 
     def _close(self) -> None:
         connection, self._connection = self._connection, None

@@ -67,16 +67,24 @@ class FaultWindow:
 
 def victim(deployment: str) -> str:
     """A worker (not node 1, which holds the edge and the database's monitor) running the
-    scaled service; one holding a data node of the database first."""
-    running = {
-        task["Node"]
-        for task in cluster.tasks(deployment, SCALED[deployment])
-        if task["CurrentState"].startswith("Running") and task["Node"] != "node-1"
-    }
+    scaled service; one holding a data node of the database first. Swarm does not move tasks
+    back to a node that returns, so after an earlier fault the service is spread again."""
+    running = _workers_running(deployment)
+    if not running:
+        cluster.rebalance(deployment, SCALED[deployment])
+        running = _workers_running(deployment)
     if not running:
         raise RuntimeError(f"no worker node runs {SCALED[deployment]}")
     with_data = running & set(cluster.data_node_hosts(deployment).values())
     return sorted(with_data or running)[0]
+
+
+def _workers_running(deployment: str) -> set[str]:
+    return {
+        task["Node"]
+        for task in cluster.tasks(deployment, SCALED[deployment])
+        if task["CurrentState"].startswith("Running") and task["Node"] != "node-1"
+    }
 
 
 def node_fault_run(

@@ -238,6 +238,12 @@ def deploy(deployment: str, **environment: str) -> str:
     )  # fmt: skip
     url = entry_url(deployment)
     wait_ready(url, timeout=300)
+    # Up means replicated: until the standby has caught up, the primary acknowledges alone.
+    wait_for(
+        lambda: sorted(database_roles(deployment).values()) == ["primary", "secondary"],
+        f"{deployment}'s database replicated",
+        timeout=300,
+    )
     return url
 
 
@@ -262,6 +268,13 @@ def _volumes_removed(node: str, stack: str) -> bool:
     if volumes:
         on_node(node, "volume", "rm", *volumes, check=False)
     return not volumes
+
+
+def rebalance(deployment: str, service: str) -> None:
+    """Replaces the service's tasks one by one, which the scheduler spreads over the nodes."""
+    on_node(
+        node_name(1), "service", "update", "--force", "--quiet", f"churnlab-{deployment}_{service}"
+    )
 
 
 def tasks(deployment: str, service: str) -> list[dict]:

@@ -1,5 +1,6 @@
 """The local Swarm for real: each node's budget binds what it runs, both stacks run their
-replicas where placed, and a node killed under load has its tasks run elsewhere with no
+replicas where placed, the prediction log is replicated before a prediction is answered, and
+the node of the database's primary, killed under load, has its tasks run elsewhere with no
 accepted record lost."""
 
 from __future__ import annotations
@@ -7,6 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
+import requests
 
 from loadtests.experiments.node_faults import node_fault_run
 from loadtests.harness import cluster
@@ -46,22 +48,51 @@ def test_every_node_has_its_share_and_it_binds_what_the_node_runs(swarm):
 def test_both_stacks_run_their_replicas_where_placed(swarm):
     for deployment, services in {
         "monolith": {"edge": 1, "monolith": 2},
-        "micro": {"edge": 1, "gateway": 1, "ingest": 1, "features": 1, "inference": 2},
+        "micro": {"edge": 1, "gateway": 1, "ingest": 2, "features": 1, "inference": 2},
     }.items():
-        for service, replicas in services.items():
+        placed = {"edge": 1, "db-monitor": 1, "db-a": 1, "db-b": 1, **services}
+        for service, replicas in placed.items():
             running = [
                 task
                 for task in cluster.tasks(deployment, service)
                 if task["CurrentState"].startswith("Running")
             ]
             assert len(running) == replicas, (deployment, service, running)
-            if service in ("edge", "ingest"):
+            if service in ("edge", "db-monitor"):
                 assert {task["Node"] for task in running} == {"node-1"}, running
+        # The log's two copies on two nodes: one node's loss leaves one.
+        assert cluster.data_node_hosts(deployment) == {"db-a": "node-1", "db-b": "node-2"}
 
 
-def test_a_node_killed_under_load_has_its_tasks_run_elsewhere_and_loses_nothing(swarm, tmp_path):
-    result = node_fault_run("micro", tmp_path, "kill", rate=10, before=3, during=35, after=10)
+@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+def test_a_prediction_is_on_the_standby_when_it_is_answered(swarm, deployment, record_body):
+    """Synchronous replication: the 200 comes after the standby has the record, so it can
+    be read there with the primary's node left out."""
+    primary = cluster.primary_node(deployment)
+    assert primary is not None, cluster.database_roles(deployment)
+    request_id = f"replicated-{deployment}"
+    answer = requests.post(
+        f"{swarm[deployment]}/v1/predict",
+        json=record_body,
+        headers={"X-Request-ID": request_id},
+        timeout=10,
+    )
+    assert answer.status_code == 200, answer.text
+    on_standby = cluster.logged_request_ids(deployment, lost_nodes=frozenset({primary}))
+    assert request_id in on_standby
+
+
+@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+def test_the_primarys_node_killed_under_load_loses_nothing(swarm, deployment, tmp_path):
+    """The worker that runs the scaled service and the database's primary is killed: its
+    tasks run elsewhere, the standby is promoted, and every acknowledged record is on the
+    node that remains, before the killed one comes back."""
+    result = node_fault_run(deployment, tmp_path, "kill", rate=10, before=3, during=35, after=10)
     assert result["time_to_detect_s"] is not None, result
+    assert result["primary_elsewhere_s"] is not None, result
     assert result["tasks_back_s"] is not None, result
+    assert result["records_lost_node_down"] == 0, result
     assert result["records_lost"] == 0, result
     assert result["requests_intended"] >= 400
+    answered = result["requests_intended"] - result["requests_failed"]
+    assert answered >= result["requests_intended"] / 3, "the stack did not serve on"
