@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
 
 import psycopg
 from psycopg.errors import Diagnostic
@@ -43,6 +43,7 @@ INSERT = "INSERT INTO accepted_records VALUES (%s, %s, %s, %s) ON CONFLICT DO NO
 # Any constant: processes that start together take it so that one of them creates the table.
 SCHEMA_LOCK = 0x636875726E
 Row = tuple[str, str, str, str]
+Result = TypeVar("Result")
 
 
 class PostgresPredictionLog:
@@ -123,7 +124,7 @@ class PostgresPredictionLog:
         with self._lock:
             return self._execute(write)
 
-    def _execute(self, work: Any) -> Any:
+    def _execute(self, work: Callable[[psycopg.Connection[Any]], Result]) -> Result:
         """Run `work(connection)`; any failure, or a commit the standby did not confirm, is a
         StorageUnavailableError, and the connection is reopened next time."""
         try:

@@ -280,7 +280,7 @@ def rebalance(deployment: str, service: str) -> None:
 def tasks(deployment: str, service: str) -> list[dict]:
     """The service's tasks that are meant to run, with their node and state."""
     listed = on_node(
-        node_name(1), "service", "ps", f"churnlab-{deployment}_{service}",
+        node_name(1), "service", "ps", f"churnlab-{deployment}_{service}", "--no-trunc",
         "--filter", "desired-state=running", "--format", "{{json .}}",
     )  # fmt: skip
     return [json.loads(line) for line in listed.splitlines() if line.strip()]
@@ -299,7 +299,7 @@ def node_states() -> dict[str, str]:
 @dataclass(frozen=True)
 class Stack:
     """A deployment on the swarm as the experiments use one: where to send, what was logged.
-    The log is read only on `reachable` nodes (default: all): a lost node's disk is lost."""
+    The log is read on every node but `lost_nodes`: a lost node's disk is lost."""
 
     deployment: str  # monolith | micro
     lost_nodes: frozenset[str] = frozenset()  # hostnames, e.g. node-2
@@ -312,16 +312,22 @@ class Stack:
         return logged_request_ids(self.deployment, self.lost_nodes)
 
 
-def in_task(deployment: str, service: str, *command: str) -> tuple[str, str]:
-    """Runs `command` in the service's running container; (its node's hostname, output)."""
+def task_container(deployment: str, service: str) -> tuple[str, str, str]:
+    """(hostname, node container, container id) of the service's first running task."""
     for task in tasks(deployment, service):
         if task["CurrentState"].startswith("Running"):
             node = node_name(int(task["Node"].removeprefix("node-")))
-            label = f"label=com.docker.swarm.service.name=churnlab-{deployment}_{service}"
-            container = on_node(node, "ps", "-q", "--filter", label).split()
-            if container:
-                return task["Node"], on_node(node, "exec", container[0], *command)
-    raise RuntimeError(f"no running task of {service}")
+            label = f"label=com.docker.swarm.task.id={task['ID']}"
+            found = on_node(node, "ps", "-q", "--filter", label).split()
+            if found:
+                return task["Node"], node, found[0]
+    raise RuntimeError(f"no running task of {service} in {deployment}")
+
+
+def in_task(deployment: str, service: str, *command: str) -> tuple[str, str]:
+    """Runs `command` in the service's running container; (its node's hostname, output)."""
+    hostname, node, container = task_container(deployment, service)
+    return hostname, on_node(node, "exec", container, *command)
 
 
 def logged_request_ids(deployment: str, lost_nodes: frozenset[str] = frozenset()) -> set[str]:

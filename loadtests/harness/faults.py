@@ -2,6 +2,7 @@
 
     python -m loadtests.harness.faults micro-inference-1 pause --seconds 10
     python -m loadtests.harness.faults ingest stop --runtime local --deployment micro
+    python -m loadtests.harness.faults inference kill --runtime swarm --deployment micro
 
 Docker runtime (docker SDK): kill (`docker kill`; undone by starting it again), crash (SIGKILL
 to the container's main process from the host: Docker's restart policy brings it back, nobody
@@ -11,12 +12,14 @@ latency / loss (tc netem inside the container's network namespace where the kern
 otherwise loss falls back to iptables random drops and latency is refused with the reason),
 blackhole (iptables DROP: connections hang instead of being refused), disconnect (from its
 networks). Local runtime (supervisord): kill, stop (SIGSTOP, the pause of a process), restart,
-down (a clean stop until the fault ends).
+down (a clean stop until the fault ends). Swarm (the local cluster, by service name): kill,
+stop, pause, cpu, blackhole on one running task, through its node's engine.
 """
 
 from __future__ import annotations
 
 import argparse
+import functools
 import os
 import signal
 import subprocess
@@ -41,6 +44,7 @@ DOCKER_FAULTS = (
     "disconnect",
 )
 LOCAL_FAULTS = ("kill", "stop", "restart")
+SWARM_FAULTS = ("kill", "stop", "pause", "cpu", "blackhole")
 
 
 class FaultUnavailableError(RuntimeError):
@@ -280,14 +284,70 @@ def _network_fault(container, kind: str, delay_ms: int, loss_percent: int, port:
         _in_namespace(container, *undo)
 
 
+# --- tasks on the local swarm ------------------------------------------------------------
+
+
+class SwarmTaskFaults:
+    """Faults on one running task of a stack's service (loadtests/harness/cluster.py), through
+    the engine of the node it runs on. Swarm replaces a killed or stopped task with a new one,
+    as its restart policy says; undoing covers only what Swarm would not (pause, cpu, rules)."""
+
+    def __init__(self, deployment: str) -> None:
+        self.deployment = deployment
+
+    @contextmanager
+    def fault(
+        self, service: str, kind: str, *, cpus: float = 0.05, port: int = 8000
+    ) -> Iterator[None]:
+        from loadtests.harness import cluster
+
+        try:
+            _, node, container = cluster.task_container(self.deployment, service)
+        except RuntimeError as error:
+            raise FaultUnavailableError(str(error)) from error
+        engine = functools.partial(cluster.on_node, node)
+        if kind in ("kill", "stop"):
+            engine(kind, container)
+            yield
+        elif kind == "pause":
+            engine("pause", container)
+            try:
+                yield
+            finally:
+                engine("unpause", container, check=False)
+        elif kind == "cpu":
+            before = engine("inspect", "-f", "{{.HostConfig.NanoCpus}}", container).strip()
+            engine("update", "--cpus", f"{cpus:g}", container)
+            try:
+                yield
+            finally:
+                engine("update", "--cpus", f"{int(before) / 1e9:g}", container, check=False)
+        elif kind == "blackhole":
+            # The task's network namespace, entered from inside its node (whose PIDs these are).
+            pid = engine("inspect", "-f", "{{.State.Pid}}", container).strip()
+            rule = ["INPUT", "-p", "tcp", "--dport", str(port), "-j", "DROP"]
+            namespace = ["exec", node, "nsenter", "-t", pid, "-n", "iptables"]
+            cluster.docker(*namespace, "-I", *rule)
+            try:
+                yield
+            finally:
+                cluster.docker(*namespace, "-D", *rule, check=False)
+        else:
+            raise FaultUnavailableError(f"swarm tasks have no '{kind}' fault: {SWARM_FAULTS}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("component", help="container name, or supervisord program (local)")
-    parser.add_argument("fault", choices=sorted({*DOCKER_FAULTS, *LOCAL_FAULTS, "down"}))
-    parser.add_argument("--seconds", type=float, default=10.0, help="how long the fault lasts")
-    parser.add_argument("--runtime", choices=["docker", "local"], default="docker")
     parser.add_argument(
-        "--deployment", choices=["monolith", "micro"], default="micro", help="local runtime only"
+        "component", help="container name; supervisord program (local); service (swarm)"
+    )
+    parser.add_argument(
+        "fault", choices=sorted({*DOCKER_FAULTS, *LOCAL_FAULTS, *SWARM_FAULTS, "down"})
+    )
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long the fault lasts")
+    parser.add_argument("--runtime", choices=["docker", "local", "swarm"], default="docker")
+    parser.add_argument(
+        "--deployment", choices=["monolith", "micro"], default="micro", help="local and swarm"
     )
     parser.add_argument("--cpus", type=float, default=0.05)
     parser.add_argument("--delay-ms", type=int, default=200)
@@ -296,6 +356,8 @@ def main() -> None:
     if args.runtime == "local":
         injector = LocalFaults(Path(os.environ.get("CHURNLAB_RUN_DIR", ".run")) / args.deployment)
         fault = injector.fault(args.component, args.fault)
+    elif args.runtime == "swarm":
+        fault = SwarmTaskFaults(args.deployment).fault(args.component, args.fault, cpus=args.cpus)
     else:
         fault = DockerFaults().fault(
             args.component,

@@ -6,12 +6,16 @@ accepted record lost."""
 from __future__ import annotations
 
 import json
+import time
+from collections import Counter
 
 import pytest
 import requests
 
 from loadtests.experiments.node_faults import node_fault_run
 from loadtests.harness import cluster
+from loadtests.harness.faults import SwarmTaskFaults
+from tests.e2e.load import Load
 from tests.e2e.swarm.conftest import NODES
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.timeout(900)]
@@ -80,6 +84,45 @@ def test_a_prediction_is_on_the_standby_when_it_is_answered(swarm, deployment, r
     assert answer.status_code == 200, answer.text
     on_standby = cluster.logged_request_ids(deployment, lost_nodes=frozenset({primary}))
     assert request_id in on_standby
+
+
+def test_a_killed_inference_task_is_replaced_while_predictions_go_on(swarm, record_body):
+    """A task fault through the node's engine: the gateway retries the other replica, and
+    Swarm starts a new task for the killed one."""
+    killed, _, _ = cluster.task_container("micro", "inference")
+    before = {task["ID"] for task in cluster.tasks("micro", "inference")}
+    with Load(swarm["micro"], record_body, seconds=20, rate=10) as load:
+        time.sleep(4)
+        with SwarmTaskFaults("micro").fault("inference", "kill"):
+            pass
+    assert len(load.statuses) >= 100
+    assert load.failure_rate <= 0.05, Counter(load.statuses)
+    cluster.wait_for(
+        lambda: (
+            len(_running("micro", "inference") - before) >= 1
+            and len(_running("micro", "inference")) == 2
+        ),
+        f"a new inference task (one was killed on {killed})",
+    )
+
+
+def test_a_blackholed_inference_task_is_routed_around(swarm, record_body):
+    """Connections to one replica hang (iptables in its namespace, entered from its node):
+    the gateway's connect timeout and ejection send predictions to the other one."""
+    with Load(swarm["micro"], record_body, seconds=16, rate=10) as load:
+        time.sleep(3)
+        with SwarmTaskFaults("micro").fault("inference", "blackhole"):
+            time.sleep(8)
+    assert len(load.statuses) >= 100
+    assert load.failure_rate <= 0.05, Counter(load.statuses)
+
+
+def _running(deployment: str, service: str) -> set[str]:
+    return {
+        task["ID"]
+        for task in cluster.tasks(deployment, service)
+        if task["CurrentState"].startswith("Running")
+    }
 
 
 @pytest.mark.parametrize("deployment", ["monolith", "micro"])
