@@ -151,3 +151,13 @@ def timeline(log: Sequence[Request], start: float) -> dict[str, list[int]]:
         if second >= 0:
             (ok if r.ok else failed)[second] += 1
     return {"ok": ok, "failed": failed}
+
+
+def best_by_nodes(scaling: list[dict]) -> dict[str, dict[int, dict]]:
+    """Per deployment and node count, the configuration with the highest capacity."""
+    best: dict[str, dict[int, dict]] = {}
+    for row in scaling:
+        current = best.setdefault(row["deployment"], {}).get(row["nodes"])
+        if current is None or row["capacity_rps"] > current["capacity_rps"]:
+            best[row["deployment"]][row["nodes"]] = row
+    return best

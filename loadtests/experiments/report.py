@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import html
 import io
+import json
 import statistics
 from pathlib import Path
 
@@ -12,6 +13,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+
+from loadtests.experiments.analysis import best_by_nodes
 
 COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
 LABELS = {"monolith": "monolith", "micro": "microservices"}
@@ -394,15 +397,31 @@ def summary_markdown(results: dict) -> str:
     return "\n\n".join(parts) + "\n"
 
 
+def node_scaling_plot(scaling: list[dict]) -> str:
+    """Capacity within the SLO against node count, the best configuration of each."""
+    figure, axes = plt.subplots(figsize=(6, 3.4))
+    for deployment, rows in best_by_nodes(scaling).items():
+        counts = sorted(rows)
+        axes.plot(counts, [rows[n]["capacity_rps"] for n in counts], marker="o", label=deployment)
+    axes.set_xlabel("nodes (same total budget)")
+    axes.set_ylabel("requests/s within the p99 SLO")
+    axes.set_xticks(sorted({row["nodes"] for row in scaling}))
+    axes.legend()
+    return png(figure)
+
+
 def swarm_section(out: Path) -> str:
     """`make compare-swarm`'s results, when they were measured into the same folder."""
-    summary = out / "swarm.md"
-    if not summary.exists():
+    summary, measured = out / "swarm.md", out / "swarm.json"
+    if not (summary.exists() and measured.exists()):
         return ""
+    scaling = json.loads(measured.read_text())["scaling"]
     return (
         "<h2>On the local Swarm: scaling across nodes and node faults</h2>"
-        f"<p>From <code>make compare-swarm</code>; its plot is in "
-        f'<a href="swarm.html">swarm.html</a>.</p><pre>{html.escape(summary.read_text())}</pre>'
+        "<p>From <code>make compare-swarm</code>: the best configuration of each architecture"
+        " per node count, then every configuration and node fault.</p>"
+        f"{img('capacity by node count', node_scaling_plot(scaling))}"
+        f"<pre>{html.escape(summary.read_text())}</pre>"
     )
 
 

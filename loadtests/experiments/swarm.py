@@ -23,15 +23,10 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt
-
 from loadtests.experiments.budget import MEMORY_MB, Budget
 from loadtests.experiments.capacity import latency_curve
 from loadtests.experiments.node_faults import NODE_FAULTS, node_fault_run
-from loadtests.experiments.report import img, markdown_table, png, write_reports
+from loadtests.experiments.report import img, markdown_table, node_scaling_plot, write_reports
 from loadtests.harness import cluster
 
 
@@ -128,28 +123,6 @@ def run(plan: SwarmPlan, out: Path) -> dict:
     return results
 
 
-def best_by_nodes(scaling: list[dict]) -> dict[str, dict[int, dict]]:
-    """Per deployment and node count, the configuration with the highest capacity."""
-    best: dict[str, dict[int, dict]] = {}
-    for row in scaling:
-        current = best.setdefault(row["deployment"], {}).get(row["nodes"])
-        if current is None or row["capacity_rps"] > current["capacity_rps"]:
-            best[row["deployment"]][row["nodes"]] = row
-    return best
-
-
-def scaling_plot(scaling: list[dict]) -> str:
-    figure, axes = plt.subplots(figsize=(6, 3.4))
-    for deployment, rows in best_by_nodes(scaling).items():
-        counts = sorted(rows)
-        axes.plot(counts, [rows[n]["capacity_rps"] for n in counts], marker="o", label=deployment)
-    axes.set_xlabel("nodes (same total budget)")
-    axes.set_ylabel(f"requests/s at p99 <= {SLO_MS} ms")
-    axes.set_xticks(sorted({row["nodes"] for row in scaling}))
-    axes.legend()
-    return png(figure)
-
-
 def summary(results: dict) -> str:
     scaling = markdown_table(
         ["nodes", "deployment", "configuration", f"capacity (p99 <= {SLO_MS} ms)", "valid"],
@@ -199,7 +172,7 @@ def main() -> None:
     (args.out / "swarm.json").write_text(json.dumps(results, indent=2))
     text = summary(results)
     (args.out / "swarm.md").write_text(text)
-    plot = img("capacity by node count", scaling_plot(results["scaling"]))
+    plot = img("capacity by node count", node_scaling_plot(results["scaling"]))
     (args.out / "swarm.html").write_text(
         "<!doctype html><meta charset=utf-8><title>ChurnLab on the local Swarm</title>"
         f"<h1>ChurnLab on the local Swarm</h1>{plot}<pre>{text}</pre>"

@@ -227,3 +227,17 @@ def test_the_html_report_embeds_every_plot(results, tmp_path):
     assert page.count('class="plot"') == 4 + 3
     assert page.count("data:image/png;base64,") == 7
     assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
+
+
+def test_the_html_report_adds_the_swarm_results_measured_beside_it(results, tmp_path):
+    scaling = [
+        {"nodes": n, "deployment": d, "configuration": "c", "capacity_rps": rps}
+        for n, d, rps in [(1, "monolith", 300), (2, "monolith", 250), (1, "micro", 50)]
+    ]
+    (tmp_path / "swarm.json").write_text(json.dumps({"scaling": scaling}))
+    (tmp_path / "swarm.md").write_text("| micro | kill node-2 | 0 / 0 |\n")
+    write_reports(results, tmp_path)
+    page = (tmp_path / "compare.html").read_text()
+    assert 'alt="capacity by node count"' in page
+    assert page.count("data:image/png;base64,") == 7 + 1
+    assert "| micro | kill node-2 | 0 / 0 |" in page

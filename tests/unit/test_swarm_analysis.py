@@ -1,8 +1,9 @@
 """The pure parts of the Swarm experiments: the best split per node count, and timing from the
 manager's samples."""
 
+from loadtests.experiments.analysis import best_by_nodes
 from loadtests.experiments.node_faults import SwarmSample, seconds_until
-from loadtests.experiments.swarm import best_by_nodes, summary
+from loadtests.experiments.swarm import summary
 
 
 def row(nodes: int, deployment: str, configuration: str, capacity: float) -> dict:
