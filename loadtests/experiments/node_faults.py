@@ -100,6 +100,7 @@ def node_fault_run(
 ) -> dict:
     """The fault on a worker that holds the database's primary (promoted there first if it
     holds the standby): the hardest case for the prediction log."""
+    cluster.wait_replicated(deployment)  # an earlier fault's node may still be catching up
     hostname = victim(deployment)
     cluster.promote_on(deployment, hostname)
     desired = len(cluster.tasks(deployment, SCALED[deployment]))

@@ -238,12 +238,7 @@ def deploy(deployment: str, **environment: str) -> str:
     )  # fmt: skip
     url = entry_url(deployment)
     wait_ready(url, timeout=300)
-    # Up means replicated: until the standby has caught up, the primary acknowledges alone.
-    wait_for(
-        lambda: sorted(database_roles(deployment).values()) == ["primary", "secondary"],
-        f"{deployment}'s database replicated",
-        timeout=300,
-    )
+    wait_replicated(deployment)  # up means replicated
     return url
 
 
@@ -374,6 +369,16 @@ def promote_on(deployment: str, hostname: str) -> None:
         return
     in_task(deployment, on_host[0], "pg_autoctl", "perform", "promotion", "--name", on_host[0])
     wait_for(lambda: database_roles(deployment).get(on_host[0]) == "primary", "promotion")
+
+
+def wait_replicated(deployment: str, timeout: float = 300) -> None:
+    """Until the database has a primary and a caught-up synchronous standby: before that (a
+    new stack, or a data node rejoining after a fault) the primary acknowledges alone."""
+    wait_for(
+        lambda: sorted(database_roles(deployment).values()) == ["primary", "secondary"],
+        f"{deployment}'s database replicated",
+        timeout=timeout,
+    )
 
 
 def database_roles(deployment: str) -> dict[str, str]:
