@@ -41,7 +41,7 @@ up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available,
 up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docker if available; TARGET=swarm)
 	TARGET=$(TARGET) scripts/up.sh micro
 
-cluster-up: venv ## A local Docker Swarm of NODES=3 node containers sharing CLUSTER_CPUS, with its registry
+cluster-up: venv ## A local Docker Swarm of NODES=3 node containers sharing CLUSTER_CPUS, with its registry and database image
 	NODES=$(NODES) $(BIN)/python -m loadtests.harness.cluster up
 
 cluster-down: venv ## Remove the local Swarm: nodes, registry, network
