@@ -1,7 +1,8 @@
 #!/bin/sh
 # One role of the cluster's prediction-log database (compose/swarm/database.yaml), run by
-# pg_auto_failover: `monitor`, or a `data` node named by DB_NAME (also its DNS name). Creating
-# is idempotent: a restarted task finds its node on the volume and rejoins as it was.
+# pg_auto_failover: `monitor`, or a `data` node named by DB_NAME (also its DNS name). A
+# restarted task finds its node on the volume and rejoins as it was (a data node is created
+# once; creating the monitor again is a no-op).
 # Settings beyond pg_autoctl's own come from /etc/churnlab/postgres/<role>.conf.
 set -eu
 role=${1:?usage: database-entrypoint.sh monitor|data}
