@@ -98,36 +98,66 @@ def require_docker() -> None:
 # --- running deployments, shared by the contract and resilience suites ------------------------
 
 
+def wait_predicting(url: str, body: dict, timeout: float = 180, in_a_row: int = 10) -> None:
+    """Until `in_a_row` predictions in a row are answered 200. Ready means every stage is up,
+    not yet warm: on a cold machine still busy with the previous tests, the first call through
+    each replica can outlast the tests' tightened stage deadline (0.5 s); ten in a row reach
+    every replica. Logged as `warm-up-<n>`."""
+    import time
+
+    import requests
+
+    deadline, attempt, answered, last = time.monotonic() + timeout, 0, 0, "no answer yet"
+    while time.monotonic() < deadline:
+        attempt += 1
+        try:
+            answer = requests.post(
+                f"{url}/v1/predict", json=body, headers={"X-Request-ID": f"warm-up-{attempt}"},
+                timeout=10,
+            )  # fmt: skip
+            answered = answered + 1 if answer.status_code == 200 else 0
+            if answered >= in_a_row:
+                return
+            last = f"{answer.status_code}: {answer.text[:300]}"
+        except requests.RequestException as error:
+            answered, last = 0, f"{type(error).__name__}: {error}"
+        time.sleep(0.05 if answered else 0.5)
+    raise TimeoutError(f"{url}: not {in_a_row} predictions in a row in {timeout:g} s; last: {last}")
+
+
 @pytest.fixture(scope="session")
-def local_monolith(tmp_path_factory):
+def local_monolith(tmp_path_factory, dataset_records):
     """The monolith as local processes behind the edge (HAProxy), as `make up-monolith`."""
     from loadtests.harness.deployments import TEST_SETTINGS, local_deployment
 
     with local_deployment(
         "monolith", tmp_path_factory.mktemp("monolith"), **TEST_SETTINGS
     ) as running:
+        wait_predicting(running.url, dataset_records[0])
         yield running
 
 
 @pytest.fixture(scope="session")
-def local_micro(tmp_path_factory):
+def local_micro(tmp_path_factory, dataset_records):
     """The microservices as local processes behind the edge, three inference replicas."""
     from loadtests.harness.deployments import TEST_SETTINGS, local_deployment
 
     with local_deployment("micro", tmp_path_factory.mktemp("micro"), **TEST_SETTINGS) as running:
+        wait_predicting(running.url, dataset_records[0])
         yield running
 
 
 @pytest.fixture(scope="session")
-def docker_monolith(require_docker):
+def docker_monolith(require_docker, dataset_records):
     from loadtests.harness.deployments import compose_deployment
 
     with compose_deployment("monolith") as deployment:
+        wait_predicting(deployment.url, dataset_records[0])
         yield deployment
 
 
 @pytest.fixture(scope="session")
-def docker_micro(require_docker):
+def docker_micro(require_docker, dataset_records):
     """The containerized microservices with two inference replicas."""
     from loadtests.harness.deployments import compose_deployment
     from tests.e2e.docker.docker_compose import wait_healthy
@@ -137,4 +167,5 @@ def docker_micro(require_docker):
             "up", "-d", "--no-build", "--no-recreate", "--scale", "inference=2", "--wait"
         )
         wait_healthy(deployment, "inference", replicas=2)
+        wait_predicting(deployment.url, dataset_records[0])
         yield deployment

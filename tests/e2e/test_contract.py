@@ -46,7 +46,7 @@ def test_same_predictions_for_the_same_customers(urls, dataset_records):
         assert {name: r.status_code for name, r in answers.items()} == {
             "monolith": 200,
             "micro": 200,
-        }
+        }, {name: r.text[:300] for name, r in answers.items()}
         monolith, micro = (comparable(answers[name].json()) for name in ("monolith", "micro"))
         assert monolith == micro
         assert monolith["recorded"] is True
