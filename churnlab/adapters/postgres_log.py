@@ -29,7 +29,7 @@ from psycopg.errors import Diagnostic
 
 from churnlab.adapters.group_commit import GroupCommit
 from churnlab.domain.errors import StorageUnavailableError
-from churnlab.domain.ingest import LoggedRecord
+from churnlab.domain.ingest import LoggedRecord, LogRow
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS accepted_records (
@@ -42,7 +42,6 @@ CREATE TABLE IF NOT EXISTS accepted_records (
 INSERT = "INSERT INTO accepted_records VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
 # Any constant: processes that start together take it so that one of them creates the table.
 SCHEMA_LOCK = 0x636875726E
-Row = tuple[str, str, str, str]
 Result = TypeVar("Result")
 
 
@@ -75,20 +74,11 @@ class PostgresPredictionLog:
         self._connection: psycopg.Connection[Any] | None = None
         self._connection_pid = 0
         self._not_replicated: list[str] = []
-        self._commits: GroupCommit[list[Row], int] = GroupCommit(self._write_batch)
+        self._commits: GroupCommit[list[LogRow], int] = GroupCommit(self._write_batch)
 
     def record(self, entries: Sequence[LoggedRecord]) -> int:
         """Insert the entries; returns how many were new. Returns once the standby has them."""
-        rows = [
-            (
-                entry.record_id,
-                entry.received_at,
-                entry.record.customer_id,
-                entry.record.model_dump_json(),
-            )
-            for entry in entries
-        ]
-        return self._commits.submit(rows)
+        return self._commits.submit([entry.as_row() for entry in entries])
 
     def check(self) -> str | None:
         """None when this process reaches a primary that takes writes; otherwise why not."""
@@ -110,7 +100,7 @@ class PostgresPredictionLog:
         rows = self._read("SELECT record FROM accepted_records WHERE request_id = %s", request_id)
         return rows[0][0] if rows else None
 
-    def _write_batch(self, batches: Sequence[list[Row]]) -> list[int]:
+    def _write_batch(self, batches: Sequence[list[LogRow]]) -> list[int]:
         """One transaction for every caller's rows; how many rows were new, per caller."""
 
         def write(connection: psycopg.Connection[Any]) -> list[int]:

@@ -30,7 +30,7 @@ from pathlib import Path
 
 from churnlab.adapters.group_commit import GroupCommit
 from churnlab.domain.errors import StorageUnavailableError
-from churnlab.domain.ingest import LoggedRecord
+from churnlab.domain.ingest import LoggedRecord, LogRow
 from churnlab.domain.schema import CustomerRecord
 
 SCHEMA = """
@@ -43,7 +43,6 @@ CREATE TABLE IF NOT EXISTS accepted_records (
 CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
 """
 INSERT = "INSERT OR IGNORE INTO accepted_records VALUES (?, ?, ?, ?)"
-Row = tuple[str, str, str, str]
 FAILURE_HOLD_SECONDS = 5.0
 
 
@@ -66,7 +65,7 @@ class PredictionLog:
         self._synchronous = synchronous
         self._busy_timeout_ms = busy_timeout_ms
         self._local = threading.local()
-        self._commits: GroupCommit[list[Row], int] = GroupCommit(self._write_batch)
+        self._commits: GroupCommit[list[LogRow], int] = GroupCommit(self._write_batch)
         self._last_failure: tuple[float, str] | None = None
 
     def record(self, entries: Sequence[LoggedRecord]) -> int:
@@ -74,16 +73,7 @@ class PredictionLog:
 
         Returns once committed, in a transaction it may share with concurrent callers.
         """
-        rows = [
-            (
-                entry.record_id,
-                entry.received_at,
-                entry.record.customer_id,
-                entry.record.model_dump_json(),
-            )
-            for entry in entries
-        ]
-        return self._commits.submit(rows)
+        return self._commits.submit([entry.as_row() for entry in entries])
 
     def check(self) -> str | None:
         """None when records can be written; otherwise why not. For readiness probes."""
@@ -135,7 +125,7 @@ class PredictionLog:
             )
             connection.execute("COMMIT")
 
-    def _write_batch(self, batches: Sequence[list[Row]]) -> list[int]:
+    def _write_batch(self, batches: Sequence[list[LogRow]]) -> list[int]:
         """One transaction for every caller's rows; how many rows were new, per caller."""
         with self._writing() as connection:
             if len(batches) == 1 and len(batches[0]) == 1:  # autocommit: its own transaction

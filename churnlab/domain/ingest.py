@@ -12,6 +12,9 @@ from typing import NamedTuple, Protocol
 
 from churnlab.domain.schema import CustomerRecord
 
+# (record id, received at, customer id, record as JSON): one row of either prediction log.
+LogRow = tuple[str, str, str, str]
+
 
 class LoggedRecord(NamedTuple):
     """One accepted record as the prediction log keeps it; `record_id` is its primary key."""
@@ -19,6 +22,14 @@ class LoggedRecord(NamedTuple):
     record_id: str
     received_at: str
     record: CustomerRecord
+
+    def as_row(self) -> LogRow:
+        return (
+            self.record_id,
+            self.received_at,
+            self.record.customer_id,
+            self.record.model_dump_json(),
+        )
 
 
 def record_ids(request_id: str, count: int) -> list[str]:

@@ -6,11 +6,15 @@ import os
 import shutil
 import subprocess
 import tempfile
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from churnlab.domain.ingest import RecordStore, accept, ingest
+from churnlab.domain.schema import CustomerRecord
 
 BINARIES = Path(os.environ.get("PG_BINARIES", "/usr/lib/postgresql/15/bin"))
 
@@ -71,3 +75,17 @@ def postgres_url(postgres_server) -> Iterator[str]:
     """The server's connection string, with an empty log for each test."""
     yield postgres_server.conninfo
     postgres_server.sql("DROP TABLE IF EXISTS accepted_records")
+
+
+def write_concurrently(log: RecordStore, customer: CustomerRecord) -> None:
+    """Eight threads at once, each recording 50 predictions of its own: 400 in all."""
+
+    def write(worker: int) -> None:
+        for index in range(50):
+            ingest(log, accept([customer], f"w{worker}-{index}"))
+
+    writers = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
+    for writer in writers:
+        writer.start()
+    for writer in writers:
+        writer.join()

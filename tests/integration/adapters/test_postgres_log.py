@@ -1,7 +1,6 @@
 """The cluster's prediction log against a real PostgreSQL server: idempotency, concurrency,
 a server that goes away and comes back, and a commit the standby never confirms."""
 
-import threading
 import time
 
 import pytest
@@ -11,6 +10,7 @@ from churnlab.bootstrap import ingest_stage
 from churnlab.config import Settings
 from churnlab.domain.errors import StorageUnavailableError
 from churnlab.domain.ingest import accept, ingest
+from tests.integration.adapters.conftest import write_concurrently
 
 
 def test_recording_is_idempotent_by_request_id(postgres_url, customer):
@@ -25,16 +25,7 @@ def test_recording_is_idempotent_by_request_id(postgres_url, customer):
 
 def test_concurrent_writers_lose_nothing(postgres_url, customer):
     log = PostgresPredictionLog(postgres_url)
-
-    def write(worker: int) -> None:
-        for index in range(50):
-            ingest(log, accept([customer], f"w{worker}-{index}"))
-
-    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    write_concurrently(log, customer)
     assert log.count() == 400
 
 

@@ -5,6 +5,7 @@ import threading
 
 from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.domain.ingest import accept, ingest
+from tests.integration.adapters.conftest import write_concurrently
 
 
 def test_recording_is_idempotent_by_request_id(tmp_path, customer):
@@ -26,16 +27,7 @@ def test_the_log_is_in_wal_mode_and_durable_across_connections(tmp_path, custome
 
 def test_concurrent_writers_lose_nothing(tmp_path, customer):
     log = PredictionLog(tmp_path / "log.sqlite3")
-
-    def write(worker: int) -> None:
-        for index in range(50):
-            ingest(log, accept([customer], f"w{worker}-{index}"))
-
-    threads = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
+    write_concurrently(log, customer)
     assert log.count() == 400
 
 
