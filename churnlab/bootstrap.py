@@ -3,26 +3,46 @@
 from __future__ import annotations
 
 from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
+from churnlab.adapters.periodic import every
 from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.config import Settings
+from churnlab.domain.customer_ids import CustomerIds
 from churnlab.workflow import ChurnWorkflow
+
+SECONDS_PER_DAY = 86_400
 
 
 def ingest_stage(settings: Settings) -> LoggedIngest:
-    """SQLite where one machine is the whole world; PostgreSQL when a URL says so (a cluster)."""
+    """SQLite where one machine is the whole world; PostgreSQL when a URL says so (a cluster).
+    Retention runs in the background, in one process of the log at a time."""
     if settings.prediction_log_url:
         # Imported here: psycopg is only installed in the images that write the log.
         from churnlab.adapters.postgres_log import PostgresPredictionLog
 
-        return LoggedIngest(
-            PostgresPredictionLog(
-                settings.prediction_log_url,
-                write_timeout_seconds=settings.prediction_log_write_timeout_seconds,
-            )
+        prediction_log = PostgresPredictionLog(
+            settings.prediction_log_url,
+            write_timeout_seconds=settings.prediction_log_write_timeout_seconds,
+            single_copy=settings.prediction_log_single_copy,
         )
-    return LoggedIngest(
-        PredictionLog(settings.prediction_log_path, synchronous=settings.sqlite_synchronous)
+    else:
+        prediction_log = PredictionLog(
+            settings.prediction_log_path, synchronous=settings.sqlite_synchronous
+        )
+    key_file = settings.customer_id_key_file
+    ingest = LoggedIngest(
+        prediction_log,
+        CustomerIds(key_file.read_bytes().strip() if key_file else None),
+        write_timeout_seconds=settings.prediction_log_write_timeout_seconds + 1,
     )
+    if settings.retention_every_seconds > 0:
+        every(
+            settings.retention_every_seconds,
+            lambda: ingest.maintain(
+                settings.retention_days * SECONDS_PER_DAY, settings.retention_max_rows
+            ),
+            "log-retention",
+        )
+    return ingest
 
 
 def features_stage(settings: Settings) -> LocalFeatures:
@@ -45,20 +65,31 @@ def inprocess_workflow(settings: Settings) -> ChurnWorkflow:
 def http_workflow(settings: Settings) -> ChurnWorkflow:
     """Every stage a service behind HTTP: the gateway. Ingest degrades to a local spool."""
     # Imported here: the HTTP client libraries are only installed in the gateway's image.
-    from churnlab.adapters.http_stages import HttpFeatures, HttpInference, SpoolingIngest
+    from churnlab.adapters.http_stages import HttpFeatures, HttpInference, HttpIngest
+    from churnlab.adapters.spool import Spool
     from churnlab.adapters.stage_client import StageClient
 
     spool = (
-        PredictionLog(settings.spool_path, synchronous=settings.sqlite_synchronous, name="spool")
+        Spool(
+            settings.spool_path,
+            synchronous=settings.sqlite_synchronous,
+            max_bytes=settings.spool_max_mb << 20,
+        )
         if settings.spool
         else None
     )
+    ingest_client = StageClient(
+        "ingest",
+        settings.ingest_urls,
+        settings,
+        read_timeout_seconds=settings.ingest_read_timeout_seconds,
+    )
     return ChurnWorkflow(
-        ingest=SpoolingIngest(
-            StageClient("ingest", settings.ingest_urls, settings),
+        ingest=HttpIngest(
+            ingest_client,
             spool,
             replay_every=settings.replay_every_seconds,
-            threads=settings.ingest_threads,
+            drain_seconds=settings.spool_drain_seconds,
         ),
         features=HttpFeatures(StageClient("features", settings.features_urls, settings)),
         inference=HttpInference(StageClient("inference", settings.inference_urls, settings)),

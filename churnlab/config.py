@@ -21,10 +21,27 @@ class Settings:
     prediction_log_url: str = ""
     # A write to PostgreSQL, the standby's confirmation included, gets this long (then 503).
     prediction_log_write_timeout_seconds: float = 2.0
-    # NORMAL survives process crashes; FULL also survives power loss, at an fsync per commit.
-    sqlite_synchronous: str = "NORMAL"
+    # PostgreSQL without a synchronous standby (pg_auto_failover's wait_primary): refuse writes
+    # (503, the default), or accept them with one copy, which each answer then says (copies 1).
+    prediction_log_single_copy: bool = False
+    # FULL: a commit is on disk before it is answered (a power cut loses nothing acknowledged).
+    # NORMAL is faster (make bench shows by how much) but a power cut may lose the last commits.
+    sqlite_synchronous: str = "FULL"
+    # Retention, enforced every retention_every_seconds: predictions older than this many days
+    # are deleted, and the oldest beyond retention_max_rows (0 for either: no limit).
+    retention_days: float = 30.0
+    retention_max_rows: int = 1_000_000
+    retention_every_seconds: float = 60.0
+    # Data minimisation: a file holding a secret key; the log then stores a keyed hash of each
+    # customer id instead of the id (erasure by customer id still works). Unset: ids as sent.
+    customer_id_key_file: Path | None = None
+    # Audit reads (GET /v1/predictions/{id}) and erasure (DELETE /v1/customers/{id}/predictions)
+    # need "Authorization: Bearer <key>" with the key in this file. Unset: both answer 403.
+    audit_key_file: Path | None = None
     max_single_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 16 * 1024 * 1024
+    # A public request's whole budget: every stage call and the log's commit fit inside it.
+    request_deadline_seconds: float = 5.0
     log_level: str = "INFO"
 
     # The gateway: where each stage service is (comma-separated; a host name stands for every
@@ -33,26 +50,37 @@ class Settings:
     features_urls: str = "http://127.0.0.1:8102"
     inference_urls: str = "http://127.0.0.1:8111"
     # Per call: connect timeout, and read timeout for one record plus a share per extra record.
+    # Ingest's is longer than the log's own write timeout, so that ingest answers first.
     stage_connect_timeout_seconds: float = 0.25
     stage_read_timeout_seconds: float = 1.0
+    ingest_read_timeout_seconds: float = 2.5
     stage_read_timeout_per_record_seconds: float = 0.0005
+    # Attempts per call: only connection failures and 503s are retried, and retries may add at
+    # most retry_budget_ratio to a stage's calls (plus retry_budget_min_per_second), so that
+    # retries cannot multiply the load on a stage that is failing.
     stage_attempts: int = 3
+    retry_budget_ratio: float = 0.1
+    retry_budget_min_per_second: float = 3.0
     # Retries, circuit breaker, ejection and spool can each be switched off (attempts 1,
     # breaker failures 0, eject seconds 0, spool false) to show what each one buys.
     breaker_failures: int = 5
     breaker_reset_seconds: float = 3.0
-    # How long an address that failed a call or a probe is skipped (0: never skipped).
+    # An address is skipped for eject_seconds after eject_after_failures failed calls in a row
+    # (or a failed probe); 0 seconds: never skipped.
     eject_seconds: float = 1.0
+    eject_after_failures: int = 3
     # Background health probes of every stage address (0: none), and name re-resolution.
     health_every_seconds: float = 0.5
     health_timeout_seconds: float = 0.5
     resolve_every_seconds: float = 1.0
-    # Degraded mode: records that ingest could not take wait here and are replayed.
+    # Degraded mode: requests that ingest could not take wait here and are replayed. The spool
+    # is capped (then predictions answer 503); on SIGTERM it is drained for up to
+    # spool_drain_seconds.
     spool: bool = True
     spool_path: Path = Path("var/gateway_spool.sqlite3")
+    spool_max_mb: int = 256
+    spool_drain_seconds: float = 10.0
     replay_every_seconds: float = 1.0
-    # Ingest calls run beside features and inference, on this many threads per process.
-    ingest_threads: int = 8
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] = os.environ) -> Settings:
@@ -65,6 +93,8 @@ class Settings:
 
 
 def _coerce(default: object, raw: str) -> object:
+    if default is None:  # the optional files
+        return Path(raw) if raw else None
     if isinstance(default, bool):
         return raw.strip().lower() in {"1", "true", "yes", "on"}
     for kind in (Path, int, float):

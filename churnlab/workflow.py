@@ -1,21 +1,21 @@
 """The churn workflow, written once against one small interface per stage.
 
-The monolith plugs in in-process stages; the gateway plugs in HTTP clients to the stage services.
-Either way no prediction is answered before its record is durable (nothing accepted is lost):
-in-process ingest records before scoring starts; over HTTP it runs beside scoring, which saves
-a hop of latency, and the answer still waits for it.
+The monolith plugs in in-process stages; the gateway plugs in HTTP clients to the stage
+services. Either way a request is answered only once ingest has durably recorded it together
+with its answer (nothing accepted is lost, and the log can say why a customer was flagged):
+ingest accepts the records first (ids of the server's own), features and inference score them,
+and the recording is committed before the answer leaves.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import Future
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from churnlab.domain.features import FeatureColumns
-from churnlab.domain.ingest import AcceptedRequest, accept
-from churnlab.domain.response import build_predictions
+from churnlab.domain.ingest import IdempotencyKey, Outcome, Recording, accept
+from churnlab.domain.response import answers, score_records
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
 
@@ -35,9 +35,18 @@ class Stage(Protocol):
 
 
 class IngestStage(Stage, Protocol):
-    def record(self, accepted: AcceptedRequest) -> Future[bool]:
-        """Start recording. The result is True once durably logged, False once spooled to be
-        logged later; it raises if the records could be kept neither way."""
+    def record(self, recording: Recording) -> Outcome:
+        """Durably record an answered request (or find its key's earlier answer), within the
+        request's deadline. Raises IdempotencyConflictError when its key named another
+        request, StorageUnavailableError (or StageUnavailableError) when it cannot be kept."""
+        ...
+
+    def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        """One logged prediction with its record and answer, for audit."""
+        ...
+
+    def erase(self, customer_id: str) -> int:
+        """Every prediction of the customer, out of the log (and any spool); how many."""
         ...
 
 
@@ -52,17 +61,35 @@ class InferenceStage(Stage, Protocol):
 
 
 @dataclass(frozen=True)
+class Answered:
+    predictions: list[dict[str, Any]]
+    replayed: bool  # the answer of an earlier request with the same Idempotency-Key
+
+
+@dataclass(frozen=True)
 class ChurnWorkflow:
     ingest: IngestStage
     features: FeatureStage
     inference: InferenceStage
 
-    def predict(self, records: Sequence[CustomerRecord], request_id: str) -> list[dict[str, Any]]:
-        accepted = accept(records, request_id)
-        recording = self.ingest.record(accepted)
+    def predict(
+        self,
+        records: Sequence[CustomerRecord],
+        request_id: str,
+        idempotency: IdempotencyKey | None = None,
+    ) -> Answered:
+        accepted = accept(records, request_id, idempotency)
         features = self.features.prepare(accepted.records)
         scores = self.inference.predict(features)
-        return build_predictions(accepted, features, scores, recorded=recording.result())
+        recording = Recording(
+            accepted.request_id,
+            accepted.received_at,
+            idempotency,
+            tuple(score_records(accepted, features, scores)),
+        )
+        outcome = self.ingest.record(recording)
+        customer_ids = [record.customer_id for record in accepted.records]
+        return Answered(answers(outcome, customer_ids), outcome.replayed)
 
     def model_card(self) -> dict[str, Any]:
         return self.inference.model_card()

@@ -62,3 +62,19 @@ wait_ready() {  # wait_ready URL SECONDS
     sleep 0.5
   done
 }
+
+# The key for audit reads and erasure (GET /v1/predictions/{id}, DELETE /v1/customers/{id}/
+# predictions): made once, kept in var/secrets/ (a directory only its owner can enter); the
+# deployments get it as a secret file. AUDIT_KEY_FILE points elsewhere to use a key of yours.
+ensure_audit_key() {
+  AUDIT_KEY_FILE=${AUDIT_KEY_FILE:-var/secrets/audit-key}
+  if [ ! -s "$AUDIT_KEY_FILE" ]; then
+    mkdir -p "$(dirname "$AUDIT_KEY_FILE")"
+    chmod 700 "$(dirname "$AUDIT_KEY_FILE")"
+    # Readable inside the containers (their user is not the host's), hidden by its directory.
+    (umask 022; head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$AUDIT_KEY_FILE")
+    echo "==> made an audit key in $AUDIT_KEY_FILE"
+  fi
+  AUDIT_KEY_FILE=$(cd "$(dirname "$AUDIT_KEY_FILE")" && pwd)/$(basename "$AUDIT_KEY_FILE")
+  export AUDIT_KEY_FILE
+}

@@ -6,6 +6,7 @@ source scripts/runtime.sh
 deployment=${1:?usage: up.sh monolith|micro}   # TARGET=compose (default) or swarm
 runtime=$(detect_runtime)
 target=${TARGET:-compose}
+ensure_audit_key
 
 if [ "$target" = swarm ]; then
   [ "$runtime" = docker ] || { echo "TARGET=swarm needs the Docker engine" >&2; exit 2; }
@@ -23,7 +24,7 @@ elif [ "$runtime" = docker ]; then
 else
   echo "==> no Docker engine answering (or RUNTIME=local): running $deployment as local processes"
   scripts/install-tools.sh haproxy  # the same edge as in the containers
-  .venv/bin/python -m churnlab.localrun up "$deployment"
+  CHURNLAB_AUDIT_KEY_FILE=$AUDIT_KEY_FILE .venv/bin/python -m churnlab.localrun up "$deployment"
 fi
 case "$deployment" in
   monolith) url=http://127.0.0.1:${MONOLITH_PORT:-8000} ;;
@@ -31,3 +32,4 @@ case "$deployment" in
 esac
 wait_ready "$url/readyz" 120
 echo "==> $deployment ready at $url (runtime: $runtime); try: curl $url/readyz"
+echo "    audit reads and erasure: curl -H \"Authorization: Bearer \$(cat $AUDIT_KEY_FILE)\" $url/v1/predictions/<prediction_id>"

@@ -56,7 +56,12 @@ def model_copy(tmp_path) -> Path:
 
 @pytest.fixture
 def settings(tmp_path) -> Settings:
-    return Settings(model_dir=MODEL_DIR, prediction_log_path=tmp_path / "prediction_log.sqlite3")
+    """A monolith's settings on a log of its own; retention runs only where a test runs it."""
+    return Settings(
+        model_dir=MODEL_DIR,
+        prediction_log_path=tmp_path / "prediction_log.sqlite3",
+        retention_every_seconds=0,
+    )
 
 
 @pytest.fixture

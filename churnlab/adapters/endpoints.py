@@ -1,13 +1,19 @@
 """Client-side load spreading: every address behind a stage's URLs, in turn, minus failed ones.
 
 A Compose or Swarm (dnsrr) service name resolves to one address per replica, so re-resolving
-it finds replicas as they are scaled up, and drops them as they stop; names are re-resolved at
-once when an address fails (at most every REFRESH_MIN_SECONDS), so a replacement container is
-found without waiting for the next round. An address that fails a
-call or a health probe is ejected: skipped for `eject_seconds`, or until a probe passes again.
-When every address is ejected the stage is down, and callers fail fast instead of waiting out a
-timeout on it. Kept small on purpose: the one job here is choosing an address; retries and
-breaking live in the stage client, probing in the health watch.
+it finds replicas as they are scaled up, and drops them as they stop while the name still
+resolves to others; names are re-resolved at once when a call fails (at most every
+REFRESH_MIN_SECONDS), so a replacement container is found without waiting for the next round. A
+lookup that fails keeps the addresses the name last resolved to: a DNS hiccup must not empty a
+stage whose replicas are up, and replicas that are really gone fail their calls and probes.
+
+An address is ejected (skipped for `eject_seconds`, or until a probe passes again) after
+`eject_after_failures` failed calls in a row, so that one lost connection or slow answer does
+not take a healthy replica out of rotation, or at once when a health probe fails: the probe is
+the active check, as in Envoy's active health checking beside its outlier detection. When every
+address is ejected the stage is down, and callers fail fast instead of waiting out a timeout on
+it. Kept small on purpose: the one job here is choosing an address; retries and breaking live in
+the stage client, probing in the health watch.
 """
 
 from __future__ import annotations
@@ -28,12 +34,18 @@ class NoEndpointError(Exception):
 
 
 def resolve_addresses(host: str, port: int) -> list[str]:
-    """Every address `host` resolves to now; none while it does not resolve (a stopped replica)."""
+    """Every address `host` resolves to now; none when the lookup fails (a stopped replica, or a
+    DNS hiccup), which Endpoints answers by keeping the addresses it last resolved to."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         return []
     return sorted({info[4][0] for info in infos})
+
+
+def _url(scheme: str, host: str, port: int) -> str:
+    shown = f"[{host}]" if ":" in host else host  # an IPv6 address
+    return f"{scheme}://{shown}:{port}"
 
 
 class Endpoints:
@@ -42,6 +54,7 @@ class Endpoints:
         urls: str,
         *,
         eject_seconds: float,
+        eject_after_failures: int,
         resolve: Resolver = resolve_addresses,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
@@ -49,9 +62,12 @@ class Endpoints:
             urlsplit(url.strip()) for url in urls.split(",") if url.strip()
         ]
         self._eject_seconds = eject_seconds
+        self._eject_after_failures = max(eject_after_failures, 1)
         self._resolve = resolve
         self._clock = clock
+        self._last_resolved: dict[SplitResult, list[str]] = {}  # target -> its last good answer
         self._addresses: list[str] = []
+        self._failures: dict[str, int] = {}  # address -> failed calls in a row
         self._ejected: dict[str, tuple[float, str]] = {}  # address -> (until, why)
         self._turn = itertools.count()
         self._lock = threading.Lock()
@@ -67,13 +83,16 @@ class Endpoints:
         return ", ".join(target.geturl() for target in self._targets)
 
     def refresh(self) -> None:
+        """Re-resolve every name; one whose lookup fails keeps its last answer."""
         self._resolved_at = self._clock()
-        addresses = []
         for target in self._targets:
-            for host in self._resolve(target.hostname or "", target.port or 80):
-                shown = f"[{host}]" if ":" in host else host
-                addresses.append(f"{target.scheme}://{shown}:{target.port}")
-        self._addresses = addresses
+            port = target.port or 80
+            hosts = self._resolve(target.hostname or "", port)
+            if hosts:
+                self._last_resolved[target] = [_url(target.scheme, host, port) for host in hosts]
+        self._addresses = [
+            address for target in self._targets for address in self._last_resolved.get(target, [])
+        ]
 
     def pick(self, avoid: frozenset[str] | set[str] = frozenset()) -> str:
         """The next address in turn that is not ejected and not in `avoid` (tried already).
@@ -95,13 +114,28 @@ class Endpoints:
         now = self._clock()
         return any(self._ejected.get(a, (0.0, ""))[0] <= now for a in self._addresses)
 
+    def failed(self, address: str, why: str) -> None:
+        """A call to `address` failed: ejected once `eject_after_failures` have in a row."""
+        with self._lock:
+            failures = self._failures.get(address, 0) + 1
+            self._failures[address] = failures
+        if failures >= self._eject_after_failures:
+            self.eject(address, why)
+        else:
+            self._refresh_soon()
+
+    def succeeded(self, address: str) -> None:
+        """A call to `address` was answered: its failures in a row start again from none."""
+        with self._lock:
+            self._failures.pop(address, None)
+
     def eject(self, address: str, why: str) -> None:
-        now = self._clock()
-        if self._eject_seconds > 0:
-            with self._lock:
-                self._ejected[address] = (now + self._eject_seconds, why)
-        if now - self._resolved_at >= REFRESH_MIN_SECONDS:
-            self.refresh()
+        """Skip `address` for `eject_seconds` from now: a failed probe, or failed calls in a row."""
+        with self._lock:
+            self._failures.pop(address, None)
+            if self._eject_seconds > 0:
+                self._ejected[address] = (self._clock() + self._eject_seconds, why)
+        self._refresh_soon()
 
     def restore(self, address: str) -> None:
         with self._lock:
@@ -115,3 +149,9 @@ class Endpoints:
             for address, (until, why) in self._ejected.items()
             if until > now and address in self._addresses
         )
+
+    def _refresh_soon(self) -> None:
+        """Re-resolve after a failure, so a replacement container is found: at most every
+        REFRESH_MIN_SECONDS, since every failing call asks."""
+        if self._clock() - self._resolved_at >= REFRESH_MIN_SECONDS:
+            self.refresh()

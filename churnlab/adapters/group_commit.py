@@ -5,16 +5,32 @@ Callers that arrive while a write is under way queue up; when it ends, the leade
 whole queue to the first of them, which writes it in one transaction. Each caller returns only
 once a write holding its item has succeeded, or raises that write's error: nothing is
 acknowledged that was not written.
+
+Nothing waits without a bound. The hand-over happens whatever the write did (it is in a
+`finally`), a caller still queued at its deadline leaves the queue and is told nothing was
+written, and one whose item is being written waits at most `write_seconds` more (the write
+bounds itself: a lock deadline, a statement timeout) before it is told the outcome is unknown.
 """
 
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable, Sequence
 from typing import Generic, TypeVar
 
+from churnlab.domain.errors import StorageUnavailableError
+
 Item = TypeVar("Item")
 Result = TypeVar("Result")
+
+
+class QueueTimeoutError(Exception):
+    """The deadline passed while this item was still queued: it was not written."""
+
+
+class OutcomeUnknownError(Exception):
+    """The deadline passed while this item's write was under way: it may have been written."""
 
 
 class _Waiter(Generic[Item, Result]):
@@ -31,13 +47,16 @@ class _Waiter(Generic[Item, Result]):
 class GroupCommit(Generic[Item, Result]):
     """Serialises calls of `write(items) -> one result per item` and batches whoever waits."""
 
-    def __init__(self, write: Callable[[Sequence[Item]], Sequence[Result]]) -> None:
+    def __init__(
+        self, write: Callable[[Sequence[Item]], Sequence[Result]], write_seconds: float = 10.0
+    ) -> None:
         self._write = write
+        self._write_seconds = write_seconds
         self._lock = threading.Lock()
         self._queue: list[_Waiter[Item, Result]] = []
         self._writing = False
 
-    def submit(self, item: Item) -> Result:
+    def submit(self, item: Item, timeout: float = 10.0) -> Result:
         waiter: _Waiter[Item, Result] = _Waiter(item)
         with self._lock:
             if self._writing:
@@ -46,25 +65,39 @@ class GroupCommit(Generic[Item, Result]):
                 self._writing = True
                 waiter.batch = [waiter]
         if waiter.batch is None:
-            waiter.done.wait()  # set when written by another leader, or when promoted to lead
-        if waiter.batch is not None:
-            self._write_batch(waiter.batch)
-            self._hand_over()
+            self._wait(waiter, time.monotonic() + timeout)
+        if waiter.batch is not None:  # leading: from the start, or promoted while waiting
+            try:
+                self._write_batch(waiter.batch)
+            finally:
+                self._hand_over()
         if waiter.error is not None:
             raise waiter.error
         return waiter.result  # type: ignore[return-value]
 
+    def _wait(self, waiter: _Waiter[Item, Result], deadline: float) -> None:
+        """Until written by another leader or promoted to lead, within the deadline."""
+        if waiter.done.wait(max(deadline - time.monotonic(), 0)):
+            return
+        with self._lock:
+            if waiter in self._queue:
+                self._queue.remove(waiter)
+                raise QueueTimeoutError("still queued behind other writes at the deadline")
+        # Taken into a write (or promoted) just now: that write is bounded by its own deadline.
+        if not waiter.done.wait(self._write_seconds):
+            raise OutcomeUnknownError("the write holding this item did not end in time")
+
     def _write_batch(self, batch: list[_Waiter[Item, Result]]) -> None:
         try:
             results = self._write([waiter.item for waiter in batch])
+            for waiter, result in zip(batch, results, strict=True):
+                waiter.result = result
         except BaseException as error:  # every waiter of the batch must hear of it
             for waiter in batch:
                 waiter.error = error
-        else:
-            for waiter, result in zip(batch, results, strict=True):
-                waiter.result = result
-        for waiter in batch[1:]:
-            waiter.done.set()
+        finally:
+            for waiter in batch[1:]:
+                waiter.done.set()
 
     def _hand_over(self) -> None:
         with self._lock:
@@ -74,3 +107,16 @@ class GroupCommit(Generic[Item, Result]):
                 return
             batch[0].batch = batch
         batch[0].done.set()
+
+
+def submit_within(
+    commits: GroupCommit[Item, Result], item: Item, deadline: float, store: str
+) -> Result:
+    """`commits.submit(item)` by `deadline` (monotonic); a deadline missed is a 503 that says
+    whether anything may have been kept."""
+    try:
+        return commits.submit(item, timeout=max(deadline - time.monotonic(), 0.0))
+    except QueueTimeoutError as error:
+        raise StorageUnavailableError(store, str(error)) from error
+    except OutcomeUnknownError as error:
+        raise StorageUnavailableError(store, str(error), kept="unknown") from error

@@ -5,35 +5,41 @@ Their in-process twins, which the monolith plugs in instead, are in `local_stage
 
 from __future__ import annotations
 
-import contextvars
+import atexit
 import logging
+import os
 import threading
 import time
 from collections.abc import Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
-from churnlab.adapters.prediction_log import PredictionLog
+from churnlab.adapters.periodic import every
+from churnlab.adapters.spool import Spool
 from churnlab.adapters.stage_client import StageClient
-from churnlab.domain.errors import StageUnavailableError, StorageUnavailableError
+from churnlab.domain.errors import (
+    PROBLEM_TYPE_PREFIX,
+    IdempotencyConflictError,
+    NotReplicatedError,
+    StageRejectedError,
+    StageUnavailableError,
+    StorageUnavailableError,
+)
 from churnlab.domain.features import FeatureColumns
-from churnlab.domain.ingest import AcceptedRequest, LoggedRecord
+from churnlab.domain.ingest import Outcome, Recording
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
+from churnlab.metrics import (
+    SPOOL_DEAD_LETTERS,
+    SPOOL_OLDEST_AGE_SECONDS,
+    SPOOL_RECORDS,
+    VOLUME_FREE_BYTES,
+    VOLUME_SIZE_BYTES,
+)
+from churnlab.request_context import deadline_or
 from churnlab.workflow import DEGRADED, READY
 
 logger = logging.getLogger(__name__)
-REPLAY_BATCH = 500
-
-
-def logged_records_json(entries: Sequence[LoggedRecord]) -> dict[str, Any]:
-    """The ingest service's request body (`IngestRequest`)."""
-    return {
-        "rows": [
-            {"request_id": record_id, "received_at": received_at, "record": record.model_dump()}
-            for record_id, received_at, record in entries
-        ]
-    }
+REPLAY_RECORDINGS = 100  # per ingest call; a batch recording counts once
 
 
 class HttpFeatures:
@@ -64,82 +70,159 @@ class HttpInference:
         return self.client.readiness()
 
 
-class SpoolingIngest:
-    """Ingest over HTTP, beside features and inference rather than before them, with a degraded
-    mode: while the ingest service cannot take records, they are committed to a local spool and
-    predictions go on (marked `recorded: false`).
+class HttpIngest:
+    """Ingest over HTTP, after scoring: the answered request is sent to the ingest service,
+    which logs it (or finds its key's earlier answer) before the gateway answers.
 
-    A background thread replays the spool oldest first; the ingest service is idempotent by
-    record id, so a replay that races another gateway worker's records nothing twice. The same
-    thread counts what is left, so readiness reads a number instead of querying the spool.
-    Without a spool (`spool` None: resilience switched off) an ingest failure fails the
-    prediction.
+    With a spool, a request that ingest cannot take is committed to it instead and answered
+    (`recorded: false`): degraded mode. One worker of the gateway at a time replays the spool
+    to ingest, oldest first (ingest is idempotent by prediction id and key, so a replay that
+    races a live retry records nothing twice); a request ingest refuses moves to the dead
+    letters and the queue goes on. On exit (SIGTERM), each worker drains what it can within
+    `drain_seconds`; what is left stays on the spool's volume for the next replica there.
+    Without a spool (resilience off, or a cluster where one node's disk is no copy to trust),
+    a request ingest cannot take fails, and the error says whether anything was kept.
     """
 
     def __init__(
-        self, client: StageClient, spool: PredictionLog | None, replay_every: float, threads: int
+        self,
+        client: StageClient,
+        spool: Spool | None,
+        replay_every: float,
+        drain_seconds: float = 10.0,
     ) -> None:
         self.client = client
         self.spool = spool
-        self._calls = ThreadPoolExecutor(max_workers=threads, thread_name_prefix="ingest")
-        self._spooled = self._count_spool()  # records waiting, or why the spool cannot be read
-        if spool is not None and replay_every > 0:
-            threading.Thread(target=self._keep_replaying, args=(replay_every,), daemon=True).start()
+        self._drain_seconds = drain_seconds
+        self._replaying = threading.Lock()  # one replay at a time in this process
+        self._spooled: int | str = 0  # records waiting, or why the spool cannot be read
+        if spool is not None:
+            self._count_spool()
+            if replay_every > 0:
+                every(replay_every, self._replay_round, "spool-replay")
+            atexit.register(self.drain)
 
-    def record(self, accepted: AcceptedRequest) -> Future[bool]:
-        # The request id travels in a context variable: the call runs in a pool thread.
-        return self._calls.submit(contextvars.copy_context().run, self._record_now, accepted)
-
-    def _record_now(self, accepted: AcceptedRequest) -> bool:
-        entries = accepted.logged_records()
+    def record(self, recording: Recording) -> Outcome:
         try:
-            self._send(entries)
+            [result] = self._send([recording])
         except StageUnavailableError as error:
             if self.spool is None:
-                raise
-            self.spool.record(entries)
-            if isinstance(self._spooled, int):
-                self._spooled += len(entries)  # an estimate; the replayer recounts each round
+                raise _what_ingest_kept(error) from None
+            outcome = self.spool.put(recording, deadline_or(5.0))
+            if isinstance(self._spooled, int) and not outcome.replayed:
+                self._spooled += len(recording.predictions)  # recounted every replay round
             logger.warning(
-                "ingest unavailable, %d record(s) spooled: %s", len(entries), error.reason
+                "ingest unavailable, %d record(s) spooled: %s",
+                len(recording.predictions),
+                error.reason,
             )
-            return False
-        return True
+            return outcome
+        if isinstance(result, IdempotencyConflictError):
+            raise result
+        return result
 
-    def _send(self, entries: Sequence[LoggedRecord]) -> None:
-        self.client.call("POST", "/v1/ingest", logged_records_json(entries), records=len(entries))
+    def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        """From the log; a prediction still spooled shows there once replayed."""
+        try:
+            return self.client.call("GET", f"/v1/predictions/{prediction_id}")
+        except StageRejectedError as error:
+            if error.status == 404:
+                return None
+            raise
+
+    def erase(self, customer_id: str) -> int:
+        """Out of this gateway's spool, then out of the log (which leaves a tombstone, so
+        another gateway's spooled records of the customer are refused when replayed)."""
+        erased = self.spool.erase(customer_id) if self.spool is not None else 0
+        answer = self.client.call("DELETE", f"/v1/customers/{customer_id}/predictions")
+        return erased + answer["erased"]
+
+    def _send(self, recordings: Sequence[Recording]) -> list[Outcome | Exception]:
+        """One ingest call; an outcome per recording, or the conflict of its key."""
+        payload = {"recordings": [recording.to_json() for recording in recordings]}
+        records = sum(len(recording.predictions) for recording in recordings)
+        answer = self.client.call("POST", "/v1/ingest", payload, records=records)
+        return [
+            _outcome(recording, result)
+            for recording, result in zip(recordings, answer["outcomes"], strict=True)
+        ]
 
     def replay(self) -> int:
-        """Send spooled records to ingest until the spool is empty or ingest fails; how many."""
+        """Send spooled requests to ingest until the spool is empty or ingest fails; how many
+        records. Only in the process that holds the spool's replayer lock."""
         assert self.spool is not None
-        sent = 0
-        while entries := self.spool.oldest(REPLAY_BATCH):
+        with self._replaying, self.spool.file.exclusive("replayer") as leading:
+            if not leading:
+                return 0
+            sent = 0
+            while batch := self.spool.oldest(REPLAY_RECORDINGS):
+                try:
+                    results = self._send([recording for _, recording in batch])
+                except StageRejectedError:  # one of them is refused: find which
+                    results = self._one_by_one(batch)
+                except StageUnavailableError:
+                    break
+                done = []
+                for (seq, recording), result in zip(batch, results, strict=False):
+                    if isinstance(result, Exception):
+                        logger.error("spooled request %d refused by ingest: %s", seq, result)
+                        self.spool.dead_letter(seq, str(result))
+                    else:
+                        done.append(seq)
+                        sent += len(recording.predictions)
+                self.spool.remove(done)
+                if len(results) < len(batch):  # ingest went down half-way
+                    break
+            if sent:
+                logger.info("replayed %d spooled record(s) to ingest", sent)
+            return sent
+
+    def _one_by_one(self, batch: list[tuple[int, Recording]]) -> list[Outcome | Exception]:
+        """Each recording alone, until ingest is unavailable: its own outcome or refusal."""
+        results: list[Outcome | Exception] = []
+        for _, recording in batch:
             try:
-                self._send(entries)
+                results += self._send([recording])
+            except StageRejectedError as refused:
+                results.append(refused)
             except StageUnavailableError:
                 break
-            self.spool.remove([entry.record_id for entry in entries])
-            sent += len(entries)
-        if sent:
-            logger.info("replayed %d spooled record(s) to ingest", sent)
-        return sent
+        return results
 
-    def _keep_replaying(self, every_seconds: float) -> None:
-        while True:
-            time.sleep(every_seconds)
+    def drain(self) -> None:
+        """Replay what is left before the process exits, for up to `drain_seconds`."""
+        assert self.spool is not None
+        deadline = time.monotonic() + self._drain_seconds
+        while time.monotonic() < deadline:
             try:
                 self.replay()
-            except Exception:  # the replayer must outlive any one bad round
-                logger.exception("spool replay failed")
-            self._spooled = self._count_spool()
+                if self.spool.depth()[0] == 0:
+                    return
+            except Exception:  # exiting anyway: what is left stays on the volume
+                logger.exception("draining the spool failed")
+                return
+            time.sleep(0.2)
+        logger.warning("exiting with %d record(s) still spooled", self.spool.depth()[0])
 
-    def _count_spool(self) -> int | str:
-        if self.spool is None:
-            return 0
+    def _replay_round(self) -> None:
+        self.replay()
+        self._count_spool()
+
+    def _count_spool(self) -> None:
+        assert self.spool is not None
         try:
-            return self.spool.count()
+            records, oldest_age = self.spool.depth()
+            dead_letters = self.spool.dead_letter_count()
         except StorageUnavailableError as error:
-            return f"spool unavailable: {error.reason}"
+            self._spooled = f"spool unavailable: {error.reason}"
+            return
+        self._spooled = records
+        SPOOL_RECORDS.set(records)
+        SPOOL_OLDEST_AGE_SECONDS.set(oldest_age)
+        SPOOL_DEAD_LETTERS.set(dead_letters)
+        volume = os.statvfs(self.spool.path.parent)
+        VOLUME_FREE_BYTES.labels("spool").set(volume.f_bavail * volume.f_frsize)
+        VOLUME_SIZE_BYTES.labels("spool").set(volume.f_blocks * volume.f_frsize)
 
     def readiness(self) -> str:
         """Ingest being down degrades the gateway but does not make it unready (with a spool)."""
@@ -150,3 +233,27 @@ class SpoolingIngest:
         if state == READY and spooled == 0:
             return READY
         return f"{DEGRADED}: ingest {state}; {spooled} record(s) spooled"
+
+
+def _outcome(recording: Recording, result: dict[str, Any]) -> Outcome | Exception:
+    if result["status"] == "conflict":
+        assert recording.idempotency is not None
+        return IdempotencyConflictError(recording.idempotency.key)
+    if result["status"] == "replayed":
+        return Outcome(Recording.from_json(result["recording"]), True, result["copies"])
+    return Outcome(recording, False, result["copies"])
+
+
+def _what_ingest_kept(error: StageUnavailableError) -> Exception:
+    """Ingest's own account of a failed write, when it gave one: the same problem as the
+    monolith would answer. Otherwise the stage was unreachable, and nothing was kept."""
+    problem = error.problem or {}
+    kind = str(problem.get("type", "")).removeprefix(PROBLEM_TYPE_PREFIX)
+    if kind == "not-replicated":
+        return NotReplicatedError(problem.get("store", "prediction log"), error.reason)
+    if kind == "storage-unavailable":
+        kept = problem.get("kept", "nothing")
+        return StorageUnavailableError(
+            problem.get("store", "prediction log"), error.reason, kept=kept
+        )
+    return error

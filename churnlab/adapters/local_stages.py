@@ -8,45 +8,111 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Sequence
-from concurrent.futures import Future
 from pathlib import Path
 from typing import Any, Protocol
 
-from churnlab.domain.errors import ModelNotReadyError
+from churnlab.domain.customer_ids import CustomerIds
+from churnlab.domain.errors import IdempotencyConflictError, ModelNotReadyError
 from churnlab.domain.features import FeatureColumns, prepare_features, records_to_columns
-from churnlab.domain.ingest import AcceptedRequest, RecordStore, ingest
+from churnlab.domain.ingest import Outcome, Recording
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
-from churnlab.workflow import READY
+from churnlab.metrics import (
+    DELETED,
+    IDEMPOTENT_REPLAYS,
+    LOG_BYTES,
+    REPLICATION_LAG_SECONDS,
+    SYNC_STANDBYS,
+    VOLUME_FREE_BYTES,
+    VOLUME_SIZE_BYTES,
+)
+from churnlab.request_context import deadline_or
+from churnlab.workflow import DEGRADED, READY
 
 logger = logging.getLogger(__name__)
 
 
-class PredictionStore(RecordStore, Protocol):
+class PredictionStore(Protocol):
     """The prediction log as ingest needs it: SQLite (`prediction_log.py`) on one machine,
     PostgreSQL (`postgres_log.py`) on a cluster."""
+
+    name: str
+
+    def record_all(self, recordings: Sequence[Recording], deadline: float | None = None) -> list:
+        """One Outcome, or IdempotencyConflictError, per recording, in one transaction."""
+        ...
+
+    def get(self, prediction_id: str) -> dict[str, Any] | None: ...
+
+    def erase(self, stored_customer_id: str) -> int: ...
+
+    def enforce_retention(self, max_age_seconds: float, max_rows: int) -> dict[str, int]: ...
+
+    def stats(self) -> dict[str, float]: ...
 
     def check(self) -> str | None: ...
 
 
 class LoggedIngest:
-    """Ingest straight into the prediction log."""
+    """Ingest straight into the prediction log, customer ids in their stored form."""
 
-    def __init__(self, prediction_log: PredictionStore) -> None:
+    def __init__(
+        self,
+        prediction_log: PredictionStore,
+        customer_ids: CustomerIds | None = None,
+        write_timeout_seconds: float = 5.0,
+    ) -> None:
         self.prediction_log = prediction_log
+        self.customer_ids = customer_ids or CustomerIds()
+        self._write_timeout_seconds = write_timeout_seconds
 
-    def record(self, accepted: AcceptedRequest) -> Future[bool]:
-        """Records now, before anything is scored: the future is already done."""
-        ingest(self.prediction_log, accepted)
-        recorded: Future[bool] = Future()
-        recorded.set_result(True)
-        return recorded
+    def record(self, recording: Recording) -> Outcome:
+        [result] = self.record_all([recording])
+        if isinstance(result, IdempotencyConflictError):
+            raise result
+        return result
+
+    def record_all(self, recordings: Sequence[Recording]) -> list[Outcome | Exception]:
+        """Committed within the request's deadline (the caller's, passed down to a service)."""
+        results = self.prediction_log.record_all(
+            [self.customer_ids.minimise(recording) for recording in recordings],
+            deadline_or(self._write_timeout_seconds),
+        )
+        IDEMPOTENT_REPLAYS.inc(sum(isinstance(r, Outcome) and r.replayed for r in results))
+        return results
+
+    def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        return self.prediction_log.get(prediction_id)
+
+    def erase(self, customer_id: str) -> int:
+        erased = self.prediction_log.erase(self.customer_ids.stored(customer_id))
+        DELETED.labels("erasure").inc(erased)
+        logger.info("erased %d prediction(s) of one customer", erased)
+        return erased
+
+    def maintain(self, max_age_seconds: float, max_rows: int) -> None:
+        """One retention round, then the log's gauges: for a periodic job."""
+        for reason, deleted in self.prediction_log.enforce_retention(
+            max_age_seconds, max_rows
+        ).items():
+            DELETED.labels(reason).inc(deleted)
+        stats = self.prediction_log.stats()
+        LOG_BYTES.set(stats["bytes"])
+        if "sync_standbys" in stats:
+            SYNC_STANDBYS.set(stats["sync_standbys"])
+            REPLICATION_LAG_SECONDS.set(stats["replication_lag_seconds"])
+        if "volume_free_bytes" in stats:
+            VOLUME_FREE_BYTES.labels("prediction-log").set(stats["volume_free_bytes"])
+            VOLUME_SIZE_BYTES.labels("prediction-log").set(stats["volume_size_bytes"])
 
     def readiness(self) -> str:
         """Ready only while a write goes through: a full or read-only volume takes the process
-        out of rotation (the edge stops sending it predictions) until it can record again."""
+        out of rotation (the edge stops sending it predictions) until it can record again. A
+        primary without a standby is degraded: it serves, and its predictions answer 503."""
         problem = self.prediction_log.check()
-        return READY if problem is None else f"prediction log unavailable: {problem}"
+        if problem is None or problem.startswith(DEGRADED):
+            return problem or READY
+        return f"prediction log unavailable: {problem}"
 
 
 class LocalFeatures:

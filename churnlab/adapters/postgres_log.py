@@ -4,14 +4,24 @@ On one machine SQLite is the whole world (`prediction_log.py`). On a cluster, a 
 lives only on the volume of the node that served it is lost with that node, so ingest writes
 here instead: a primary with a synchronous standby on another node (pg_auto_failover promotes
 the standby when the primary's node fails; the connection string lists both hosts and
-`target_session_attrs=read-write` finds the primary).
+`target_session_attrs=read-write` finds the primary). Rows, keys and tombstones are as in the
+SQLite log (`log_rows.py`); predictions are partitioned by day, so retention drops whole days.
 
-A record is acknowledged only once the standby has it. When a commit cannot reach the standby,
-PostgreSQL keeps it waiting (`statement_timeout` does not cover that wait), so a timer cancels
-any write that outlasts its budget; PostgreSQL then reports the commit as done locally, with a
-WARNING that it might not be replicated. That warning counts as a failed write (503): the client
-retries, and the primary key makes the retry record nothing twice. TCP keepalives and a user
-timeout end a connection whose server vanished with its node.
+A request is acknowledged only once a standby has confirmed its commit:
+- every write transaction writes to the WAL before it commits (a transactional logical
+  message, `pg_logical_emit_message`), so even one that inserts nothing (a retry whose rows
+  are already there) waits for the standby at its commit, and with it for everything committed
+  before. A transaction id alone is not enough: PostgreSQL waits for a standby only when the
+  transaction wrote WAL before its commit record (checked on PostgreSQL 15 in the tests);
+- before writing, it reads `synchronous_standby_names`: empty (pg_auto_failover's wait_primary,
+  a primary whose standby is gone) means a commit would not wait, so nothing is written and the
+  answer is a 503, unless `single_copy` accepts it, and the answer then says one copy;
+- a commit that cannot reach the standby waits (`statement_timeout` does not cover that wait),
+  so a timer cancels any write that outlasts its budget. PostgreSQL then completes the commit
+  locally and says so with a WARNING: any warning during the commit, the timer firing, or the
+  setting emptied by the time it returns (waiters are released when it is) means the rows are
+  on the primary only. That is reported as such (NotReplicatedError: kept, one copy), and a
+  retry under the same Idempotency-Key finishes it. No message is recognised by its text.
 
 One connection per process, reopened after a fork or a failure; concurrent requests of the
 process share its transactions (group commit), as with SQLite.
@@ -21,35 +31,103 @@ from __future__ import annotations
 
 import os
 import threading
+import time
+from collections import Counter
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
 from psycopg.errors import Diagnostic
 
-from churnlab.adapters.group_commit import GroupCommit
-from churnlab.domain.errors import StorageUnavailableError
-from churnlab.domain.ingest import LoggedRecord, LogRow
+from churnlab.adapters.group_commit import GroupCommit, submit_within
+from churnlab.adapters.log_rows import (
+    PREDICTION_COLUMNS,
+    REQUEST_COUNTS,
+    STORED_COLUMNS,
+    audit_view,
+    prediction_rows,
+    stored_recording,
+    tombstone,
+)
+from churnlab.domain.errors import (
+    IdempotencyConflictError,
+    NotReplicatedError,
+    StorageUnavailableError,
+)
+from churnlab.domain.ingest import Outcome, Recording, now_iso
+from churnlab.workflow import DEGRADED
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS accepted_records (
-    request_id  TEXT PRIMARY KEY,
+CREATE TABLE IF NOT EXISTS predictions (
+    prediction_id     TEXT NOT NULL,
+    received_at       TIMESTAMPTZ NOT NULL,
+    request_id        TEXT NOT NULL,
+    idempotency_key   TEXT,
+    position          INTEGER NOT NULL,
+    customer_id       TEXT NOT NULL,
+    record            JSONB NOT NULL,
+    churn_probability DOUBLE PRECISION NOT NULL,
+    churn             BOOLEAN NOT NULL,
+    risk              TEXT NOT NULL,
+    reasons           JSONB NOT NULL,
+    model_version     TEXT NOT NULL,
+    PRIMARY KEY (prediction_id, received_at)
+) PARTITION BY RANGE (received_at);
+CREATE TABLE IF NOT EXISTS predictions_default PARTITION OF predictions DEFAULT;
+CREATE INDEX IF NOT EXISTS predictions_by_customer ON predictions (customer_id);
+CREATE INDEX IF NOT EXISTS predictions_by_key ON predictions (idempotency_key, received_at)
+    WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
     received_at TIMESTAMPTZ NOT NULL,
-    customer_id TEXT NOT NULL,
-    record      JSONB NOT NULL
-)
+    records     INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (received_at);
+CREATE TABLE IF NOT EXISTS erasures (
+    customer_key TEXT PRIMARY KEY,
+    erased_at    TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS log_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
+INSERT INTO log_settings VALUES ('erasure_salt', replace(gen_random_uuid()::text, '-', ''))
+    ON CONFLICT DO NOTHING;
 """
-INSERT = "INSERT INTO accepted_records VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING"
-# Any constant: processes that start together take it so that one of them creates the table.
+CASTS = {"received_at": "timestamptz", "record": "jsonb", "reasons": "jsonb"}
+INSERT_PREDICTION = (
+    f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) SELECT "
+    + ", ".join(f"%s::{CASTS[c]}" if c in CASTS else "%s" for c in PREDICTION_COLUMNS)
+    + " WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE customer_key = %s"
+    " AND erased_at >= %s::timestamptz) ON CONFLICT DO NOTHING"
+)
+SELECT_STORED = (
+    f"SELECT {', '.join(STORED_COLUMNS)} FROM predictions"
+    " WHERE idempotency_key = %s AND received_at = %s"
+)
+STANDBY = "current_setting('synchronous_standby_names')"
+# Makes the transaction's commit wait for the standby even when it inserts nothing.
+WAL_MARK = "pg_logical_emit_message(true, 'churnlab', '')"
+# Schema, partitions and retention commit without waiting for a standby: they replicate all
+# the same, and are made again (or deleted again) should a failover lose the last of them.
+# Erasure waits, as records do: an erasure lost in a failover would bring the data back.
+NO_STANDBY_WAIT = "SET LOCAL synchronous_commit = local"
+# Any constant: processes that start together take it so that one of them changes the schema.
 SCHEMA_LOCK = 0x636875726E
+MAINTENANCE_LOCK = SCHEMA_LOCK + 1
+PARTITION_PREFIX = "predictions_p"
+PARTITION_DAYS_AHEAD = 3
+RETENTION_BATCH = 1000
 Result = TypeVar("Result")
+Recorded = Outcome | IdempotencyConflictError
 
 
 class PostgresPredictionLog:
-    """Durable, idempotent record of every accepted record, replicated before it is acknowledged.
+    """Durable, idempotent record of every answered record, replicated before it is answered.
 
     `write_timeout_seconds` bounds a write (its wait for the standby included), so a lost
-    standby costs a client a 503 and a retry, never a hung request.
+    standby costs a client a 503 and a retry, never a hung request. `single_copy` accepts
+    writes while no standby is required (wait_primary); their answers say one copy.
     """
 
     def __init__(
@@ -57,11 +135,13 @@ class PostgresPredictionLog:
         conninfo: str,
         write_timeout_seconds: float = 2.0,
         connect_timeout_seconds: int = 2,
+        single_copy: bool = False,
         name: str = "prediction log",
     ) -> None:
         self.name = name
         self._conninfo = conninfo
         self._write_timeout_seconds = write_timeout_seconds
+        self._single_copy = single_copy
         self._options = {
             "connect_timeout": connect_timeout_seconds,
             "keepalives_idle": 1,
@@ -69,70 +149,294 @@ class PostgresPredictionLog:
             "keepalives_count": 3,
             "tcp_user_timeout": int(write_timeout_seconds * 1000) + 1000,
             "autocommit": True,
+            # Commits wait for the standby to have the WAL on disk, whatever the server's
+            # default says.
+            "options": "-c synchronous_commit=on",
         }
         self._lock = threading.Lock()  # the connection: one write or probe at a time
         self._connection: psycopg.Connection[Any] | None = None
         self._connection_pid = 0
-        self._not_replicated: list[str] = []
-        self._commits: GroupCommit[list[LogRow], int] = GroupCommit(self._write_batch)
+        self._warnings: list[str] = []
+        self._committing = False  # warnings count while a commit is under way
+        self._salt: str | None = None
+        self._commits: GroupCommit[tuple[Sequence[Recording], float], list[Recorded]] = GroupCommit(
+            self._write_batch, write_seconds=write_timeout_seconds + 5
+        )
 
-    def record(self, entries: Sequence[LoggedRecord]) -> int:
-        """Insert the entries; returns how many were new. Returns once the standby has them."""
-        return self._commits.submit([entry.as_row() for entry in entries])
+    def record(self, recording: Recording, deadline: float | None = None) -> Outcome:
+        """Returns once a standby has the request (or had it, under its key); raises
+        IdempotencyConflictError when its key named another request."""
+        [result] = self.record_all([recording], deadline)
+        if isinstance(result, IdempotencyConflictError):
+            raise result
+        return result
+
+    def record_all(self, recordings: Sequence[Recording], deadline: float | None = None) -> list:
+        deadline = deadline or time.monotonic() + self._write_timeout_seconds + 1
+        return submit_within(self._commits, (recordings, deadline), deadline, self.name)
 
     def check(self) -> str | None:
-        """None when this process reaches a primary that takes writes; otherwise why not."""
+        """None when this process reaches a primary that takes writes; otherwise why not. A
+        primary without a synchronous standby still serves (its writes answer 503)."""
         try:
             with self._lock:
-                self._execute(lambda connection: connection.execute("SELECT 1"))
+                standby = self._execute(
+                    lambda connection: connection.execute(f"SELECT {STANDBY}").fetchone()[0], 2.0
+                )
         except StorageUnavailableError as error:
             return error.reason
+        if not standby and not self._single_copy:
+            return f"{DEGRADED}: no synchronous standby; predictions answer 503 until one is back"
         return None
 
-    def count(self) -> int:
-        return self._read("SELECT count(*) FROM accepted_records")[0][0]
+    def standby_required(self) -> bool:
+        """Whether the primary now waits for a standby before a commit returns."""
+        return bool(self._read(f"SELECT {STANDBY}")[0][0])
 
-    def request_ids(self) -> list[str]:
-        rows = self._read("SELECT request_id FROM accepted_records")
-        return [request_id for (request_id,) in rows]
+    def get(self, prediction_id: str) -> dict[str, Any] | None:
+        rows = self._read(
+            f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM predictions WHERE prediction_id = %s",
+            prediction_id,
+        )
+        return audit_view(rows[0]) if rows else None
 
-    def get(self, request_id: str) -> dict | None:
-        rows = self._read("SELECT record FROM accepted_records WHERE request_id = %s", request_id)
-        return rows[0][0] if rows else None
+    def erase(self, stored_customer_id: str) -> int:
+        """Deletes the customer's predictions and the keys that named them, and leaves a
+        tombstone; returns how many predictions were deleted."""
 
-    def _write_batch(self, batches: Sequence[list[LogRow]]) -> list[int]:
-        """One transaction for every caller's rows; how many rows were new, per caller."""
-
-        def write(connection: psycopg.Connection[Any]) -> list[int]:
-            new = []
+        def erase(connection: psycopg.Connection[Any]) -> int:
             with connection.transaction(), connection.cursor() as cursor:
-                for rows in batches:
-                    cursor.executemany(INSERT, rows)
-                    new.append(cursor.rowcount)
-            return new
+                cursor.execute(
+                    "DELETE FROM idempotency_keys WHERE key IN (SELECT idempotency_key FROM"
+                    " predictions WHERE customer_id = %s AND idempotency_key IS NOT NULL)",
+                    (stored_customer_id,),
+                )
+                cursor.execute(
+                    "DELETE FROM predictions WHERE customer_id = %s", (stored_customer_id,)
+                )
+                erased = cursor.rowcount
+                cursor.execute(
+                    "INSERT INTO erasures VALUES (%s, %s) ON CONFLICT (customer_key)"
+                    " DO UPDATE SET erased_at = excluded.erased_at",
+                    (tombstone(self._erasure_salt(connection), stored_customer_id), now_iso()),
+                )
+            return erased
 
         with self._lock:
-            return self._execute(write)
+            return self._execute(erase, self._write_timeout_seconds + 10)
 
-    def _execute(self, work: Callable[[psycopg.Connection[Any]], Result]) -> Result:
-        """Run `work(connection)`; any failure, or a commit the standby did not confirm, is a
-        StorageUnavailableError, and the connection is reopened next time."""
+    def enforce_retention(
+        self, max_age_seconds: float, max_rows: int, now: datetime | None = None
+    ) -> dict[str, int]:
+        """Creates the coming days' partitions, drops the days older than `max_age_seconds`,
+        deletes what is left older than that, then the oldest beyond `max_rows` (0: no limit);
+        how many rows went for each reason. One process at a time (an advisory lock), on a
+        connection of its own, so requests' writes go on meanwhile."""
+        now = now or datetime.now(UTC)
+        deleted = {"age": 0, "rows": 0}
+        try:
+            with psycopg.connect(self._conninfo, **self._options) as connection:
+                leading = connection.execute(
+                    "SELECT pg_try_advisory_lock(%s)", (MAINTENANCE_LOCK,)
+                ).fetchone()[0]
+                if not leading:
+                    return {}
+                self._ensure_partitions(connection, now)
+                if max_age_seconds > 0:
+                    cutoff = now - timedelta(seconds=max_age_seconds)
+                    with connection.transaction():
+                        connection.execute(NO_STANDBY_WAIT)
+                        deleted["age"] = self._drop_days(connection, cutoff)
+                    deleted["age"] += _delete_before(connection, cutoff.isoformat(), "<")
+                if max_rows > 0:
+                    newest_dropped = connection.execute(
+                        "SELECT received_at FROM predictions ORDER BY received_at DESC"
+                        " LIMIT 1 OFFSET %s",
+                        (max_rows,),
+                    ).fetchone()
+                    if newest_dropped:
+                        deleted["rows"] = _delete_before(
+                            connection, newest_dropped[0].isoformat(), "<="
+                        )
+        except psycopg.Error as error:
+            raise StorageUnavailableError(self.name, _reason(error)) from error
+        return deleted
+
+    def request_counts(self) -> Counter[str]:
+        """Predictions logged per correlation id: what tests and experiments check."""
+        return Counter(dict(self._read(REQUEST_COUNTS)))
+
+    def count(self) -> int:
+        return self._read("SELECT count(*) FROM predictions")[0][0]
+
+    def stats(self) -> dict[str, float]:
+        """For the metrics: the database's size, and its synchronous standbys and their lag."""
+        [(size, standbys, lag)] = self._read(
+            "SELECT pg_database_size(current_database()),"
+            " (SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')),"
+            " (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication)"
+        )
+        return {"bytes": size, "sync_standbys": standbys, "replication_lag_seconds": float(lag)}
+
+    def _write_batch(
+        self, batches: Sequence[tuple[Sequence[Recording], float]]
+    ) -> list[list[Recorded]]:
+        """One transaction for every caller's recordings, within the earliest deadline."""
+        deadline = min(deadline for _, deadline in batches)
+        budget = max(min(self._write_timeout_seconds, deadline - time.monotonic()), 0.05)
+        with self._lock:
+            return self._execute(lambda connection: self._transaction(connection, batches), budget)
+
+    def _transaction(
+        self,
+        connection: psycopg.Connection[Any],
+        batches: Sequence[tuple[Sequence[Recording], float]],
+    ) -> list[list[Recorded]]:
+        with connection.cursor() as cursor:
+            cursor.execute(f"BEGIN; SELECT {WAL_MARK}, {STANDBY}")
+            cursor.nextset()
+            standby_before = bool(cursor.fetchone()[1])
+            if not standby_before and not self._single_copy:
+                cursor.execute("ROLLBACK")
+                raise StorageUnavailableError(
+                    self.name, "no synchronous standby: the primary would keep the only copy"
+                )
+            salt = self._erasure_salt(connection)
+            claimed: dict[str, Recording] = {}
+            results = [
+                [self._record_one(cursor, recording, salt, claimed) for recording in recordings]
+                for recordings, _ in batches
+            ]
+            self._warnings.clear()
+            self._committing = True
+            try:
+                cursor.execute(f"COMMIT; SELECT {STANDBY}")
+                cursor.nextset()
+                standby_after = bool(cursor.fetchone()[0])
+            except psycopg.Error as error:
+                raise StorageUnavailableError(
+                    self.name, f"the commit did not return: {_reason(error)}", kept="unknown"
+                ) from error
+            finally:
+                self._committing = False
+        confirmed = standby_before and standby_after and not self._warnings
+        if not confirmed and not self._single_copy:
+            raise NotReplicatedError(
+                self.name,
+                self._warnings[0] if self._warnings else "the standby stopped being required",
+            )
+        copies = 2 if confirmed else 1
+        return [[_with_copies(result, copies) for result in batch] for batch in results]
+
+    def _record_one(
+        self, cursor: psycopg.Cursor[Any], recording: Recording, salt: str, claimed: dict
+    ) -> Recorded:
+        key = recording.idempotency
+        if key is not None:
+            if key.key in claimed:  # the same key twice in this transaction
+                first = claimed[key.key]
+                if first.idempotency.fingerprint != key.fingerprint:
+                    return IdempotencyConflictError(key.key)
+                return Outcome(first, replayed=True, copies=2)
+            cursor.execute(
+                "INSERT INTO idempotency_keys VALUES (%s, %s, %s, %s::timestamptz, %s)"
+                " ON CONFLICT DO NOTHING",
+                (
+                    key.key,
+                    key.fingerprint,
+                    recording.request_id,
+                    recording.received_at,
+                    len(recording.predictions),
+                ),
+            )
+            if not cursor.rowcount:
+                earlier = self._earlier(cursor, recording)
+                if earlier is not None:
+                    return earlier
+            claimed[key.key] = recording
+        cursor.executemany(
+            INSERT_PREDICTION,
+            [
+                (*row, tombstone(salt, row[5]), recording.received_at)
+                for row in prediction_rows(recording)
+            ],
+        )
+        return Outcome(recording, replayed=False, copies=2)
+
+    def _earlier(self, cursor: psycopg.Cursor[Any], recording: Recording) -> Recorded | None:
+        """The key's first request: its answer again, or a conflict; None when what it named
+        is gone (erased, or past retention): then the key is this request's now."""
+        key = recording.idempotency
+        assert key is not None
+        cursor.execute(
+            "SELECT fingerprint, request_id, received_at, records FROM idempotency_keys"
+            " WHERE key = %s",
+            (key.key,),
+        )
+        fingerprint, request_id, received_at, records = cursor.fetchone()
+        if fingerprint != key.fingerprint:
+            return IdempotencyConflictError(key.key)
+        cursor.execute(SELECT_STORED, (key.key, received_at))
+        stored = stored_recording(
+            request_id, received_at.isoformat(), key, records, cursor.fetchall()
+        )
+        if stored is not None:
+            return Outcome(stored, replayed=True, copies=2)
+        cursor.execute(
+            "UPDATE idempotency_keys SET request_id = %s, received_at = %s::timestamptz,"
+            " records = %s WHERE key = %s",
+            (recording.request_id, recording.received_at, len(recording.predictions), key.key),
+        )
+        return None
+
+    def _ensure_partitions(self, connection: psycopg.Connection[Any], now: datetime) -> None:
+        """Today's partition, yesterday's and the next few days' (a new day never lands in the
+        default partition, which would then block creating it)."""
+        with connection.transaction():
+            connection.execute(NO_STANDBY_WAIT)
+            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+            for offset in range(-1, PARTITION_DAYS_AHEAD + 1):
+                day = (now + timedelta(days=offset)).date()
+                following = day + timedelta(days=1)
+                connection.execute(
+                    f"CREATE TABLE IF NOT EXISTS {PARTITION_PREFIX}{day:%Y%m%d}"
+                    f" PARTITION OF predictions FOR VALUES FROM ('{day}') TO ('{following}')"
+                )
+
+    def _drop_days(self, connection: psycopg.Connection[Any], cutoff: datetime) -> int:
+        """Drops the day partitions that end before `cutoff`; how many rows they held."""
+        partitions = connection.execute(
+            "SELECT relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid"
+            " WHERE i.inhparent = 'predictions'::regclass AND relname LIKE %s",
+            (PARTITION_PREFIX + "%",),
+        ).fetchall()
+        dropped = 0
+        for (name,) in partitions:
+            day = datetime.strptime(name.removeprefix(PARTITION_PREFIX), "%Y%m%d").replace(
+                tzinfo=UTC
+            )
+            if day + timedelta(days=1) <= cutoff:
+                dropped += connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
+                connection.execute(f"DROP TABLE {name}")
+        return dropped
+
+    def _execute(self, work: Callable[[psycopg.Connection[Any]], Result], budget: float) -> Result:
+        """Run `work(connection)` within `budget` seconds (a timer cancels it then); any other
+        failure is a StorageUnavailableError, and the connection is reopened next time."""
         try:
             connection = self._connect()
-            self._not_replicated.clear()
-            overdue = threading.Timer(self._write_timeout_seconds, connection.cancel_safe)
+            overdue = threading.Timer(budget, connection.cancel_safe)
             overdue.start()
             try:
-                result = work(connection)
+                return work(connection)
             finally:
                 overdue.cancel()
+        except StorageUnavailableError:
+            self._close()  # the standby or primary may have moved: find the primary again
+            raise
         except psycopg.Error as error:
             self._close()
             raise StorageUnavailableError(self.name, _reason(error)) from error
-        if self._not_replicated:
-            self._close()  # the standby may be gone: the next call finds the primary again
-            raise StorageUnavailableError(self.name, self._not_replicated[0])
-        return result
 
     def _connect(self) -> psycopg.Connection[Any]:
         if self._connection is not None and self._connection_pid == os.getpid():
@@ -140,17 +444,38 @@ class PostgresPredictionLog:
         self._connection = None  # a parent's connection is never used after fork
         connection = psycopg.connect(self._conninfo, **self._options)
         connection.add_notice_handler(self._on_notice)
-        with connection.transaction():
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            connection.execute(SCHEMA)
+        # The schema's commits wait for a standby too, which may be missing: bounded as every
+        # write is (a cancelled wait still leaves the schema committed on this node).
+        overdue = threading.Timer(self._write_timeout_seconds, connection.cancel_safe)
+        overdue.start()
+        try:
+            with connection.transaction():
+                connection.execute(NO_STANDBY_WAIT)
+                connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                connection.execute(SCHEMA)
+            self._ensure_partitions(connection, datetime.now(UTC))
+        except BaseException:
+            connection.close()
+            raise
+        finally:
+            overdue.cancel()
         self._connection, self._connection_pid = connection, os.getpid()
         return connection
 
     def _on_notice(self, notice: Diagnostic) -> None:
-        if "synchronous replication" in (notice.message_primary or ""):
-            self._not_replicated.append(
-                f"write not confirmed by the standby: {notice.message_primary}"
+        """A warning while committing: the commit was done locally without the standby's
+        confirmation (the wait cancelled, or the connection being terminated)."""
+        if self._committing and notice.severity_nonlocalized == "WARNING":
+            self._warnings.append(
+                f"the commit was not confirmed by a standby (SQLSTATE {notice.sqlstate})"
             )
+
+    def _erasure_salt(self, connection: psycopg.Connection[Any]) -> str:
+        if self._salt is None:
+            self._salt = connection.execute(
+                "SELECT value FROM log_settings WHERE name = 'erasure_salt'"
+            ).fetchone()[0]
+        return self._salt
 
     def _close(self) -> None:
         connection, self._connection = self._connection, None
@@ -158,12 +483,42 @@ class PostgresPredictionLog:
             connection.close()
 
     def _read(self, query: str, *params: object) -> list[tuple]:
-        """Reads for tests and the harness: a connection of their own."""
+        """Reads for the audit API, tests and the harness: a connection of their own."""
         try:
             with psycopg.connect(self._conninfo, **self._options) as connection:
                 return connection.execute(query, params or None).fetchall()
         except psycopg.Error as error:
             raise StorageUnavailableError(self.name, _reason(error)) from error
+
+
+def _delete_before(connection: psycopg.Connection[Any], cutoff: str, older: str) -> int:
+    """Rows received before (`<`) or up to (`<=`) `cutoff`, with their keys and tombstones, in
+    short transactions of RETENTION_BATCH rows: requests' writes get in between."""
+    total = 0
+    while True:
+        with connection.transaction():
+            connection.execute(NO_STANDBY_WAIT)
+            deleted = connection.execute(
+                "DELETE FROM predictions WHERE (prediction_id, received_at) IN (SELECT"
+                f" prediction_id, received_at FROM predictions WHERE received_at {older}"
+                " %s::timestamptz LIMIT %s)",
+                (cutoff, RETENTION_BATCH),
+            ).rowcount
+            connection.execute(
+                f"DELETE FROM idempotency_keys WHERE received_at {older} %s::timestamptz",
+                (cutoff,),
+            )
+            connection.execute(
+                f"DELETE FROM erasures WHERE erased_at {older} %s::timestamptz", (cutoff,)
+            )
+        total += deleted
+        if deleted < RETENTION_BATCH:
+            return total
+        time.sleep(0.01)
+
+
+def _with_copies(result: Recorded, copies: int) -> Recorded:
+    return result._replace(copies=copies) if isinstance(result, Outcome) else result
 
 
 def _reason(error: psycopg.Error) -> str:

@@ -1,214 +1,295 @@
-"""The prediction log: SQLite in WAL mode, one row per accepted record, keyed by record id.
+"""The prediction log on one machine: SQLite, one row per answered record with what it was
+answered (score, label, reasons, model version, correlation id), so the log can say why a
+customer was flagged.
 
-The primary key makes recording idempotent: a retried ingest call with the same record id
-records nothing twice. Each thread opens its own connection (SQLite connections are not shared
-across fork), and WAL lets readers run beside the one writer.
+Recording is idempotent twice over: by prediction id (the gateway's retries of one ingest call
+carry the same server-made ids) and by Idempotency-Key (a client's retries of one request: the
+same key and body get the first answer back, another body a conflict). A request's rows and its
+key are written in one transaction. Concurrent requests of one process share it (group commit).
 
-Concurrent requests of one process share a transaction (group commit). Processes queue on an OS
-file lock beside the database rather than on SQLite's busy handler, which polls with sleeps of
-1 to 100 ms: under load from several gunicorn workers that polling, not the writes, set the tail
-latency. `flock` wakes the next writer as soon as the lock is released.
-
-A write that fails (disk full, read-only volume) raises StorageUnavailableError, so the caller
-answers 503 and nothing is acknowledged that was not recorded. `check()` (readiness) reports
-that failure for FAILURE_HOLD_SECONDS, then probes with a write of its own: a nearly full disk
-can take a one-row probe while refusing real records, so a probe alone would flap.
+Erasure deletes a customer's rows and leaves a tombstone, so that their records still waiting
+in a gateway's spool are refused when replayed; retention deletes by age and by row count, in
+small batches that leave the write lock to requests in between.
 """
 
 from __future__ import annotations
 
-import fcntl
-import json
 import os
 import sqlite3
-import threading
 import time
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager, suppress
-from datetime import UTC, datetime
+from collections import Counter
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
-from churnlab.adapters.group_commit import GroupCommit
-from churnlab.domain.errors import StorageUnavailableError
-from churnlab.domain.ingest import LoggedRecord, LogRow
-from churnlab.domain.schema import CustomerRecord
+from churnlab.adapters.group_commit import GroupCommit, submit_within
+from churnlab.adapters.log_rows import (
+    PREDICTION_COLUMNS,
+    REQUEST_COUNTS,
+    STORED_COLUMNS,
+    audit_view,
+    prediction_rows,
+    stored_recording,
+    tombstone,
+)
+from churnlab.adapters.sqlite_file import SqliteFile, transaction
+from churnlab.domain.errors import IdempotencyConflictError
+from churnlab.domain.ingest import Outcome, Recording, now_iso
 
 SCHEMA = """
-CREATE TABLE IF NOT EXISTS accepted_records (
-    request_id  TEXT PRIMARY KEY,
-    received_at TEXT NOT NULL,
-    customer_id TEXT NOT NULL,
-    record      TEXT NOT NULL
+CREATE TABLE IF NOT EXISTS predictions (
+    prediction_id     TEXT PRIMARY KEY,
+    received_at       TEXT NOT NULL,
+    request_id        TEXT NOT NULL,
+    idempotency_key   TEXT,
+    position          INTEGER NOT NULL,
+    customer_id       TEXT NOT NULL,
+    record            TEXT NOT NULL,
+    churn_probability REAL NOT NULL,
+    churn             INTEGER NOT NULL,
+    risk              TEXT NOT NULL,
+    reasons           TEXT NOT NULL,
+    model_version     TEXT NOT NULL
 ) WITHOUT ROWID;
-CREATE TABLE IF NOT EXISTS heartbeat (id INTEGER PRIMARY KEY CHECK (id = 1), at TEXT NOT NULL);
+CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (received_at);
+CREATE INDEX IF NOT EXISTS predictions_by_customer ON predictions (customer_id);
+CREATE INDEX IF NOT EXISTS predictions_by_key ON predictions (idempotency_key)
+    WHERE idempotency_key IS NOT NULL;
+CREATE TABLE IF NOT EXISTS idempotency_keys (
+    key         TEXT PRIMARY KEY,
+    fingerprint TEXT NOT NULL,
+    request_id  TEXT NOT NULL,
+    received_at TEXT NOT NULL,
+    records     INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (received_at);
+CREATE TABLE IF NOT EXISTS erasures (
+    customer_key TEXT PRIMARY KEY,
+    erased_at    TEXT NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS log_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
+INSERT OR IGNORE INTO log_settings VALUES ('erasure_salt', lower(hex(randomblob(16))));
 """
-INSERT = "INSERT OR IGNORE INTO accepted_records VALUES (?, ?, ?, ?)"
-FAILURE_HOLD_SECONDS = 5.0
+# A prediction whose customer was erased after it was received (a replayed spool's) is not
+# recorded: the 12 columns, then the tombstone and received_at.
+INSERT_PREDICTION = (
+    f"INSERT OR IGNORE INTO predictions ({', '.join(PREDICTION_COLUMNS)})"
+    f" SELECT {', '.join('?' * len(PREDICTION_COLUMNS))}"
+    " WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE customer_key = ? AND erased_at >= ?)"
+)
+SELECT_STORED = (
+    f"SELECT {', '.join(STORED_COLUMNS)} FROM predictions"
+    " WHERE idempotency_key = ? AND received_at = ?"
+)
+RETENTION_BATCH = 1000
+
+Result = Outcome | IdempotencyConflictError
 
 
 class PredictionLog:
-    """Durable, idempotent record of every accepted record.
+    """Durable, idempotent record of every answered record, on this machine's disk."""
 
-    `synchronous` trades durability for speed: NORMAL (default) survives a process crash but may
-    lose the last commits on power loss; FULL fsyncs every commit.
-    """
+    copies = 1  # one disk
 
     def __init__(
         self,
         path: Path,
-        synchronous: str = "NORMAL",
-        busy_timeout_ms: int = 5_000,
+        synchronous: str = "FULL",
+        lock_timeout_seconds: float = 2.0,
         name: str = "prediction log",
     ) -> None:
-        self.path = Path(path)
         self.name = name
-        self._synchronous = synchronous
-        self._busy_timeout_ms = busy_timeout_ms
-        self._local = threading.local()
-        self._commits: GroupCommit[list[LogRow], int] = GroupCommit(self._write_batch)
-        self._last_failure: tuple[float, str] | None = None
+        self.file = SqliteFile(
+            path,
+            SCHEMA,
+            name=name,
+            synchronous=synchronous,
+            lock_timeout_seconds=lock_timeout_seconds,
+        )
+        self._salt: str | None = None
+        self._commits: GroupCommit[tuple[Sequence[Recording], float], list[Result]] = GroupCommit(
+            self._write_batch, write_seconds=lock_timeout_seconds + 5
+        )
 
-    def record(self, entries: Sequence[LoggedRecord]) -> int:
-        """Insert the entries; returns how many were new (a retry of logged ones adds none).
+    def record(self, recording: Recording, deadline: float | None = None) -> Outcome:
+        """Returns once the request is committed (or was, under its key); raises
+        IdempotencyConflictError when its key named another request."""
+        [result] = self.record_all([recording], deadline)
+        if isinstance(result, IdempotencyConflictError):
+            raise result
+        return result
 
-        Returns once committed, in a transaction it may share with concurrent callers.
-        """
-        return self._commits.submit([entry.as_row() for entry in entries])
+    def record_all(self, recordings: Sequence[Recording], deadline: float | None = None) -> list:
+        """One result per recording, in one transaction: an Outcome, or the conflict."""
+        deadline = deadline or time.monotonic() + 10
+        return submit_within(self._commits, (recordings, deadline), deadline, self.name)
 
     def check(self) -> str | None:
-        """None when records can be written; otherwise why not. For readiness probes."""
-        failure = self._last_failure
-        if failure is not None and time.monotonic() - failure[0] < FAILURE_HOLD_SECONDS:
-            return failure[1]
-        try:
-            with self._writing() as connection:
-                connection.execute(
-                    "INSERT OR REPLACE INTO heartbeat VALUES (1, ?)",
-                    (datetime.now(UTC).isoformat(),),
-                )
-        except StorageUnavailableError as error:
-            return error.reason
-        return None
+        return self.file.check()
 
-    def count(self) -> int:
-        return self._reading().execute("SELECT count(*) FROM accepted_records").fetchone()[0]
-
-    def request_ids(self) -> list[str]:
-        rows = self._reading().execute("SELECT request_id FROM accepted_records")
-        return [request_id for (request_id,) in rows]
-
-    def get(self, request_id: str) -> dict | None:
+    def get(self, prediction_id: str) -> dict[str, Any] | None:
         row = (
-            self._reading()
-            .execute("SELECT record FROM accepted_records WHERE request_id = ?", (request_id,))
+            self.file.reading()
+            .execute(
+                f"SELECT {', '.join(PREDICTION_COLUMNS)} FROM predictions WHERE prediction_id = ?",
+                (prediction_id,),
+            )
             .fetchone()
         )
-        return json.loads(row[0]) if row else None
+        return audit_view(row) if row else None
 
-    def oldest(self, limit: int) -> list[LoggedRecord]:
-        """The first entries in arrival order: what a spool replays first."""
-        rows = self._reading().execute(
-            "SELECT request_id, received_at, record FROM accepted_records"
-            " ORDER BY received_at, request_id LIMIT ?",
-            (limit,),
-        )
-        return [
-            LoggedRecord(request_id, received_at, CustomerRecord.model_validate_json(record))
-            for request_id, received_at, record in rows
-        ]
-
-    def remove(self, record_ids: Sequence[str]) -> None:
-        with self._writing() as connection:
-            connection.execute("BEGIN IMMEDIATE")
-            connection.executemany(
-                "DELETE FROM accepted_records WHERE request_id = ?", [(i,) for i in record_ids]
+    def erase(self, stored_customer_id: str) -> int:
+        """Deletes the customer's predictions and the keys that named them, and leaves a
+        tombstone; returns how many predictions were deleted."""
+        with self.file.writing() as connection, transaction(connection):
+            keys = connection.execute(
+                "SELECT DISTINCT idempotency_key FROM predictions"
+                " WHERE customer_id = ? AND idempotency_key IS NOT NULL",
+                (stored_customer_id,),
+            ).fetchall()
+            erased = connection.execute(
+                "DELETE FROM predictions WHERE customer_id = ?", (stored_customer_id,)
+            ).rowcount
+            connection.executemany("DELETE FROM idempotency_keys WHERE key = ?", keys)
+            connection.execute(
+                "INSERT OR REPLACE INTO erasures VALUES (?, ?)",
+                (tombstone(self._erasure_salt(connection), stored_customer_id), now_iso()),
             )
-            connection.execute("COMMIT")
+        return erased
 
-    def _write_batch(self, batches: Sequence[list[LogRow]]) -> list[int]:
-        """One transaction for every caller's rows; how many rows were new, per caller."""
-        with self._writing() as connection:
-            if len(batches) == 1 and len(batches[0]) == 1:  # autocommit: its own transaction
-                before = connection.total_changes
-                connection.execute(INSERT, batches[0][0])
-                return [connection.total_changes - before]
-            new = []
-            connection.execute("BEGIN IMMEDIATE")
-            for rows in batches:
-                before = connection.total_changes
-                connection.executemany(INSERT, rows)
-                new.append(connection.total_changes - before)
-            connection.execute("COMMIT")
-            return new
+    def enforce_retention(
+        self, max_age_seconds: float, max_rows: int, now: datetime | None = None
+    ) -> dict[str, int]:
+        """Deletes predictions older than `max_age_seconds`, then the oldest beyond `max_rows`
+        (0: no limit), with their keys and tombstones; how many rows went for each reason."""
+        now = now or datetime.now(UTC)
+        deleted = {"age": 0, "rows": 0}
+        with self.file.exclusive("maintenance") as leading:
+            if not leading:  # another process of this log is doing it
+                return {}
+            if max_age_seconds > 0:
+                cutoff = (now - timedelta(seconds=max_age_seconds)).isoformat(
+                    timespec="microseconds"
+                )
+                deleted["age"] = self._delete_before(cutoff, inclusive=False)
+            if max_rows > 0:
+                deleted["rows"] = self._delete_beyond(max_rows)
+        return deleted
 
-    @contextmanager
-    def _writing(self) -> Iterator[sqlite3.Connection]:
-        """This thread's connection under the write lock; a failure rolls back and is reported
-        as StorageUnavailableError, and the connection is reopened next time."""
-        try:
-            connection = self._connection()
-            with self._write_locked():
-                try:
-                    yield connection
-                except BaseException:
-                    if connection.in_transaction:
-                        with suppress(sqlite3.Error):
-                            connection.execute("ROLLBACK")
-                    raise
-        except (sqlite3.Error, OSError) as error:
-            self._close()
-            self._last_failure = (time.monotonic(), str(error))
-            raise StorageUnavailableError(self.name, str(error)) from error
-        self._last_failure = None
-
-    def _reading(self) -> sqlite3.Connection:
-        try:
-            return self._connection()
-        except (sqlite3.Error, OSError) as error:
-            raise StorageUnavailableError(self.name, str(error)) from error
-
-    def _connection(self) -> sqlite3.Connection:
-        """One connection per thread, opened (and the schema created) on first use, so that a
-        process whose volume is full or read-only still starts and says why it is not ready."""
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            return connection
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        # Each thread's own open file description, so flock excludes threads as well.
-        lock_path = self.path.with_name(self.path.name + ".write-lock")
-        self._local.write_lock = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o644)
-        # The busy timeout is set at connect time: switching a new file to WAL needs an
-        # exclusive lock, which another process may hold for a moment.
-        connection = sqlite3.connect(
-            self.path, timeout=self._busy_timeout_ms / 1000, isolation_level=None
+    def _delete_beyond(self, max_rows: int) -> int:
+        newest_dropped = (
+            self.file.reading()
+            .execute(
+                "SELECT received_at FROM predictions ORDER BY received_at DESC LIMIT 1 OFFSET ?",
+                (max_rows,),
+            )
+            .fetchone()
         )
-        try:
-            with self._write_locked():  # several gunicorn workers may create the file at once
-                connection.execute("PRAGMA journal_mode=WAL")
-                connection.executescript(SCHEMA)
-            connection.execute(f"PRAGMA synchronous={self._synchronous}")
-        except BaseException:
-            connection.close()
-            self._close()
-            raise
-        self._local.connection = connection
-        return connection
+        return self._delete_before(newest_dropped[0], inclusive=True) if newest_dropped else 0
 
-    def _close(self) -> None:
-        connection = getattr(self._local, "connection", None)
-        if connection is not None:
-            with suppress(sqlite3.Error):
-                connection.close()
-        lock = getattr(self._local, "write_lock", None)
-        if lock is not None:
-            with suppress(OSError):
-                os.close(lock)
-        self._local.connection = self._local.write_lock = None
+    def _delete_before(self, cutoff: str, *, inclusive: bool) -> int:
+        """Batches of RETENTION_BATCH rows, each its own short transaction."""
+        older = "<=" if inclusive else "<"
+        deleted = 0
+        while True:
+            with self.file.writing() as connection, transaction(connection):
+                batch = connection.execute(
+                    "DELETE FROM predictions WHERE prediction_id IN (SELECT prediction_id"
+                    f" FROM predictions WHERE received_at {older} ? LIMIT ?)",
+                    (cutoff, RETENTION_BATCH),
+                ).rowcount
+                connection.execute(
+                    f"DELETE FROM idempotency_keys WHERE received_at {older} ?", (cutoff,)
+                )
+                connection.execute(f"DELETE FROM erasures WHERE erased_at {older} ?", (cutoff,))
+            deleted += batch
+            if batch < RETENTION_BATCH:
+                return deleted
+            time.sleep(0.01)  # let requests take the write lock in between
 
-    @contextmanager
-    def _write_locked(self) -> Iterator[None]:
-        fcntl.flock(self._local.write_lock, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(self._local.write_lock, fcntl.LOCK_UN)
+    def request_counts(self) -> Counter[str]:
+        """Predictions logged per correlation id: what tests and experiments check."""
+        return Counter(dict(self.file.reading().execute(REQUEST_COUNTS).fetchall()))
+
+    def count(self) -> int:
+        return self.file.reading().execute("SELECT count(*) FROM predictions").fetchone()[0]
+
+    def stats(self) -> dict[str, float]:
+        """For the metrics: the log's size, and its volume's free and total bytes."""
+        volume = os.statvfs(self.file.path.parent)
+        return {
+            "bytes": self.file.size_bytes(),
+            "volume_free_bytes": volume.f_bavail * volume.f_frsize,
+            "volume_size_bytes": volume.f_blocks * volume.f_frsize,
+        }
+
+    def _write_batch(
+        self, batches: Sequence[tuple[Sequence[Recording], float]]
+    ) -> list[list[Result]]:
+        """One transaction for every caller's recordings, within the earliest deadline."""
+        deadline = min(deadline for _, deadline in batches)
+        with self.file.writing(deadline) as connection, transaction(connection):
+            salt = self._erasure_salt(connection)
+            return [
+                [self._record_one(connection, recording, salt) for recording in recordings]
+                for recordings, _ in batches
+            ]
+
+    def _record_one(
+        self, connection: sqlite3.Connection, recording: Recording, salt: str
+    ) -> Result:
+        key = recording.idempotency
+        if key is not None:
+            claimed = connection.execute(
+                "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
+                (
+                    key.key,
+                    key.fingerprint,
+                    recording.request_id,
+                    recording.received_at,
+                    len(recording.predictions),
+                ),
+            ).rowcount
+            if not claimed:
+                earlier = self._earlier(connection, recording)
+                if earlier is not None:
+                    return earlier
+        connection.executemany(
+            INSERT_PREDICTION,
+            [
+                (*row, tombstone(salt, row[5]), recording.received_at)
+                for row in prediction_rows(recording)
+            ],
+        )
+        return Outcome(recording, replayed=False, copies=self.copies)
+
+    def _earlier(self, connection: sqlite3.Connection, recording: Recording) -> Result | None:
+        """The key's first request: its answer again, or a conflict; None when what it named
+        is gone (erased, or past retention): then the key is this request's now."""
+        key = recording.idempotency
+        assert key is not None
+        fingerprint, request_id, received_at, records = connection.execute(
+            "SELECT fingerprint, request_id, received_at, records FROM idempotency_keys"
+            " WHERE key = ?",
+            (key.key,),
+        ).fetchone()
+        if fingerprint != key.fingerprint:
+            return IdempotencyConflictError(key.key)
+        rows = connection.execute(SELECT_STORED, (key.key, received_at)).fetchall()
+        stored = stored_recording(request_id, received_at, key, records, rows)
+        if stored is not None:
+            return Outcome(stored, replayed=True, copies=self.copies)
+        connection.execute(
+            "UPDATE idempotency_keys SET request_id = ?, received_at = ?, records = ?"
+            " WHERE key = ?",
+            (recording.request_id, recording.received_at, len(recording.predictions), key.key),
+        )
+        return None
+
+    def _erasure_salt(self, connection: sqlite3.Connection) -> str:
+        if self._salt is None:
+            self._salt = connection.execute(
+                "SELECT value FROM log_settings WHERE name = 'erasure_salt'"
+            ).fetchone()[0]
+        return self._salt

@@ -1,16 +1,25 @@
-"""One downstream stage over HTTP: pooled keep-alive connections, a deadline on every call,
-retries with jittered backoff on another replica, a circuit breaker, and readiness from a
-background health watch.
+"""One downstream stage over HTTP: pooled keep-alive connections, the caller's deadline on every
+call, retries on another replica that cannot amplify an outage, a circuit breaker, and readiness
+from a background health watch.
 
-Only calls that are safe to repeat are retried: features and inference are pure functions, and
-ingest is idempotent by record id. Failures surface as StageUnavailableError, which the API maps
-to a fast 503 (or which the ingest adapter turns into degraded mode). Each pattern can be
-switched off by settings (attempts 1, breaker failures 0, eject seconds 0), so an experiment can
-show what it buys.
+A call ends by the request's deadline (`current_deadline`) or the stage's read timeout, whichever
+comes first, and each attempt tells the stage how long it has (DEADLINE_HEADER), so that the
+stage can finish, or refuse, before the caller gives up. Only attempts that did no work are
+retried: a connection that was never made, and a 503; and only while the stage's retry budget
+allows, so that retries add at most about a tenth to the calls of a failing stage. A read
+timeout or another 5xx is final: the stage may have done the work, and a retry would only pile
+more onto a slow stage. (What is retried is safe to repeat anyway: features and inference are
+pure functions, and ingest is idempotent by record id.)
+
+Failures surface as StageUnavailableError, carrying the stage's problem+json answer when it
+gave one, which the API maps to a fast 503 (or which the ingest adapter turns into degraded
+mode); a 4xx is a StageRejectedError. Each pattern can be switched off by settings (attempts 1,
+breaker failures 0, eject seconds 0), so an experiment can show what it buys.
 """
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 from typing import Any, Protocol
@@ -18,19 +27,23 @@ from typing import Any, Protocol
 import orjson
 import pybreaker
 import urllib3
-from tenacity import (
-    Retrying,
-    retry_if_exception_type,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_random_exponential,
-)
+from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 
 from churnlab.adapters.endpoints import Endpoints, NoEndpointError, Resolver, resolve_addresses
 from churnlab.adapters.health_watch import HealthWatch
+from churnlab.adapters.retry_budget import RetryBudget
 from churnlab.config import Settings
-from churnlab.domain.errors import StageRejectedError, StageUnavailableError
-from churnlab.request_context import current_request_id
+from churnlab.domain.errors import PROBLEM_JSON, StageRejectedError, StageUnavailableError
+from churnlab.metrics import STAGE_RETRIES
+from churnlab.request_context import DEADLINE_HEADER, current_deadline, current_request_id
+
+# The request never reached the stage: see RetryableCallError.
+CONNECTION_FAILURES = (
+    urllib3.exceptions.NewConnectionError,
+    urllib3.exceptions.ConnectTimeoutError,
+)
+DEADLINE_PASSED = "deadline passed"
+backoff = wait_random_exponential(multiplier=0.01, max=0.1)
 
 
 class Transport(Protocol):
@@ -47,8 +60,35 @@ class Transport(Protocol):
     ) -> urllib3.BaseHTTPResponse: ...
 
 
-class RetryableCallError(Exception):
-    """This attempt failed in a way another attempt (on another replica) may not."""
+class CallFailedError(Exception):
+    """An attempt failed; `problem` is the stage's problem+json answer, when it gave one."""
+
+    def __init__(self, reason: str, problem: dict | None = None) -> None:
+        super().__init__(reason)
+        self.problem = problem
+
+
+class RetryableCallError(CallFailedError):
+    """An attempt that did no work on the stage, so another replica may take the call: a 503,
+    or one of CONNECTION_FAILURES. urllib3 raises NewConnectionError when connect() itself fails
+    (refused, reset or unreachable) and ConnectTimeoutError when it is not answered in time:
+    either way no byte of the request was sent. Not a ProtocolError (the connection aborted,
+    reset or closed mid-call): it cannot tell whether the stage got the request, which is why
+    urllib3's own Retry counts it as a read error. Nor a ReadTimeoutError: the stage has the
+    request and is slow."""
+
+
+def problem_in(response: urllib3.BaseHTTPResponse) -> dict | None:
+    """The stage's problem details (RFC 9457), so that callers can tell its failures apart: a
+    problem+json body, or any JSON object with a "type"."""
+    try:
+        body = orjson.loads(response.data)
+    except orjson.JSONDecodeError:
+        return None
+    if not isinstance(body, dict):
+        return None
+    content_type = response.headers.get("Content-Type", "").split(";")[0].strip()
+    return body if content_type == PROBLEM_JSON or "type" in body else None
 
 
 class _OpenedAt(pybreaker.CircuitBreakerListener):
@@ -70,15 +110,32 @@ class StageClient:
         urls: str,
         settings: Settings,
         *,
+        read_timeout_seconds: float | None = None,
         transport: Transport | None = None,
         resolve: Resolver = resolve_addresses,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`read_timeout_seconds` is for one record (default: the settings' stage read
+        timeout); `clock` is time.monotonic, or a fake of it, for every part of the client."""
         self.stage = stage
         self._clock = clock
         self._opened = _OpenedAt(clock)
         self.settings = settings
-        self.endpoints = Endpoints(urls, eject_seconds=settings.eject_seconds, resolve=resolve)
+        self.read_timeout_seconds = (
+            settings.stage_read_timeout_seconds
+            if read_timeout_seconds is None
+            else read_timeout_seconds
+        )
+        self.endpoints = Endpoints(
+            urls,
+            eject_seconds=settings.eject_seconds,
+            eject_after_failures=settings.eject_after_failures,
+            resolve=resolve,
+            clock=clock,
+        )
+        self.retry_budget = RetryBudget(
+            settings.retry_budget_ratio, settings.retry_budget_min_per_second, clock=clock
+        )
         self._transport = transport or urllib3.PoolManager(num_pools=64, maxsize=32, retries=False)
         self.breaker = (
             pybreaker.CircuitBreaker(
@@ -99,57 +156,94 @@ class StageClient:
             self.probe,
             every_seconds=settings.health_every_seconds,
             resolve_every_seconds=settings.resolve_every_seconds,
+            clock=clock,
         ).start()
 
     def call(self, method: str, path: str, payload: Any = None, *, records: int = 1) -> Any:
-        """The decoded JSON answer, or StageUnavailableError within the call's deadline."""
-        budget = (
-            self.settings.stage_read_timeout_seconds
+        """The decoded JSON answer, or StageUnavailableError by the request's deadline or the
+        stage's read timeout (one record's, plus a share per extra record), whichever is first."""
+        read_timeout = (
+            self.read_timeout_seconds
             + self.settings.stage_read_timeout_per_record_seconds * max(records - 1, 0)
         )
+        deadline = min(current_deadline.get(), self._clock() + read_timeout)
+        if self._milliseconds_left(deadline) < 1:
+            # Before the breaker: a request out of time says nothing about the stage.
+            raise StageUnavailableError(self.stage, DEADLINE_PASSED)
         body = None if payload is None else orjson.dumps(payload)
         try:
             if self.breaker is None:
-                return self._with_retries(method, path, body, budget)
-            return self.breaker.call(self._with_retries, method, path, body, budget)
+                return self._with_retries(method, path, body, deadline)
+            return self.breaker.call(self._with_retries, method, path, body, deadline)
         except pybreaker.CircuitBreakerError:
             raise StageUnavailableError(
                 self.stage,
                 "circuit open after repeated failures",
                 retry_after_seconds=max(1, round(self.settings.breaker_reset_seconds)),
             ) from None
-        except (RetryableCallError, NoEndpointError) as error:
+        except CallFailedError as error:
+            raise StageUnavailableError(self.stage, str(error), problem=error.problem) from None
+        except NoEndpointError as error:
             raise StageUnavailableError(self.stage, str(error)) from None
 
-    def _with_retries(self, method: str, path: str, body: bytes | None, budget: float) -> Any:
-        attempts = max(self.settings.stage_attempts, 1)
-        deadline = time.monotonic() + budget
+    def _with_retries(self, method: str, path: str, body: bytes | None, deadline: float) -> Any:
+        self.retry_budget.deposit()
         tried: set[str] = set()
+
+        def stop(state: RetryCallState) -> bool:
+            # The budget is asked last, so that only a retry about to be made is paid for.
+            return (
+                state.attempt_number >= self.settings.stage_attempts
+                or self._milliseconds_left(deadline) < 1
+                or not self._retry_allowed()
+            )
+
+        def wait(state: RetryCallState) -> float:
+            # Never sleep away more than half of what is left: the retry needs the rest.
+            return min(backoff(state), max(deadline - self._clock(), 0.0) / 2)
+
         retrying = Retrying(
-            stop=stop_after_attempt(attempts) | stop_after_delay(budget),
-            wait=wait_random_exponential(multiplier=0.01, max=0.1),
-            retry=retry_if_exception_type(RetryableCallError),
-            reraise=True,
+            stop=stop, wait=wait, retry=retry_if_exception_type(RetryableCallError), reraise=True
         )
+        first_problem: list[dict] = []  # what the stage said first is what happened
         for attempt in retrying:
             with attempt:
-                address = self.endpoints.pick(avoid=tried)
-                tried.add(address)
-                # Each attempt gets a share of what is left, so one that hangs (a paused
-                # replica, or a connection to a container that just vanished) leaves time for
-                # another.
-                attempts_left = attempts - attempt.retry_state.attempt_number
-                share = max(deadline - time.monotonic(), 0.05) / (attempts_left + 1)
-                return self._once(address, method, path, body, share)
+                try:
+                    address = self.endpoints.pick(avoid=tried)
+                    tried.add(address)
+                    return self._once(address, method, path, body, deadline)
+                except CallFailedError as failure:
+                    if failure.problem is not None and not first_problem:
+                        first_problem.append(failure.problem)
+                    failure.problem = first_problem[0] if first_problem else None
+                    raise
+                except NoEndpointError as failure:
+                    if not first_problem:
+                        raise
+                    raise CallFailedError(str(failure), first_problem[0]) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
+    def _retry_allowed(self) -> bool:
+        allowed = self.retry_budget.withdraw()
+        STAGE_RETRIES.labels(stage=self.stage, allowed=str(allowed).lower()).inc()
+        return allowed
+
+    def _milliseconds_left(self, deadline: float) -> int:
+        return math.floor((deadline - self._clock()) * 1000)
+
     def _once(
-        self, address: str, method: str, path: str, body: bytes | None, seconds: float
+        self, address: str, method: str, path: str, body: bytes | None, deadline: float
     ) -> Any:
+        milliseconds = self._milliseconds_left(deadline)
+        if milliseconds < 1:
+            raise CallFailedError(DEADLINE_PASSED)
+        seconds = milliseconds / 1000
         timeout = urllib3.Timeout(
-            connect=min(self.settings.stage_connect_timeout_seconds, seconds), read=seconds
+            total=seconds,
+            connect=min(self.settings.stage_connect_timeout_seconds, seconds),
+            read=seconds,
         )
-        headers = {"X-Request-ID": current_request_id.get()}
+        headers = {"X-Request-ID": current_request_id.get(), DEADLINE_HEADER: str(milliseconds)}
         if body is not None:
             headers["Content-Type"] = "application/json"
         try:
@@ -157,22 +251,33 @@ class StageClient:
                 method, address + path, body=body, headers=headers, timeout=timeout
             )
         except urllib3.exceptions.HTTPError as error:
-            self.endpoints.eject(address, type(error).__name__)
-            raise RetryableCallError(f"{address}: {type(error).__name__}") from None
+            self.endpoints.failed(address, type(error).__name__)
+            failure = (
+                RetryableCallError if isinstance(error, CONNECTION_FAILURES) else CallFailedError
+            )
+            raise failure(f"{address}: {type(error).__name__}") from None
         if response.status >= 500:
-            self.endpoints.eject(address, f"answered {response.status}")
-            raise RetryableCallError(f"{address} answered {response.status}")
+            self.endpoints.failed(address, f"answered {response.status}")
+            # A 503 is the stage refusing before doing any work (not ready, or shedding load).
+            failure = RetryableCallError if response.status == 503 else CallFailedError
+            raise failure(f"{address} answered {response.status}", problem_in(response))
+        self.endpoints.succeeded(address)
         if response.status >= 400:
             raise StageRejectedError(
-                f"{address}{path} answered {response.status}: {response.data[:300]!r}"
+                f"{address}{path} answered {response.status}: {response.data[:300]!r}",
+                status=response.status,
             )
         return orjson.loads(response.data)
 
     def probe(self, address: str) -> str | None:
         """None when the replica at `address` says it is ready; otherwise why not."""
+        seconds = self.settings.health_timeout_seconds
         try:
             response = self._transport.request(
-                "GET", f"{address}/readyz", timeout=self.settings.health_timeout_seconds
+                "GET",
+                f"{address}/readyz",
+                headers={DEADLINE_HEADER: str(math.floor(seconds * 1000))},
+                timeout=seconds,
             )
         except urllib3.exceptions.HTTPError as error:
             return type(error).__name__

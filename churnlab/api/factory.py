@@ -6,14 +6,16 @@ so a deployable only adds its own routes.
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, Response
+from flask import Blueprint, Flask, Response, request
 
 from churnlab.api.json_provider import OrjsonProvider
 from churnlab.api.observability import configure_logging, install_request_tracking, metrics_response
 from churnlab.api.problems import register_problem_handlers
 from churnlab.config import Settings
+from churnlab.request_context import DEADLINE_HEADER, current_deadline
 from churnlab.workflow import READY, is_serving
 
 Readiness = Callable[[], dict[str, str]]
@@ -25,9 +27,23 @@ def create_service_app(service: str, settings: Settings, readiness: Readiness) -
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_body_bytes
     configure_logging(service, settings.log_level)
     install_request_tracking(app, service)
+    install_deadline(app, settings.request_deadline_seconds)
     register_problem_handlers(app)
     app.register_blueprint(_probes(service, readiness))
     return app
+
+
+def install_deadline(app: Flask, seconds: float) -> None:
+    """Each request's deadline: `seconds` from its arrival, or sooner when its caller (the
+    gateway, or a client) says in DEADLINE_HEADER how many milliseconds it will wait."""
+
+    @app.before_request
+    def start_the_clock() -> None:
+        budget = seconds
+        offered = request.headers.get(DEADLINE_HEADER, "")
+        if offered.isdigit():
+            budget = min(budget, int(offered) / 1000)
+        current_deadline.set(time.monotonic() + budget)
 
 
 def _probes(service: str, readiness: Readiness) -> Blueprint:

@@ -51,11 +51,44 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
 
 def _body_errors(max_bytes: int) -> dict[str, Any]:
     return {
-        "400": _problem("Empty body or malformed JSON."),
+        "400": _problem("Empty body, malformed JSON, or a malformed Idempotency-Key."),
+        "409": _problem("The Idempotency-Key was already used for a different request."),
         "413": _problem(f"Body larger than {max_bytes} bytes."),
         "415": _problem("Content type is not application/json."),
         "422": _problem("JSON that is not a valid request; `errors` lists each field."),
-        "503": _problem("The model or a required stage is not available; see Retry-After."),
+        "503": _problem(
+            "Not answered: the model, a stage or the prediction log is not available (see"
+            " Retry-After). `kept` says what was kept: `nothing`, or `unknown` / `one copy`,"
+            " when only a retry with the same Idempotency-Key is safe."
+        ),
+    }
+
+
+IDEMPOTENCY_KEY = {
+    "name": "Idempotency-Key",
+    "in": "header",
+    "required": False,
+    "description": (
+        "Names this request, so that it can be retried safely: the same key with the same"
+        " body gets the first answer again (header Idempotent-Replayed: true) and records"
+        " nothing twice; the same key with another body gets a 409."
+    ),
+    "schema": {"type": "string", "minLength": 1, "maxLength": 255},
+}
+AUDIT_ERRORS = {
+    "401": _problem("No audit key, or not this one (Authorization: Bearer <key>)."),
+    "403": _problem("No audit key is configured: reading and erasing are switched off."),
+    "503": _problem("The prediction log is not available; see Retry-After."),
+}
+
+
+def _path(name: str, description: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "in": "path",
+        "required": True,
+        "description": description,
+        "schema": {"type": "string"},
     }
 
 
@@ -87,6 +120,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/v1/predict": {
                 "post": {
                     "summary": "Score one customer.",
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -102,6 +136,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/v1/predict/batch": {
                 "post": {
                     "summary": f"Score up to {MAX_BATCH_RECORDS} customers in one call.",
+                    "parameters": [IDEMPOTENCY_KEY],
                     "requestBody": {
                         "required": True,
                         "content": {
@@ -121,6 +156,30 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         "200": _open_object("The model card."),
                         "503": _problem("The model is still loading."),
                     },
+                }
+            },
+            "/v1/predictions/{prediction_id}": {
+                "get": {
+                    "summary": "One logged prediction: its record, answer, time and request id.",
+                    "security": [{"auditKey": []}],
+                    "parameters": [_path("prediction_id", "A prediction's `prediction_id`.")],
+                    "responses": {
+                        "200": _open_object("The prediction as the log keeps it."),
+                        "404": _problem("No such prediction in the log."),
+                    }
+                    | AUDIT_ERRORS,
+                }
+            },
+            "/v1/customers/{customer_id}/predictions": {
+                "delete": {
+                    "summary": "Erase every prediction of one customer from the log.",
+                    "security": [{"auditKey": []}],
+                    "parameters": [_path("customer_id", "The customer's id, as sent.")],
+                    "responses": {
+                        "200": _open_object("`erased`: how many predictions were deleted."),
+                        "400": _problem("Not a customer id."),
+                    }
+                    | AUDIT_ERRORS,
                 }
             },
             "/livez": {
@@ -156,5 +215,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 }
             },
         },
-        "components": {"schemas": components},
+        "components": {
+            "schemas": components,
+            "securitySchemes": {"auditKey": {"type": "http", "scheme": "bearer"}},
+        },
     }

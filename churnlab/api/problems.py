@@ -10,6 +10,9 @@ from pydantic import ValidationError
 from werkzeug.exceptions import HTTPException
 
 from churnlab.domain.errors import (
+    PROBLEM_JSON,
+    PROBLEM_TYPE_PREFIX,
+    IdempotencyConflictError,
     ModelIntegrityError,
     ModelNotReadyError,
     StageRejectedError,
@@ -17,11 +20,24 @@ from churnlab.domain.errors import (
     StorageUnavailableError,
 )
 
-PROBLEM_JSON = "application/problem+json"
-PROBLEM_TYPE_PREFIX = "urn:churnlab:problem:"
 MAX_REPORTED_ERRORS = 50
+# What an HTTP error's own headers may add to its problem response.
+PASSED_HEADERS = frozenset({"allow", "retry-after", "www-authenticate"})
 
 logger = logging.getLogger(__name__)
+# What a 503 says was kept, by StorageUnavailableError.kept: a client may trust "nothing" and
+# send the request again as new; otherwise only a retry under the same Idempotency-Key is safe.
+KEPT = {
+    "nothing": "{store} could not record the request ({reason}); nothing was kept",
+    "unknown": (
+        "{store} did not finish recording the request in time ({reason}); it may have been"
+        " kept: retry with the same Idempotency-Key to get its answer without a duplicate"
+    ),
+    "one copy": (
+        "{store} kept the request on one node only ({reason}); no standby confirmed it, so it"
+        " is not acknowledged: retry with the same Idempotency-Key to finish it"
+    ),
+}
 
 
 def problem(
@@ -68,7 +84,7 @@ def validation_problem(error: ValidationError) -> Response:
 def register_problem_handlers(app: Flask) -> None:
     @app.errorhandler(HTTPException)
     def http_error(error: HTTPException) -> Response:
-        headers = {k: v for k, v in error.get_headers() if k.lower() in {"allow", "retry-after"}}
+        headers = {k: v for k, v in error.get_headers() if k.lower() in PASSED_HEADERS}
         return problem(
             error.code or 500, error.name, error.description or error.name, headers=headers
         )
@@ -103,10 +119,21 @@ def register_problem_handlers(app: Flask) -> None:
         logger.error("%s", error)
         return problem(
             503,
-            "Cannot record",
-            f"{error.store} cannot store records right now; nothing was accepted",
-            kind="storage-unavailable",
+            "Not recorded" if error.kept == "nothing" else "Not confirmed",
+            KEPT[error.kept].format(store=error.store, reason=error.reason),
+            kind="not-replicated" if error.kept == "one copy" else "storage-unavailable",
             headers={"Retry-After": str(error.retry_after_seconds)},
+            store=error.store,
+            kept=error.kept,
+        )
+
+    @app.errorhandler(IdempotencyConflictError)
+    def key_reused(error: IdempotencyConflictError) -> Response:
+        return problem(
+            409,
+            "Idempotency-Key reused",
+            f"{error}: send a new key for a new request",
+            kind="idempotency-key-reused",
         )
 
     @app.errorhandler(StageRejectedError)

@@ -6,33 +6,61 @@ Internal, but validated like the public API: a stage never trusts its caller's J
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Annotated, Any, TypeVar
+from datetime import UTC
+from typing import Annotated, Any, Literal, TypeVar
 
 from flask import Blueprint, Flask
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from werkzeug.exceptions import NotFound
 
 from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.api.body import read_json
 from churnlab.api.factory import create_service_app
 from churnlab.config import Settings
+from churnlab.domain.errors import IdempotencyConflictError
 from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
-from churnlab.domain.ingest import LoggedRecord
-from churnlab.domain.schema import MAX_BATCH_RECORDS, BatchRequest, CustomerRecord
+from churnlab.domain.ingest import Outcome, Recording
+from churnlab.domain.schema import MAX_BATCH_RECORDS, BatchRequest, CustomerRecord, Reason
 from churnlab.workflow import Stage
 
 
-class IngestRow(BaseModel):
+class IngestPrediction(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    request_id: Annotated[str, Field(min_length=1, max_length=160)]
-    received_at: Annotated[str, Field(min_length=1, max_length=40)]
+    prediction_id: Annotated[str, Field(pattern=r"^[0-9a-f]{32}$")]
+    position: Annotated[int, Field(ge=0, lt=MAX_BATCH_RECORDS)]
     record: CustomerRecord
+    churn_probability: Annotated[float, Field(ge=0, le=1)]
+    churn: bool
+    risk: Literal["low", "medium", "high"]
+    reasons: list[Reason]
+    model_version: Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class IngestRecording(BaseModel):
+    """An answered request, as `Recording.to_json` sends it."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    request_id: Annotated[str, Field(min_length=1, max_length=128)]
+    received_at: AwareDatetime
+    idempotency_key: Annotated[str | None, Field(min_length=1, max_length=255)] = None
+    fingerprint: Annotated[str | None, Field(pattern=r"^[0-9a-f]{64}$")] = None
+    predictions: Annotated[
+        list[IngestPrediction], Field(min_length=1, max_length=MAX_BATCH_RECORDS)
+    ]
+
+    def to_domain(self) -> Recording:
+        body = self.model_dump()
+        # One spelling of time in the log, whatever the sender's: UTC, microseconds.
+        received_at = self.received_at.astimezone(UTC).isoformat(timespec="microseconds")
+        return Recording.from_json(body | {"received_at": received_at})
 
 
 class IngestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    rows: Annotated[list[IngestRow], Field(min_length=1, max_length=MAX_BATCH_RECORDS)]
+    recordings: Annotated[list[IngestRecording], Field(min_length=1, max_length=1000)]
 
 
 class ScoresRequest(BaseModel):
@@ -65,6 +93,7 @@ def create_stage_app(
     """A stage service: the shared app factory, the stage's readiness, and its one API."""
     app = create_service_app(service, settings, readiness=lambda: {service: stage.readiness()})
     app.register_blueprint(api(stage, settings))
+    app.extensions["churnlab.stage"] = stage
     return app
 
 
@@ -72,15 +101,39 @@ def ingest_api(ingest: LoggedIngest, settings: Settings) -> Blueprint:
     api = Blueprint("ingest", __name__)
 
     @api.post("/v1/ingest")
-    def record() -> dict[str, int]:
-        """Idempotent by request id: the gateway may retry, and replay its spool, freely."""
+    def record() -> dict[str, Any]:
+        """Idempotent by prediction id and by key: the gateway may retry, and replay its spool,
+        freely. One outcome per recording; a key that named another request is a "conflict"
+        for that recording alone."""
         request = read_json(IngestRequest, settings.max_batch_body_bytes)
-        entries = [
-            LoggedRecord(row.request_id, row.received_at, row.record) for row in request.rows
-        ]
-        return {"received": len(entries), "recorded": ingest.prediction_log.record(entries)}
+        results = ingest.record_all([recording.to_domain() for recording in request.recordings])
+        return {"outcomes": [_outcome_json(result) for result in results]}
+
+    @api.get("/v1/predictions/<prediction_id>")
+    def prediction(prediction_id: str) -> dict[str, Any]:
+        found = ingest.prediction(prediction_id)
+        if found is None:
+            raise NotFound(f"no prediction {prediction_id} in the log")
+        return found
+
+    @api.delete("/v1/customers/<customer_id>/predictions")
+    def erase(customer_id: str) -> dict[str, Any]:
+        return {"customer_id": customer_id, "erased": ingest.erase(customer_id)}
 
     return api
+
+
+def _outcome_json(result: Outcome | Exception) -> dict[str, Any]:
+    if isinstance(result, IdempotencyConflictError):
+        return {"status": "conflict"}
+    assert isinstance(result, Outcome)
+    if result.replayed:
+        return {
+            "status": "replayed",
+            "copies": result.copies,
+            "recording": result.recording.to_json(),
+        }
+    return {"status": "recorded", "copies": result.copies}
 
 
 def features_api(features: LocalFeatures, settings: Settings) -> Blueprint:

@@ -1,5 +1,9 @@
 """One exception type per kind of domain failure; the API layer maps each to problem+json once."""
 
+# Each kind's problem type is this prefix and its name, e.g. urn:churnlab:problem:not-replicated.
+PROBLEM_TYPE_PREFIX = "urn:churnlab:problem:"
+PROBLEM_JSON = "application/problem+json"  # RFC 9457's media type
+
 
 class ChurnLabError(Exception):
     """Base class for failures the workflow reports to its callers."""
@@ -16,22 +20,52 @@ class ModelIntegrityError(ChurnLabError):
 class StageUnavailableError(ChurnLabError):
     """A stage the request cannot do without is down; the caller gets a fast 503."""
 
-    def __init__(self, stage: str, reason: str, retry_after_seconds: int = 5) -> None:
+    def __init__(
+        self, stage: str, reason: str, retry_after_seconds: int = 5, problem: dict | None = None
+    ) -> None:
         super().__init__(f"{stage} is unavailable: {reason}")
         self.stage = stage
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
+        self.problem = problem  # the stage's own problem+json answer, when it gave one
 
 
 class StageRejectedError(ChurnLabError):
-    """A stage answered 4xx to the gateway: a contract bug between them, not the caller's fault."""
+    """A stage answered 4xx to the gateway: a contract bug between them, not the caller's fault
+    (or, for a read, a 404: nothing there)."""
+
+    def __init__(self, message: str, status: int = 400) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class StorageUnavailableError(ChurnLabError):
-    """A record could not be stored durably (disk full, read-only volume): it is not accepted."""
+    """Records could not be stored durably (disk full, read-only volume, no standby): they are
+    not acknowledged. `kept` says what is left of them: "nothing", "unknown" (the write did not
+    end in time and may have committed), or "one copy" (committed on one node only)."""
 
-    def __init__(self, store: str, reason: str, retry_after_seconds: int = 5) -> None:
+    def __init__(
+        self, store: str, reason: str, retry_after_seconds: int = 5, kept: str = "nothing"
+    ) -> None:
         super().__init__(f"{store} cannot store records: {reason}")
         self.store = store
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
+        self.kept = kept
+
+
+class NotReplicatedError(StorageUnavailableError):
+    """The records were committed on the primary but no standby confirmed them in time: kept
+    on one node, so not acknowledged. A retry with the same Idempotency-Key finishes the write
+    (its commit waits for the standby again) and answers as the first would have."""
+
+    def __init__(self, store: str, reason: str, retry_after_seconds: int = 2) -> None:
+        super().__init__(store, reason, retry_after_seconds, kept="one copy")
+
+
+class IdempotencyConflictError(ChurnLabError):
+    """An Idempotency-Key already named another request: reusing it would lose one of the two."""
+
+    def __init__(self, key: str) -> None:
+        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
+        self.key = key

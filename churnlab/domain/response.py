@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from churnlab.domain.features import REASON_FIELD, FeatureColumns
-from churnlab.domain.ingest import AcceptedRequest
+from churnlab.domain.ingest import AcceptedRequest, LoggedPrediction, Outcome
 from churnlab.domain.scores import Scores
 
 CHURN_THRESHOLD = 0.5
@@ -39,28 +40,50 @@ def top_reasons(
     ]
 
 
-def build_predictions(
-    accepted: AcceptedRequest, features: FeatureColumns, scores: Scores, *, recorded: bool
-) -> list[dict[str, Any]]:
-    """One response body per accepted record, in request order."""
+def score_records(
+    accepted: AcceptedRequest, features: FeatureColumns, scores: Scores
+) -> list[LoggedPrediction]:
+    """One prediction per accepted record, in request order: what is answered and recorded."""
     return [
-        {
-            "request_id": record_id,
-            "customer_id": record.customer_id,
-            "churn_probability": round(probability, 6),
-            "churn": probability >= CHURN_THRESHOLD,
-            "risk": risk_band(probability),
-            "reasons": top_reasons(contributions, features, row),
-            "model_version": scores.model_version,
-            "recorded": recorded,
-        }
-        for row, (record_id, record, probability, contributions) in enumerate(
+        LoggedPrediction(
+            prediction_id=prediction_id,
+            position=row,
+            record=record,
+            churn_probability=round(probability, 6),
+            churn=probability >= CHURN_THRESHOLD,
+            risk=risk_band(probability),
+            reasons=tuple(top_reasons(contributions, features, row)),
+            model_version=scores.model_version,
+        )
+        for row, (prediction_id, record, probability, contributions) in enumerate(
             zip(
-                accepted.record_ids,
+                accepted.prediction_ids,
                 accepted.records,
                 scores.churn_probability,
                 scores.contributions,
                 strict=True,
             )
         )
+    ]
+
+
+def answers(outcome: Outcome, customer_ids: Sequence[str]) -> list[dict[str, Any]]:
+    """The response body of each prediction, from what was recorded. Customer ids come from the
+    request, not the log, which may keep only their keyed hash (a replay's request is the same
+    request as the first: its fingerprint says so)."""
+    recording = outcome.recording
+    return [
+        {
+            "prediction_id": prediction.prediction_id,
+            "request_id": recording.request_id,
+            "customer_id": customer_id,
+            "churn_probability": prediction.churn_probability,
+            "churn": prediction.churn,
+            "risk": prediction.risk,
+            "reasons": list(prediction.reasons),
+            "model_version": prediction.model_version,
+            "recorded": outcome.logged,
+            "copies": outcome.copies,
+        }
+        for prediction, customer_id in zip(recording.predictions, customer_ids, strict=True)
     ]

@@ -12,6 +12,8 @@ InternetAddOn = Literal["Yes", "No", "No internet service"]
 MAX_TENURE_MONTHS = 1200
 MAX_MONTHLY_CHARGES = 100_000.0
 MAX_BATCH_RECORDS = 10_000
+CUSTOMER_ID_PATTERN = r"^[\w.:-]+$"
+MAX_CUSTOMER_ID_LENGTH = 64
 
 
 class CustomerRecord(BaseModel):
@@ -19,7 +21,9 @@ class CustomerRecord(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
 
-    customer_id: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[\w.:-]+$")]
+    customer_id: Annotated[
+        str, Field(min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH, pattern=CUSTOMER_ID_PATTERN)
+    ]
     gender: Literal["Female", "Male"]
     senior_citizen: Annotated[int, Field(strict=True, ge=0, le=1)]
     partner: YesNo
@@ -129,7 +133,12 @@ class Reason(BaseModel):
 class Prediction(BaseModel):
     """The response stage's output for one record."""
 
-    request_id: str
+    prediction_id: Annotated[
+        str, Field(description="The server's id of this prediction in the log (UUIDv7, hex).")
+    ]
+    request_id: Annotated[
+        str, Field(description="The correlation id: the caller's X-Request-ID, or a new one.")
+    ]
     customer_id: str
     churn_probability: Annotated[float, Field(ge=0, le=1)]
     churn: bool
@@ -138,6 +147,14 @@ class Prediction(BaseModel):
     model_version: str
     recorded: Annotated[
         bool, Field(description="False when the record is spooled, not yet in the prediction log.")
+    ]
+    copies: Annotated[
+        int,
+        Field(
+            ge=1,
+            description="Durable copies of the record confirmed before this answer: 1 on one"
+            " machine's disk (or a spool), 2 on a cluster's primary and its standby.",
+        ),
     ]
 
 

@@ -9,11 +9,11 @@ when it was due, so requests a stalled server kept waiting are counted at their 
 from __future__ import annotations
 
 import statistics
+from collections import Counter
 from collections.abc import Iterable, Sequence
 
 from hdrh.histogram import HdrHistogram
 
-from churnlab.domain.ingest import record_ids
 from loadtests.harness.locust import Request
 
 PREDICTION_ROUTES = ("/v1/predict", "/v1/predict/batch")
@@ -133,13 +133,20 @@ def time_to_recover(
     return round(max(min(answered), probe_back) - end, 2)
 
 
-def accepted_record_ids(log: Iterable[Request]) -> set[str]:
-    """Every record a 200 acknowledged: what must be in the prediction log."""
-    accepted: set[str] = set()
+def accepted_records(log: Iterable[Request]) -> Counter[str]:
+    """Records each 200 acknowledged, by the request's correlation id (unique per request in
+    the load generators): what must be in the prediction log."""
+    accepted: Counter[str] = Counter()
     for r in predictions(log):
         if r.ok:
-            accepted.update(record_ids(r.request_id, r.records))
+            accepted[r.request_id] += r.records
     return accepted
+
+
+def missing(accepted: Counter[str], logged: Counter[str]) -> int:
+    """Acknowledged records the log does not have (a request's extra rows never make up for
+    another's missing ones)."""
+    return sum((accepted - logged).values())
 
 
 def timeline(log: Sequence[Request], start: float) -> dict[str, list[int]]:

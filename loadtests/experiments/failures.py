@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -19,8 +20,9 @@ from pathlib import Path
 from typing import Protocol
 
 from loadtests.experiments.analysis import (
-    accepted_record_ids,
+    accepted_records,
     blast_radius,
+    missing,
     success_by_route,
     time_to_detect,
     time_to_recover,
@@ -102,7 +104,7 @@ def fault_run(
         "blast_radius": blast_radius(routes),
         "time_to_detect_s": time_to_detect(watch.samples, start),
         "time_to_recover_s": time_to_recover(run.requests, watch.samples, end),
-        "records_lost": records_lost(deployment, accepted_record_ids(run.requests)),
+        "records_lost": records_lost(deployment, accepted_records(run.requests)),
         "timeline": timeline(run.requests, first),
         "fault_window_s": [round(start - first, 2), round(end - first, 2)],
         "generator": generator_check(run, budget),
@@ -127,14 +129,16 @@ def applied(deployment: ComposeDeployment, fault: Fault, seconds: float) -> Iter
 
 
 class LoggedDeployment(Protocol):
-    def logged_request_ids(self) -> set[str]: ...
+    def logged_request_ids(self) -> Counter[str]:
+        """Predictions in the prediction log, by correlation id."""
+        ...
 
 
-def records_lost(deployment: LoggedDeployment, accepted: set[str], wait: float = 60) -> int:
+def records_lost(deployment: LoggedDeployment, accepted: Counter[str], wait: float = 60) -> int:
     """Acknowledged records missing from the prediction log once any spool has drained."""
     deadline = time.monotonic() + wait
     while True:
-        missing = accepted - deployment.logged_request_ids()
-        if not missing or time.monotonic() > deadline:
-            return len(missing)
+        lost = missing(accepted, deployment.logged_request_ids())
+        if not lost or time.monotonic() > deadline:
+            return lost
         time.sleep(1)

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from loadtests.experiments.analysis import accepted_record_ids, success_by_route, window
+from loadtests.experiments.analysis import accepted_records, missing, success_by_route, window
 from loadtests.experiments.failures import records_lost
 from loadtests.harness import cluster
 from loadtests.harness.locust import steady_open_load
@@ -62,7 +63,7 @@ class FaultWindow:
     start: float = 0.0
     end: float = 0.0  # when the fault was undone
     survivors_read_at: float = 0.0  # the log read on the remaining nodes, before the undoing
-    survivors_logged: set[str] = field(default_factory=set)
+    survivors_logged: Counter[str] = field(default_factory=Counter)
 
 
 def victim(deployment: str) -> str:
@@ -152,11 +153,11 @@ def node_fault_run(
         "tasks_back_s": seconds_until(
             watch.samples, fault.start, lambda s: s.tasks_elsewhere >= desired
         ),
-        "records_lost_node_down": len(
-            accepted_record_ids(answered_before_read) - fault.survivors_logged
+        "records_lost_node_down": missing(
+            accepted_records(answered_before_read), fault.survivors_logged
         ),
         "records_lost": records_lost(
-            cluster.Stack(deployment), accepted_record_ids(run.requests), wait=90
+            cluster.Stack(deployment), accepted_records(run.requests), wait=90
         ),
     }
 

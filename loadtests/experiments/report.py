@@ -351,8 +351,12 @@ def conclusions(results: dict) -> list[str]:
             "The microservices would keep 80% of the monolith's capacity on one host once the "
             f"model costs about {crossover['model_us'] / 1000:.1f} ms per prediction ({how})."
         )
-    lost = sum(f.get("records_lost", 0) for f in results["faults"])
-    lines.append(f"Records lost across every fault: {lost}.")
+    counted = [f["records_lost"] for f in results["faults"] if "records_lost" in f]
+    uncounted = len(results["faults"]) - len(counted)
+    lines.append(
+        f"Records lost across every fault: {sum(counted)}"
+        + (f" ({uncounted} fault run(s) could not be counted)." if uncounted else ".")
+    )
     return lines
 
 

@@ -18,10 +18,12 @@ import os
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from churnlab.adapters.log_rows import REQUEST_COUNTS
 from loadtests.harness.deployments import ROOT, wait_ready
 
 NETWORK = "churnlab-cluster"
@@ -303,7 +305,7 @@ class Stack:
     def url(self) -> str:
         return entry_url(self.deployment)
 
-    def logged_request_ids(self) -> set[str]:
+    def logged_request_ids(self) -> Counter[str]:
         return logged_request_ids(self.deployment, self.lost_nodes)
 
 
@@ -325,21 +327,24 @@ def in_task(deployment: str, service: str, *command: str) -> tuple[str, str]:
     return hostname, on_node(node, "exec", container, *command)
 
 
-def logged_request_ids(deployment: str, lost_nodes: frozenset[str] = frozenset()) -> set[str]:
-    """Every request id on the data nodes that are up, except on `lost_nodes`: what survives
-    their loss. (A standby has every record the primary acknowledged.)"""
-    ids: set[str] = set()
+def logged_request_ids(deployment: str, lost_nodes: frozenset[str] = frozenset()) -> Counter[str]:
+    """Predictions by correlation id on the data nodes that are up, except on `lost_nodes`:
+    what survives their loss (a standby has every record the primary acknowledged; of two
+    copies, the larger count is kept)."""
+    logged: Counter[str] = Counter()
     for data_node in DATA_NODES:
         try:
             node, listed = in_task(
                 deployment, data_node,
-                "psql", "-qAt", "-d", "churnlab", "-c", "SELECT request_id FROM accepted_records",
+                "psql", "-qAt", "-F", " ", "-d", "churnlab", "-c", REQUEST_COUNTS,
             )  # fmt: skip
         except RuntimeError:  # down, or no table yet: nothing read there
             continue
         if node not in lost_nodes:
-            ids |= set(listed.split())
-    return ids
+            logged |= Counter(
+                {r: int(n) for r, n in (line.split() for line in listed.splitlines())}
+            )
+    return logged
 
 
 def data_node_hosts(deployment: str) -> dict[str, str]:

@@ -9,6 +9,7 @@ import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 
 import requests
 
+from churnlab.adapters.log_rows import REQUEST_COUNTS
 from churnlab.localrun import PORTS
 from loadtests.harness.faults import LocalFaults
 
@@ -138,14 +140,16 @@ class LocalDeployment:
             return f"http://127.0.0.1:{self.ports['INFERENCE_PORT_PREFIX']}1"
         return f"http://127.0.0.1:{self.ports[stage.upper() + '_PORT']}"
 
-    def logged_request_ids(self) -> list[str]:
+    def logged_request_ids(self) -> Counter[str]:
+        """Predictions in the prediction log, by correlation id."""
         with sqlite3.connect(self.state_dir / "prediction_log.sqlite3") as log:
-            return [row[0] for row in log.execute("SELECT request_id FROM accepted_records")]
+            return Counter(dict(log.execute(REQUEST_COUNTS).fetchall()))
 
     def spooled(self) -> int:
+        """Records in the gateway's spool, waiting for ingest."""
         path = self.state_dir / "gateway_spool.sqlite3"
         with sqlite3.connect(path) as spool:
-            return spool.execute("SELECT count(*) FROM accepted_records").fetchone()[0]
+            return spool.execute("SELECT coalesce(sum(records), 0) FROM spooled").fetchone()[0]
 
     def log_text(self, component: str) -> str:
         return (self.run_dir / f"{component}.log").read_text()
@@ -311,14 +315,17 @@ class ComposeDeployment:
             )
         return total
 
-    def logged_request_ids(self) -> set[str]:
+    def logged_request_ids(self) -> Counter[str]:
+        """Predictions in the prediction log, by correlation id (read inside the container
+        that owns the log's volume)."""
         service = "ingest" if self.file == "micro" else "monolith"
         query = (
             "import sqlite3;"
             "c = sqlite3.connect('/var/lib/churnlab/prediction_log.sqlite3');"
-            "print('\\n'.join(r[0] for r in c.execute('select request_id from accepted_records')))"
+            f"print('\\n'.join(f'{{r}} {{n}}' for r, n in c.execute({REQUEST_COUNTS!r})))"
         )
-        return set(self.compose("exec", "-T", service, "python3", "-c", query).stdout.split())
+        listed = self.compose("exec", "-T", service, "python3", "-c", query).stdout
+        return Counter({r: int(n) for r, n in (line.split() for line in listed.splitlines())})
 
 
 def base_image() -> str:

@@ -20,7 +20,10 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-P99_BOUND_MS = 100.0
+# A normal client held behind an attacker waits for seconds (the edge gives a request 5 s, a
+# stage call 1 s); served beside one, it waits milliseconds, plus whatever a busy CI machine
+# adds (up to about 110 ms seen on a cold one). The bound sits between the two.
+SLOWEST_BOUND_MS = 500.0
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -81,9 +84,8 @@ def _predict_until(url: str, body: dict, done, started, results) -> None:
 def assert_served(answers: list[tuple[int, float]]) -> None:
     assert len(answers) >= 20, f"the normal client got only {len(answers)} answers"
     assert {status for status, _ in answers} == {200}, sorted({s for s, _ in answers})
-    latencies = sorted(ms for _, ms in answers)
-    p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))]
-    assert p99 <= P99_BOUND_MS, f"p99 {p99:.1f} ms over {len(latencies)} predictions"
+    slowest = max(ms for _, ms in answers)
+    assert slowest <= SLOWEST_BOUND_MS, f"slowest {slowest:.1f} ms of {len(answers)} predictions"
 
 
 def read_response(sock: socket.socket, seconds: float) -> bytes:

@@ -1,11 +1,14 @@
 """The experiments' arithmetic, on hand-made request logs."""
 
+from collections import Counter
+
 import pytest
 
 from loadtests.experiments.analysis import (
-    accepted_record_ids,
+    accepted_records,
     blast_radius,
     capacity,
+    missing,
     percentiles,
     rate_step,
     spread,
@@ -74,14 +77,21 @@ def test_success_per_route_is_answered_over_intended_and_names_the_blast_radius(
     assert blast_radius(routes) == ["/v1/predict"]
 
 
-def test_accepted_records_expand_batches_into_their_record_ids():
+def test_accepted_records_count_each_acknowledged_record_by_request():
     log = [
         Request(1, "/v1/predict", True, 5, "single", 1),
         Request(1, "/v1/predict/batch", True, 5, "batch", 3),
         Request(1, "/v1/predict", False, 5, "failed", 1),
         Request(1, "/v1/model", True, 5, "", 0),
     ]
-    assert accepted_record_ids(log) == {"single", "batch:0", "batch:1", "batch:2"}
+    assert accepted_records(log) == {"single": 1, "batch": 3}
+
+
+def test_a_missing_record_is_counted_even_when_another_request_has_extra():
+    accepted = Counter({"single": 1, "batch": 3})
+    assert missing(accepted, Counter({"single": 1, "batch": 3})) == 0
+    assert missing(accepted, Counter({"single": 2, "batch": 2})) == 1  # extras don't cancel
+    assert missing(accepted, Counter()) == 4
 
 
 def test_detection_is_the_first_not_ready_after_the_fault():

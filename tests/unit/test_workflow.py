@@ -10,29 +10,28 @@ from churnlab.workflow import READY, ChurnWorkflow
 
 
 class DownIngest:
-    def record(self, accepted):
+    def record(self, recording):
         raise StageUnavailableError("ingest", "connection refused")
 
     def readiness(self) -> str:
         return "connection refused"
 
 
-class ExplodingFeatures(LocalFeatures):
-    def prepare(self, records):
-        raise AssertionError("features must not run when the record was not accepted")
-
-
-def test_inprocess_workflow_scores_and_records(monolith_app, customer, prediction_log):
+def test_inprocess_workflow_scores_and_records_the_answer(monolith_app, customer, prediction_log):
     workflow = monolith_app.extensions["churnlab.workflow"]
-    [prediction] = workflow.predict([customer], "rid-1")
-    assert prediction["request_id"] == "rid-1"
+    answered = workflow.predict([customer], "rid-1")
+    [prediction] = answered.predictions
+    assert (prediction["request_id"], answered.replayed) == ("rid-1", False)
     assert 0 < prediction["churn_probability"] < 1
-    assert prediction_log.request_ids() == ["rid-1"]
+    logged = prediction_log.get(prediction["prediction_id"])
+    assert logged["request_id"] == "rid-1"
+    assert logged["churn_probability"] == prediction["churn_probability"]
+    assert logged["model_version"] == prediction["model_version"]
 
 
-def test_nothing_is_scored_when_it_cannot_be_recorded(monolith_app, customer):
+def test_nothing_is_answered_when_it_cannot_be_recorded(monolith_app, customer):
     workflow = monolith_app.extensions["churnlab.workflow"]
-    broken = ChurnWorkflow(DownIngest(), ExplodingFeatures(), workflow.inference)
+    broken = ChurnWorkflow(DownIngest(), LocalFeatures(), workflow.inference)
     with pytest.raises(StageUnavailableError):
         broken.predict([customer], "rid-2")
     assert broken.readiness()["ingest"] == "connection refused"

@@ -13,7 +13,13 @@ from pathlib import Path
 
 import pytest
 
-from churnlab.domain.ingest import RecordStore, accept, ingest
+from churnlab.domain.ingest import (
+    IdempotencyKey,
+    LoggedPrediction,
+    Recording,
+    accept,
+    fingerprint,
+)
 from churnlab.domain.schema import CustomerRecord
 
 BINARIES = Path(os.environ.get("PG_BINARIES", "/usr/lib/postgresql/15/bin"))
@@ -42,7 +48,11 @@ class PostgresServer:
         self.pg_ctl("-m", "fast", "stop")
 
     def sql(self, statement: str) -> None:
-        self._run(str(BINARIES / "psql"), self.conninfo, "-qAtc", statement)
+        """As the superuser, never waiting for a standby (a test may require an absent one)."""
+        self._run(
+            str(BINARIES / "psql"), self.conninfo, "-qAt",
+            "-c", "SET synchronous_commit = local", "-c", statement,
+        )  # fmt: skip
 
     def _run(self, *command: str) -> None:
         as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
@@ -74,15 +84,40 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server) -> Iterator[str]:
     """The server's connection string, with an empty log for each test."""
     yield postgres_server.conninfo
-    postgres_server.sql("DROP TABLE IF EXISTS accepted_records")
+    postgres_server.sql(
+        "DROP TABLE IF EXISTS predictions, idempotency_keys, erasures, log_settings CASCADE"
+    )
 
 
-def write_concurrently(log: RecordStore, customer: CustomerRecord) -> None:
+def recording(
+    customers: list[CustomerRecord],
+    request_id: str = "req",
+    key: str | None = None,
+    received_at: str | None = None,
+) -> Recording:
+    """An answered request as the workflow hands it to ingest (scores made up)."""
+    accepted = accept(
+        customers,
+        request_id,
+        IdempotencyKey(key, fingerprint("/v1/predict/batch", customers)) if key else None,
+    )
+    predictions = tuple(
+        LoggedPrediction(prediction_id, position, customer, 0.42, False, "medium", (), "v-test")
+        for position, (prediction_id, customer) in enumerate(
+            zip(accepted.prediction_ids, customers, strict=True)
+        )
+    )
+    return Recording(
+        request_id, received_at or accepted.received_at, accepted.idempotency, predictions
+    )
+
+
+def write_concurrently(log, customer: CustomerRecord) -> None:
     """Eight threads at once, each recording 50 predictions of its own: 400 in all."""
 
     def write(worker: int) -> None:
         for index in range(50):
-            ingest(log, accept([customer], f"w{worker}-{index}"))
+            log.record(recording([customer], f"w{worker}-{index}"))
 
     writers = [threading.Thread(target=write, args=(worker,)) for worker in range(8)]
     for writer in writers:

@@ -1,34 +1,134 @@
-"""The SQLite prediction log for real: idempotency, WAL, concurrent writers, full disks."""
+"""The SQLite prediction log for real: idempotency by id and by key, durability, bounded
+waits, full disks, retention and erasure."""
 
+import fcntl
+import os
 import sqlite3
 import threading
+import time
+from datetime import UTC, datetime, timedelta
+
+import pytest
 
 from churnlab.adapters.prediction_log import PredictionLog
-from churnlab.domain.ingest import accept, ingest
-from tests.integration.adapters.conftest import write_concurrently
+from churnlab.domain.errors import IdempotencyConflictError, StorageUnavailableError
+from tests.integration.adapters.conftest import recording, write_concurrently
 
 
-def test_recording_is_idempotent_by_request_id(tmp_path, customer):
-    log = PredictionLog(tmp_path / "log.sqlite3")
-    accepted = accept([customer, customer], "req")
-    assert ingest(log, accepted) == 2
-    assert ingest(log, accepted) == 0  # a retry records nothing twice
-    assert sorted(log.request_ids()) == ["req:0", "req:1"]
-    assert log.get("req:0")["customer_id"] == customer.customer_id
-
-
-def test_the_log_is_in_wal_mode_and_durable_across_connections(tmp_path, customer):
-    path = tmp_path / "log.sqlite3"
-    ingest(PredictionLog(path), accept([customer], "one"))
+def rows(path, query: str = "SELECT count(*) FROM predictions"):
     with sqlite3.connect(path) as reader:
-        assert reader.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-        assert reader.execute("SELECT count(*) FROM accepted_records").fetchone()[0] == 1
+        return reader.execute(query).fetchall()
+
+
+def test_a_request_is_logged_with_its_answer(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    answered = recording([customer, customer], "req-1")
+    outcome = log.record(answered)
+    assert (outcome.replayed, outcome.copies, outcome.logged) == (False, 1, True)
+    first = log.get(answered.predictions[0].prediction_id)
+    assert first["request_id"] == "req-1"
+    assert first["record"]["customer_id"] == customer.customer_id
+    assert (first["churn_probability"], first["churn"], first["risk"]) == (0.42, False, "medium")
+    assert first["model_version"] == "v-test"
+    assert log.get("missing") is None
+    assert log.request_counts() == {"req-1": 2}
+
+
+def test_a_reused_request_id_loses_nothing(tmp_path, customer):
+    """The bug this log was rebuilt for: two requests with one X-Request-ID each answered
+    "recorded", and only the first was."""
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    other = customer.model_copy(update={"tenure": 40})
+    log.record(recording([customer], "reuse-1"))
+    log.record(recording([other], "reuse-1"))
+    assert log.request_counts() == {"reuse-1": 2}
+
+
+def test_a_single_and_a_batch_with_colliding_ids_are_both_kept(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    log.record(recording([customer], "dup-test-1:0"))
+    log.record(recording([customer] * 3, "dup-test-1"))
+    assert log.request_counts() == {"dup-test-1:0": 1, "dup-test-1": 3}
+
+
+def test_a_retried_ingest_call_records_nothing_twice(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    answered = recording([customer] * 2, "req")
+    log.record(answered)
+    again = log.record(answered)  # the gateway's retry: the same server-made ids
+    assert not again.replayed
+    assert log.count() == 2
+
+
+def test_the_same_key_and_body_get_the_first_answer_and_one_record(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    first = recording([customer] * 2, "try-1", key="key-1")
+    retry = recording([customer] * 2, "try-2", key="key-1")  # new ids, same request
+    assert not log.record(first).replayed
+    replay = log.record(retry)
+    assert replay.replayed
+    assert replay.recording == first
+    assert log.request_counts() == {"try-1": 2}
+
+
+def test_the_same_key_with_another_body_is_a_conflict_and_records_nothing(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    other = customer.model_copy(update={"tenure": 40})
+    log.record(recording([customer], "try-1", key="key-1"))
+    with pytest.raises(IdempotencyConflictError):
+        log.record(recording([other], "try-2", key="key-1"))
+    assert log.request_counts() == {"try-1": 1}
+
+
+def test_one_conflict_in_a_group_commit_leaves_the_others_recorded(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    other = customer.model_copy(update={"tenure": 40})
+    log.record(recording([customer], "first", key="k"))
+    results = log.record_all(
+        [recording([other], "clash", key="k"), recording([other], "fine", key="k2")]
+    )
+    assert isinstance(results[0], IdempotencyConflictError)
+    assert not results[1].replayed
+    assert log.request_counts() == {"first": 1, "fine": 1}
+
+
+def test_the_log_is_in_wal_mode_and_fsyncs_every_commit_by_default(tmp_path, customer):
+    path = tmp_path / "log.sqlite3"
+    log = PredictionLog(path)
+    log.record(recording([customer]))
+    connection = log.file.reading()
+    assert connection.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    assert connection.execute("PRAGMA synchronous").fetchone()[0] == 2  # FULL
+    normal = PredictionLog(tmp_path / "normal.sqlite3", synchronous="NORMAL")
+    assert normal.file.reading().execute("PRAGMA synchronous").fetchone()[0] == 1
+    with pytest.raises(ValueError, match="synchronous"):
+        PredictionLog(tmp_path / "bad.sqlite3", synchronous="SOMETIMES")
 
 
 def test_concurrent_writers_lose_nothing(tmp_path, customer):
     log = PredictionLog(tmp_path / "log.sqlite3")
     write_concurrently(log, customer)
     assert log.count() == 400
+
+
+def test_a_writer_that_holds_the_lock_for_ever_gets_others_a_503_in_time(tmp_path, customer):
+    """Another process stuck holding the write lock (a hung fsync, a stopped process): writes
+    here give up at their deadline with a 503 instead of queueing for ever."""
+    path = tmp_path / "log.sqlite3"
+    log = PredictionLog(path, lock_timeout_seconds=0.3)
+    log.record(recording([customer], "before"))
+    stuck = os.open(f"{path}.write-lock", os.O_RDWR)
+    fcntl.flock(stuck, fcntl.LOCK_EX)
+    try:
+        started = time.monotonic()
+        with pytest.raises(StorageUnavailableError) as refused:
+            log.record(recording([customer], "while-stuck"), time.monotonic() + 0.3)
+        assert time.monotonic() - started < 2
+        assert refused.value.kept == "nothing"
+    finally:
+        os.close(stuck)
+    log.record(recording([customer], "after"))
+    assert log.request_counts() == {"before": 1, "after": 1}
 
 
 def test_many_processes_opening_a_new_log_at_once_all_succeed(tmp_path):
@@ -66,12 +166,13 @@ def test_a_write_returns_only_once_another_connection_can_read_it(tmp_path, cust
 
     def write(worker: int) -> None:
         for index in range(30):
-            ingest(log, accept([customer], f"w{worker}-{index}"))
+            answered = recording([customer], f"w{worker}-{index}")
+            log.record(answered)
             with sqlite3.connect(tmp_path / "log.sqlite3") as reader:
                 outcomes.append(
                     reader.execute(
-                        "SELECT count(*) FROM accepted_records WHERE request_id = ?",
-                        (f"w{worker}-{index}",),
+                        "SELECT count(*) FROM predictions WHERE prediction_id = ?",
+                        (answered.predictions[0].prediction_id,),
                     ).fetchone()[0]
                 )
 
@@ -97,16 +198,14 @@ def test_a_full_disk_refuses_records_and_acknowledges_only_what_it_kept(tmp_path
     assert refusal is not None, "the size limit was never reached"
     assert "prediction log cannot store records" in refusal
     assert readiness is not None  # the readiness probe says why, instead of "ready"
-    with sqlite3.connect(path) as reader:
-        logged = {row[0] for row in reader.execute("SELECT request_id FROM accepted_records")}
-    assert set(acknowledged) <= logged  # nothing acknowledged that was not recorded
+    logged = dict(rows(path, "SELECT request_id, count(*) FROM predictions GROUP BY 1"))
+    assert all(logged.get(request_id) == 5 for request_id in acknowledged)
 
 
 def _write_until_full(path, outcomes) -> None:
     import resource
     import signal
 
-    from churnlab.domain.errors import StorageUnavailableError
     from churnlab.domain.schema import CustomerRecord
     from churnlab.ml.data import load_dataset
     from tests.conftest import DATASET
@@ -120,9 +219,75 @@ def _write_until_full(path, outcomes) -> None:
     acknowledged, refusal = [], None
     for index in range(20_000):
         try:
-            ingest(log, accept([customer] * 5, f"r{index}"))
+            log.record(recording([customer] * 5, f"r{index}"))
         except StorageUnavailableError as error:
             refusal = str(error)
             break
-        acknowledged += [f"r{index}:{n}" for n in range(5)]
+        acknowledged.append(f"r{index}")
     outcomes.put((acknowledged, refusal, log.check()))
+
+
+def days_ago(days: float) -> str:
+    return (datetime.now(UTC) - timedelta(days=days)).isoformat(timespec="microseconds")
+
+
+def test_retention_deletes_by_age_with_keys_and_keeps_the_rest(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    log.record(recording([customer] * 3, "old", key="old-key", received_at=days_ago(40)))
+    log.record(recording([customer], "new", key="new-key"))
+    assert log.enforce_retention(max_age_seconds=30 * 86_400, max_rows=0) == {"age": 3, "rows": 0}
+    assert log.request_counts() == {"new": 1}
+    assert rows(log.file.path, "SELECT key FROM idempotency_keys") == [("new-key",)]
+    # The old key is free again: a new request under it is recorded, not a conflict.
+    assert not log.record(recording([customer], "reuse", key="old-key")).replayed
+
+
+def test_retention_keeps_at_most_max_rows_the_newest(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    for age in (5, 4, 3, 2, 1):
+        log.record(recording([customer] * 2, f"{age}-days-old", received_at=days_ago(age)))
+    assert log.enforce_retention(max_age_seconds=0, max_rows=5) == {"age": 0, "rows": 6}
+    assert log.request_counts() == {"2-days-old": 2, "1-days-old": 2}
+
+
+def test_retention_deletes_in_batches_that_let_writes_in(tmp_path, customer, monkeypatch):
+    import churnlab.adapters.prediction_log as prediction_log
+
+    monkeypatch.setattr(prediction_log, "RETENTION_BATCH", 10)
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    for index in range(7):
+        log.record(recording([customer] * 5, f"old-{index}", received_at=days_ago(60)))
+    statements = []
+    log.file.reading()  # this thread's connection, traced below
+    log.file._local.connection.set_trace_callback(statements.append)
+    assert log.enforce_retention(max_age_seconds=86_400, max_rows=0)["age"] == 35
+    assert sum(s.startswith("DELETE FROM predictions") for s in statements) == 4  # 10+10+10+5
+    assert log.count() == 0
+
+
+def test_only_one_process_at_a_time_enforces_retention(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    log.record(recording([customer], "old", received_at=days_ago(40)))
+    with log.file.exclusive("maintenance") as leading:
+        assert leading
+        assert log.enforce_retention(max_age_seconds=86_400, max_rows=0) == {}
+    assert log.enforce_retention(max_age_seconds=86_400, max_rows=0) == {"age": 1, "rows": 0}
+
+
+def test_erasure_deletes_the_customer_and_refuses_their_older_records_later(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    other = customer.model_copy(update={"customer_id": "KEEP-ME"})
+    spooled_earlier = recording([customer, other], "spooled", received_at=days_ago(0.01))
+    log.record(recording([customer], "live", key="their-key"))
+    assert log.erase(customer.customer_id) == 1
+    assert log.erase(customer.customer_id) == 0  # repeatable
+    # A gateway's spool replays a request received before the erasure: only the other
+    # customer's prediction is logged.
+    log.record(spooled_earlier)
+    logged = rows(log.file.path, "SELECT customer_id FROM predictions")
+    assert logged == [("KEEP-ME",)]
+    # No trace of the id itself: a salted hash only.
+    assert customer.customer_id not in str(rows(log.file.path, "SELECT * FROM erasures"))
+    # Their key is forgotten, so a new request under it is recorded afresh.
+    assert not log.record(recording([customer], "after", key="their-key")).replayed
+    assert log.request_counts()["after"] == 1  # received after the erasure: kept

@@ -30,9 +30,13 @@ def test_predict_returns_the_full_prediction_and_records_it(client, record_body,
     assert body["risk"] == "high"
     assert {reason["feature"] for reason in body["reasons"]} >= {"tenure", "contract"}
     assert body["model_version"] == client.get("/v1/model").get_json()["version"]
-    assert body["recorded"] is True
-    assert prediction_log.request_ids() == [body["request_id"]]
+    assert (body["recorded"], body["copies"]) == (True, 1)
     assert response.headers["X-Request-ID"] == body["request_id"]
+    logged = prediction_log.get(body["prediction_id"])
+    assert logged["request_id"] == body["request_id"]
+    assert (logged["churn_probability"], logged["churn"]) == (body["churn_probability"], True)
+    assert logged["reasons"] == body["reasons"]
+    assert logged["record"] == record_body
 
 
 def test_predict_keeps_a_callers_request_id(client, record_body, prediction_log):
@@ -227,7 +231,11 @@ def test_a_prediction_log_that_cannot_be_written_gives_503_and_not_ready(tmp_pat
     blocked = tmp_path / "not-a-directory"
     blocked.write_text("a file where the log's directory should be")
     app = create_app(
-        Settings(model_dir=MODEL_DIR, prediction_log_path=blocked / "prediction_log.sqlite3")
+        Settings(
+            model_dir=MODEL_DIR,
+            prediction_log_path=blocked / "prediction_log.sqlite3",
+            retention_every_seconds=0,
+        )
     )
     assert app.extensions["churnlab.workflow"].inference.wait(30)
     client = app.test_client()
@@ -235,7 +243,8 @@ def test_a_prediction_log_that_cannot_be_written_gives_503_and_not_ready(tmp_pat
     assert response.status_code == 503
     assert response.content_type == PROBLEM_JSON
     assert response.json["type"] == "urn:churnlab:problem:storage-unavailable"
-    assert "nothing was accepted" in response.json["detail"]
+    assert response.json["kept"] == "nothing"
+    assert "nothing was kept" in response.json["detail"]
     assert int(response.headers["Retry-After"]) >= 1
     ready = client.get("/readyz")
     assert ready.status_code == 503

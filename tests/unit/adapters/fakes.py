@@ -8,20 +8,35 @@ from urllib.parse import urlsplit
 
 import orjson
 import urllib3
+from urllib3 import HTTPHeaderDict
 
 
 @dataclass
 class FakeResponse:
     status: int
     data: bytes
+    headers: HTTPHeaderDict = field(default_factory=HTTPHeaderDict)
 
 
-def answer(status: int = 200, body: object = None) -> Callable[[str, str], FakeResponse]:
-    return lambda method, path: FakeResponse(status, orjson.dumps(body if body is not None else {}))
+def answer(
+    status: int = 200, body: object = None, content_type: str = "application/json"
+) -> Callable[[str, str], FakeResponse]:
+    data = orjson.dumps(body if body is not None else {})
+    headers = HTTPHeaderDict({"Content-Type": content_type})
+    return lambda method, path: FakeResponse(status, data, headers)
 
 
 def refuse(method: str, path: str) -> FakeResponse:
     raise urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+
+
+def time_out_connecting(method: str, path: str) -> FakeResponse:
+    raise urllib3.exceptions.ConnectTimeoutError(None, "Connection timed out")
+
+
+def drop(method: str, path: str) -> FakeResponse:
+    """The connection reset mid-call: whether the stage got the request cannot be told."""
+    raise urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())
 
 
 def hang(method: str, path: str) -> FakeResponse:
@@ -70,3 +85,15 @@ class FakeClock:
 
     def __call__(self) -> float:
         return self.now
+
+
+def taking(
+    clock: FakeClock, seconds: float, then: Callable[[str, str], FakeResponse]
+) -> Callable[[str, str], FakeResponse]:
+    """Behaves as `then`, after `seconds` have passed on the fake clock."""
+
+    def behave(method: str, path: str) -> FakeResponse:
+        clock.now += seconds
+        return then(method, path)
+
+    return behave

@@ -8,10 +8,11 @@ from tests.unit.adapters.fakes import FakeClock, FakeResolver
 A, B, C = "http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://10.0.0.3:8000"
 
 
-def endpoints(resolver, clock=None, eject_seconds=1.0) -> Endpoints:
+def endpoints(resolver, clock=None, eject_seconds=1.0, eject_after_failures=3) -> Endpoints:
     return Endpoints(
         "http://inference:8000",
         eject_seconds=eject_seconds,
+        eject_after_failures=eject_after_failures,
         resolve=resolver,
         clock=clock or FakeClock(),
     )
@@ -32,6 +33,38 @@ def test_an_ejected_address_is_skipped_until_its_time_is_up():
     assert {spread.pick() for _ in range(4)} == {A, B}
 
 
+def test_an_address_is_ejected_only_after_three_failed_calls_in_a_row():
+    spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2"]))
+    for _ in range(2):
+        spread.failed(A, "answered 503")
+    assert {spread.pick() for _ in range(4)} == {A, B}
+    assert spread.problems() == ""
+    spread.failed(A, "answered 503")
+    assert {spread.pick() for _ in range(4)} == {B}
+    assert spread.problems() == f"{A}: answered 503"
+
+
+def test_a_successful_call_starts_the_failure_count_again():
+    spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2"]))
+    for _ in range(2):
+        spread.failed(A, "ReadTimeoutError")
+    spread.succeeded(A)
+    for _ in range(2):
+        spread.failed(A, "ReadTimeoutError")
+    assert spread.available()
+    assert {spread.pick() for _ in range(4)} == {A, B}
+
+
+def test_an_address_back_from_ejection_gets_its_full_count_again():
+    clock = FakeClock()
+    spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2"]), clock)
+    for _ in range(3):
+        spread.failed(A, "refused")
+    clock.now += 1.01
+    spread.failed(A, "refused")
+    assert {spread.pick() for _ in range(4)} == {A, B}
+
+
 def test_a_restored_address_is_used_again_at_once():
     spread = endpoints(FakeResolver(inference=["10.0.0.1", "10.0.0.2"]))
     spread.eject(A, "refused")
@@ -42,6 +75,7 @@ def test_a_restored_address_is_used_again_at_once():
 def test_every_address_ejected_fails_fast_rather_than_waiting_on_one():
     spread = endpoints(FakeResolver(inference=["10.0.0.1"]))
     spread.eject(A, "ReadTimeoutError")
+    assert not spread.available()
     with pytest.raises(NoEndpointError, match="every address is failing"):
         spread.pick()
 
@@ -49,6 +83,8 @@ def test_every_address_ejected_fails_fast_rather_than_waiting_on_one():
 def test_ejection_switched_off_keeps_every_address():
     spread = endpoints(FakeResolver(inference=["10.0.0.1"]), eject_seconds=0)
     spread.eject(A, "refused")
+    for _ in range(5):
+        spread.failed(A, "refused")
     assert spread.pick() == A
 
 
@@ -64,10 +100,53 @@ def test_scaling_up_and_down_is_seen_on_refresh():
     resolver.hosts["inference"] = ["10.0.0.1", "10.0.0.2", "10.0.0.3"]
     spread.refresh()
     assert spread.addresses == [A, B, C]
-    resolver.hosts["inference"] = []
+    resolver.hosts["inference"] = ["10.0.0.2"]  # scaled down: the stopped replicas drop out
     spread.refresh()
+    assert spread.addresses == [B]
+
+
+def test_a_failed_lookup_keeps_the_last_good_answer():
+    resolver = FakeResolver(inference=["10.0.0.1", "10.0.0.2"])
+    spread = endpoints(resolver)
+    resolver.hosts["inference"] = []  # a DNS hiccup, or every replica stopped
+    spread.refresh()
+    assert spread.addresses == [A, B]
+    assert {spread.pick() for _ in range(4)} == {A, B}
+    resolver.hosts["inference"] = ["10.0.0.3"]
+    spread.refresh()
+    assert spread.addresses == [C]
+
+
+def test_each_name_keeps_its_own_last_good_answer():
+    resolver = FakeResolver(one=["10.0.0.1"], two=["10.0.0.2"])
+    spread = Endpoints(
+        "http://one:8000, http://two:8000",
+        eject_seconds=1.0,
+        eject_after_failures=3,
+        resolve=resolver,
+        clock=FakeClock(),
+    )
+    del resolver.hosts["one"]
+    resolver.hosts["two"] = ["10.0.0.3"]
+    spread.refresh()
+    assert spread.addresses == [A, C]
+
+
+def test_a_name_that_never_resolved_has_no_address():
+    spread = endpoints(FakeResolver())
     with pytest.raises(NoEndpointError, match="no address resolves"):
         spread.pick()
+    assert not spread.available()
+
+
+def test_a_url_without_a_port_is_called_on_port_80():
+    spread = Endpoints(
+        "http://inference",
+        eject_seconds=1.0,
+        eject_after_failures=3,
+        resolve=FakeResolver(inference=["10.0.0.1"]),
+    )
+    assert spread.addresses == ["http://10.0.0.1:80"]
 
 
 def test_a_failure_re_resolves_so_a_replacement_container_is_found():
@@ -76,5 +155,5 @@ def test_a_failure_re_resolves_so_a_replacement_container_is_found():
     spread = endpoints(resolver, clock)
     resolver.hosts["inference"] = ["10.0.0.9"]  # recreated with a new address
     clock.now += 0.5
-    spread.eject(A, "refused")
+    spread.failed(A, "refused")
     assert spread.pick() == "http://10.0.0.9:8000"
