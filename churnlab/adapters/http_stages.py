@@ -25,7 +25,7 @@ from churnlab.domain.errors import (
     StorageUnavailableError,
 )
 from churnlab.domain.features import FeatureColumns
-from churnlab.domain.ingest import Outcome, Recording
+from churnlab.domain.ingest import Outcome, Recording, single_outcome
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.metrics import (
@@ -89,7 +89,7 @@ class HttpIngest:
         client: StageClient,
         spool: Spool | None,
         replay_every: float,
-        drain_seconds: float = 10.0,
+        drain_seconds: float = 0.0,
     ) -> None:
         self.client = client
         self.spool = spool
@@ -100,26 +100,61 @@ class HttpIngest:
             self._count_spool()
             if replay_every > 0:
                 every(replay_every, self._replay_round, "spool-replay")
-            atexit.register(self.drain)
+            if drain_seconds > 0:
+                atexit.register(self.drain)
 
     def record(self, recording: Recording) -> Outcome:
+        spool, key = self.spool, recording.idempotency
+        if spool is not None and key is not None:
+            spooled = spool.by_key(key.key)
+            if spooled is not None:
+                return self._retry_of_spooled(spool, recording, *spooled)
         try:
-            [result] = self._send([recording])
+            results = self._send([recording])
         except StageUnavailableError as error:
-            if self.spool is None:
+            if spool is None:
                 raise _what_ingest_kept(error) from None
-            outcome = self.spool.put(recording, deadline_or(5.0))
-            if isinstance(self._spooled, int) and not outcome.replayed:
-                self._spooled += len(recording.predictions)  # recounted every replay round
-            logger.warning(
-                "ingest unavailable, %d record(s) spooled: %s",
-                len(recording.predictions),
-                error.reason,
-            )
-            return outcome
-        if isinstance(result, IdempotencyConflictError):
-            raise result
-        return result
+            return self._spool(spool, recording, error)
+        return single_outcome(results)
+
+    def _spool(self, spool: Spool, recording: Recording, error: StageUnavailableError) -> Outcome:
+        try:
+            outcome = spool.put(recording, deadline_or(5.0))
+        except StorageUnavailableError as spool_failed:
+            # The spool full, or late: the answer says what ingest may have kept meanwhile.
+            kept = _what_ingest_kept(error)
+            if isinstance(kept, StorageUnavailableError) and kept.kept != "nothing":
+                raise kept from spool_failed
+            raise
+        if isinstance(self._spooled, int) and not outcome.replayed:
+            self._spooled += len(recording.predictions)  # recounted every replay round
+        logger.warning(
+            "ingest unavailable, %d record(s) spooled: %s", len(recording.predictions), error.reason
+        )
+        return outcome
+
+    def _retry_of_spooled(
+        self, spool: Spool, recording: Recording, seq: int, spooled: Recording
+    ) -> Outcome:
+        """A retry under a key this replica spooled: the spooled request goes to ingest first,
+        so that its answer (the one the client has) is the one logged; while ingest is still
+        down, it is the answer again."""
+        key, first = recording.idempotency, spooled.idempotency
+        assert key is not None
+        assert first is not None
+        if first.fingerprint != key.fingerprint:
+            raise IdempotencyConflictError(key.key)
+        try:
+            [result] = self._send([spooled])
+        except StageUnavailableError:
+            return Outcome(spooled, replayed=True, copies=1, logged=False)
+        if isinstance(result, Exception) or _superseded(spooled, result):
+            spool.dead_letter(seq, _why_dead(result))
+            if isinstance(result, Exception):
+                raise result
+            return result
+        spool.remove([seq])
+        return result._replace(replayed=True)
 
     def prediction(self, prediction_id: str) -> dict[str, Any] | None:
         """From the log; a prediction still spooled shows there once replayed."""
@@ -164,9 +199,9 @@ class HttpIngest:
                     break
                 done = []
                 for (seq, recording), result in zip(batch, results, strict=False):
-                    if isinstance(result, Exception):
-                        logger.error("spooled request %d refused by ingest: %s", seq, result)
-                        self.spool.dead_letter(seq, str(result))
+                    if isinstance(result, Exception) or _superseded(recording, result):
+                        logger.error("spooled request %d not logged: %s", seq, _why_dead(result))
+                        self.spool.dead_letter(seq, _why_dead(result))
                     else:
                         done.append(seq)
                         sent += len(recording.predictions)
@@ -244,16 +279,37 @@ def _outcome(recording: Recording, result: dict[str, Any]) -> Outcome | Exceptio
     return Outcome(recording, False, result["copies"])
 
 
+def _superseded(spooled: Recording, result: Outcome) -> bool:
+    """The log answered under the spooled request's key with other predictions: another
+    gateway replica logged a retry of it first, and the spooled answer's ids never will be."""
+    ids = [p.prediction_id for p in spooled.predictions]
+    return result.replayed and [p.prediction_id for p in result.recording.predictions] != ids
+
+
+def _why_dead(result: Outcome | Exception) -> str:
+    if isinstance(result, Exception):
+        return str(result)
+    return (
+        f"its Idempotency-Key was logged with other predictions (request"
+        f" {result.recording.request_id}): the answer given from this spool is superseded"
+    )
+
+
 def _what_ingest_kept(error: StageUnavailableError) -> Exception:
     """Ingest's own account of a failed write, when it gave one: the same problem as the
-    monolith would answer. Otherwise the stage was unreachable, and nothing was kept."""
+    monolith would answer. Without one, a call that may have reached ingest (a timeout) may
+    have been kept; one that never reached it kept nothing."""
     problem = error.problem or {}
     kind = str(problem.get("type", "")).removeprefix(PROBLEM_TYPE_PREFIX)
     if kind == "not-replicated":
         return NotReplicatedError(problem.get("store", "prediction log"), error.reason)
     if kind == "storage-unavailable":
         kept = problem.get("kept", "nothing")
+        if kept == "nothing" and error.reached:  # a later attempt may have got further
+            kept = "unknown"
         return StorageUnavailableError(
             problem.get("store", "prediction log"), error.reason, kept=kept
         )
+    if error.reached:
+        return StorageUnavailableError("prediction log", error.reason, kept="unknown")
     return error

@@ -12,9 +12,9 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from churnlab.domain.customer_ids import CustomerIds
-from churnlab.domain.errors import IdempotencyConflictError, ModelNotReadyError
+from churnlab.domain.errors import ModelNotReadyError
 from churnlab.domain.features import FeatureColumns, prepare_features, records_to_columns
-from churnlab.domain.ingest import Outcome, Recording
+from churnlab.domain.ingest import Outcome, Recording, single_outcome
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.metrics import (
@@ -67,10 +67,7 @@ class LoggedIngest:
         self._write_timeout_seconds = write_timeout_seconds
 
     def record(self, recording: Recording) -> Outcome:
-        [result] = self.record_all([recording])
-        if isinstance(result, IdempotencyConflictError):
-            raise result
-        return result
+        return single_outcome(self.record_all([recording]))
 
     def record_all(self, recordings: Sequence[Recording]) -> list[Outcome | Exception]:
         """Committed within the request's deadline (the caller's, passed down to a service)."""

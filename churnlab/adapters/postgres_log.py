@@ -29,12 +29,14 @@ process share its transactions (group commit), as with SQLite.
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
-from datetime import UTC, datetime, timedelta
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
@@ -55,7 +57,7 @@ from churnlab.domain.errors import (
     NotReplicatedError,
     StorageUnavailableError,
 )
-from churnlab.domain.ingest import Outcome, Recording, now_iso
+from churnlab.domain.ingest import Outcome, Recording, now_iso, single_outcome
 from churnlab.workflow import DEGRADED
 
 SCHEMA = """
@@ -76,6 +78,7 @@ CREATE TABLE IF NOT EXISTS predictions (
 ) PARTITION BY RANGE (received_at);
 CREATE TABLE IF NOT EXISTS predictions_default PARTITION OF predictions DEFAULT;
 CREATE INDEX IF NOT EXISTS predictions_by_customer ON predictions (customer_id);
+CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (received_at);
 CREATE INDEX IF NOT EXISTS predictions_by_key ON predictions (idempotency_key, received_at)
     WHERE idempotency_key IS NOT NULL;
 CREATE TABLE IF NOT EXISTS idempotency_keys (
@@ -83,7 +86,8 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     fingerprint TEXT NOT NULL,
     request_id  TEXT NOT NULL,
     received_at TIMESTAMPTZ NOT NULL,
-    records     INTEGER NOT NULL
+    records     INTEGER NOT NULL,
+    erased      BOOLEAN NOT NULL DEFAULT false
 );
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (received_at);
 CREATE TABLE IF NOT EXISTS erasures (
@@ -98,8 +102,13 @@ CASTS = {"received_at": "timestamptz", "record": "jsonb", "reasons": "jsonb"}
 INSERT_PREDICTION = (
     f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) SELECT "
     + ", ".join(f"%s::{CASTS[c]}" if c in CASTS else "%s" for c in PREDICTION_COLUMNS)
-    + " WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE customer_key = %s"
-    " AND erased_at >= %s::timestamptz) ON CONFLICT DO NOTHING"
+    + " ON CONFLICT DO NOTHING"
+)
+# A spool's replay: not if the customer was erased after the request was received.
+INSERT_SPOOLED_PREDICTION = INSERT_PREDICTION.replace(
+    " ON CONFLICT",
+    " WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE customer_key = %s"
+    " AND erased_at >= %s::timestamptz) ON CONFLICT",
 )
 SELECT_STORED = (
     f"SELECT {', '.join(STORED_COLUMNS)} FROM predictions"
@@ -159,6 +168,8 @@ class PostgresPredictionLog:
         self._warnings: list[str] = []
         self._committing = False  # warnings count while a commit is under way
         self._salt: str | None = None
+        self._last_check: str | None = "not checked yet"
+        self._partitions_for: date | None = None
         self._commits: GroupCommit[tuple[Sequence[Recording], float], list[Recorded]] = GroupCommit(
             self._write_batch, write_seconds=write_timeout_seconds + 5
         )
@@ -166,10 +177,7 @@ class PostgresPredictionLog:
     def record(self, recording: Recording, deadline: float | None = None) -> Outcome:
         """Returns once a standby has the request (or had it, under its key); raises
         IdempotencyConflictError when its key named another request."""
-        [result] = self.record_all([recording], deadline)
-        if isinstance(result, IdempotencyConflictError):
-            raise result
-        return result
+        return single_outcome(self.record_all([recording], deadline))
 
     def record_all(self, recordings: Sequence[Recording], deadline: float | None = None) -> list:
         deadline = deadline or time.monotonic() + self._write_timeout_seconds + 1
@@ -177,21 +185,25 @@ class PostgresPredictionLog:
 
     def check(self) -> str | None:
         """None when this process reaches a primary that takes writes; otherwise why not. A
-        primary without a synchronous standby still serves (its writes answer 503)."""
+        primary without a synchronous standby still serves (its writes answer 503). Never
+        waits behind a write: while one holds the connection, the last answer stands."""
+        if not self._lock.acquire(timeout=0.2):
+            return self._last_check
         try:
-            with self._lock:
-                standby = self._execute(
-                    lambda connection: connection.execute(f"SELECT {STANDBY}").fetchone()[0], 2.0
-                )
+            standby = self._execute(
+                lambda connection: connection.execute(f"SELECT {STANDBY}").fetchone()[0], 2.0
+            )
         except StorageUnavailableError as error:
-            return error.reason
-        if not standby and not self._single_copy:
-            return f"{DEGRADED}: no synchronous standby; predictions answer 503 until one is back"
-        return None
-
-    def standby_required(self) -> bool:
-        """Whether the primary now waits for a standby before a commit returns."""
-        return bool(self._read(f"SELECT {STANDBY}")[0][0])
+            self._last_check = error.reason
+        else:
+            self._last_check = (
+                None
+                if standby or self._single_copy
+                else f"{DEGRADED}: no synchronous standby; predictions answer 503 until one is back"
+            )
+        finally:
+            self._lock.release()
+        return self._last_check
 
     def get(self, prediction_id: str) -> dict[str, Any] | None:
         rows = self._read(
@@ -201,29 +213,35 @@ class PostgresPredictionLog:
         return audit_view(rows[0]) if rows else None
 
     def erase(self, stored_customer_id: str) -> int:
-        """Deletes the customer's predictions and the keys that named them, and leaves a
-        tombstone; returns how many predictions were deleted."""
+        """Deletes the customer's predictions, marks the keys that named them as erased, and
+        leaves a tombstone; returns how many predictions were deleted. Held to the standard of
+        a write (an erasure a failover forgot would bring the data back), and it waits for the
+        customer's writes under way (their advisory lock), so none of them survives it."""
 
-        def erase(connection: psycopg.Connection[Any]) -> int:
-            with connection.transaction(), connection.cursor() as cursor:
-                cursor.execute(
-                    "DELETE FROM idempotency_keys WHERE key IN (SELECT idempotency_key FROM"
-                    " predictions WHERE customer_id = %s AND idempotency_key IS NOT NULL)",
-                    (stored_customer_id,),
-                )
-                cursor.execute(
-                    "DELETE FROM predictions WHERE customer_id = %s", (stored_customer_id,)
-                )
-                erased = cursor.rowcount
-                cursor.execute(
-                    "INSERT INTO erasures VALUES (%s, %s) ON CONFLICT (customer_key)"
-                    " DO UPDATE SET erased_at = excluded.erased_at",
-                    (tombstone(self._erasure_salt(connection), stored_customer_id), now_iso()),
-                )
+        def erase(cursor: psycopg.Cursor[Any]) -> int:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(%s)", (_customer_lock(stored_customer_id),)
+            )
+            cursor.execute(
+                "UPDATE idempotency_keys SET erased = true WHERE key IN (SELECT idempotency_key"
+                " FROM predictions WHERE customer_id = %s AND idempotency_key IS NOT NULL)",
+                (stored_customer_id,),
+            )
+            cursor.execute("DELETE FROM predictions WHERE customer_id = %s", (stored_customer_id,))
+            erased = cursor.rowcount
+            cursor.execute(
+                "INSERT INTO erasures VALUES (%s, %s) ON CONFLICT (customer_key)"
+                " DO UPDATE SET erased_at = excluded.erased_at",
+                (tombstone(self._erasure_salt(cursor.connection), stored_customer_id), now_iso()),
+            )
             return erased
 
-        with self._lock:
-            return self._execute(erase, self._write_timeout_seconds + 10)
+        budget = self._write_timeout_seconds + 10
+        with self._locked(budget):
+            erased, _ = self._execute(
+                lambda connection: self._replicated(connection, erase), budget
+            )
+        return erased
 
     def enforce_retention(
         self, max_age_seconds: float, max_rows: int, now: datetime | None = None
@@ -241,6 +259,8 @@ class PostgresPredictionLog:
                 ).fetchone()[0]
                 if not leading:
                     return {}
+                # Dropping a day locks the table: never wait behind a stuck write for long.
+                connection.execute("SET lock_timeout = '5s'")
                 self._ensure_partitions(connection, now)
                 if max_age_seconds > 0:
                     cutoff = now - timedelta(seconds=max_age_seconds)
@@ -284,14 +304,39 @@ class PostgresPredictionLog:
         """One transaction for every caller's recordings, within the earliest deadline."""
         deadline = min(deadline for _, deadline in batches)
         budget = max(min(self._write_timeout_seconds, deadline - time.monotonic()), 0.05)
-        with self._lock:
-            return self._execute(lambda connection: self._transaction(connection, batches), budget)
+        recordings = [recording for batch, _ in batches for recording in batch]
 
-    def _transaction(
-        self,
-        connection: psycopg.Connection[Any],
-        batches: Sequence[tuple[Sequence[Recording], float]],
-    ) -> list[list[Recorded]]:
+        def write(cursor: psycopg.Cursor[Any]) -> list[Recorded]:
+            # Shared locks on the customers: an erasure of one of them waits for this commit.
+            locks = sorted(
+                {_customer_lock(p.record.customer_id) for r in recordings for p in r.predictions}
+            )
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock_shared(k) FROM unnest(%s::bigint[]) k",
+                (locks,),
+            )
+            salt = self._erasure_salt(cursor.connection)
+            claimed: dict[str, Recording] = {}
+            return [self._record_one(cursor, recording, salt, claimed) for recording in recordings]
+
+        with self._locked(budget):
+            self._ensure_partitions_today(budget)
+            results, copies = self._execute(
+                lambda connection: self._replicated(connection, write), budget
+            )
+        flat = iter(_with_copies(result, copies) for result in results)
+        return [[next(flat) for _ in batch] for batch, _ in batches]
+
+    def _replicated(
+        self, connection: psycopg.Connection[Any], work: Callable[[psycopg.Cursor[Any]], Result]
+    ) -> tuple[Result, int]:
+        """`work(cursor)` in one transaction held to the log's standard; (its result, the
+        copies confirmed). WAL is written first, so that the commit waits for the standby even
+        when the work writes nothing; a standby must be required before (or single copies
+        accepted); any WARNING while committing means the wait was cancelled; and the standby
+        must still be required after the commit, asked in a query of its own: a backend reads
+        a reloaded configuration only before a new query, and when pg_auto_failover drops the
+        requirement, the commits waiting on it return without a warning."""
         with connection.cursor() as cursor:
             cursor.execute(f"BEGIN; SELECT {WAL_MARK}, {STANDBY}")
             cursor.nextset()
@@ -301,32 +346,28 @@ class PostgresPredictionLog:
                 raise StorageUnavailableError(
                     self.name, "no synchronous standby: the primary would keep the only copy"
                 )
-            salt = self._erasure_salt(connection)
-            claimed: dict[str, Recording] = {}
-            results = [
-                [self._record_one(cursor, recording, salt, claimed) for recording in recordings]
-                for recordings, _ in batches
-            ]
+            result = work(cursor)
             self._warnings.clear()
             self._committing = True
             try:
-                cursor.execute(f"COMMIT; SELECT {STANDBY}")
-                cursor.nextset()
-                standby_after = bool(cursor.fetchone()[0])
+                cursor.execute("COMMIT")
             except psycopg.Error as error:
                 raise StorageUnavailableError(
                     self.name, f"the commit did not return: {_reason(error)}", kept="unknown"
                 ) from error
             finally:
                 self._committing = False
+            try:
+                standby_after = bool(cursor.execute(f"SELECT {STANDBY}").fetchone()[0])
+            except psycopg.Error as error:  # committed here; whether the standby has it, unknown
+                raise NotReplicatedError(self.name, _reason(error)) from error
         confirmed = standby_before and standby_after and not self._warnings
         if not confirmed and not self._single_copy:
             raise NotReplicatedError(
                 self.name,
                 self._warnings[0] if self._warnings else "the standby stopped being required",
             )
-        copies = 2 if confirmed else 1
-        return [[_with_copies(result, copies) for result in batch] for batch in results]
+        return result, 2 if confirmed else 1
 
     def _record_one(
         self, cursor: psycopg.Cursor[Any], recording: Recording, salt: str, claimed: dict
@@ -335,11 +376,13 @@ class PostgresPredictionLog:
         if key is not None:
             if key.key in claimed:  # the same key twice in this transaction
                 first = claimed[key.key]
+                assert first.idempotency is not None
                 if first.idempotency.fingerprint != key.fingerprint:
                     return IdempotencyConflictError(key.key)
                 return Outcome(first, replayed=True, copies=2)
             cursor.execute(
-                "INSERT INTO idempotency_keys VALUES (%s, %s, %s, %s::timestamptz, %s)"
+                "INSERT INTO idempotency_keys (key, fingerprint, request_id, received_at, records)"
+                " VALUES (%s, %s, %s, %s::timestamptz, %s)"
                 " ON CONFLICT DO NOTHING",
                 (
                     key.key,
@@ -354,13 +397,18 @@ class PostgresPredictionLog:
                 if earlier is not None:
                     return earlier
             claimed[key.key] = recording
-        cursor.executemany(
-            INSERT_PREDICTION,
-            [
-                (*row, tombstone(salt, row[5]), recording.received_at)
-                for row in prediction_rows(recording)
-            ],
-        )
+        if not recording.spooled:
+            cursor.executemany(INSERT_PREDICTION, prediction_rows(recording))
+            return Outcome(recording, replayed=False, copies=2)
+        inserted = 0
+        for row in prediction_rows(recording):  # one by one: how many were refused counts
+            cursor.execute(
+                INSERT_SPOOLED_PREDICTION, (*row, tombstone(salt, row[5]), recording.received_at)
+            )
+            inserted += cursor.rowcount
+        if key is not None and inserted < len(recording.predictions):
+            # Part of it was erased: its answer cannot be given again whole.
+            cursor.execute("UPDATE idempotency_keys SET erased = true WHERE key = %s", (key.key,))
         return Outcome(recording, replayed=False, copies=2)
 
     def _earlier(self, cursor: psycopg.Cursor[Any], recording: Recording) -> Recorded | None:
@@ -369,11 +417,13 @@ class PostgresPredictionLog:
         key = recording.idempotency
         assert key is not None
         cursor.execute(
-            "SELECT fingerprint, request_id, received_at, records FROM idempotency_keys"
+            "SELECT fingerprint, request_id, received_at, records, erased FROM idempotency_keys"
             " WHERE key = %s",
             (key.key,),
         )
-        fingerprint, request_id, received_at, records = cursor.fetchone()
+        fingerprint, request_id, received_at, records, erased = cursor.fetchone()
+        if erased:
+            return IdempotencyConflictError(key.key, erased=True)
         if fingerprint != key.fingerprint:
             return IdempotencyConflictError(key.key)
         cursor.execute(SELECT_STORED, (key.key, received_at))
@@ -399,9 +449,17 @@ class PostgresPredictionLog:
                 day = (now + timedelta(days=offset)).date()
                 following = day + timedelta(days=1)
                 connection.execute(
-                    f"CREATE TABLE IF NOT EXISTS {PARTITION_PREFIX}{day:%Y%m%d}"
-                    f" PARTITION OF predictions FOR VALUES FROM ('{day}') TO ('{following}')"
+                    f"CREATE TABLE IF NOT EXISTS {PARTITION_PREFIX}{day:%Y%m%d} PARTITION OF"
+                    f" predictions FOR VALUES FROM ('{day} 00:00+00') TO ('{following} 00:00+00')"
                 )
+        self._partitions_for = now.date()
+
+    def _ensure_partitions_today(self, budget: float) -> None:
+        """Once a day on the write path too, not only by the retention job (which may be off)."""
+        if self._partitions_for != datetime.now(UTC).date():
+            self._execute(
+                lambda connection: self._ensure_partitions(connection, datetime.now(UTC)), budget
+            )
 
     def _drop_days(self, connection: psycopg.Connection[Any], cutoff: datetime) -> int:
         """Drops the day partitions that end before `cutoff`; how many rows they held."""
@@ -420,23 +478,37 @@ class PostgresPredictionLog:
                 connection.execute(f"DROP TABLE {name}")
         return dropped
 
+    @contextmanager
+    def _locked(self, seconds: float) -> Iterator[None]:
+        """The connection, for one piece of work at a time; past `seconds`, a 503."""
+        if not self._lock.acquire(timeout=seconds):
+            raise StorageUnavailableError(self.name, "the connection stayed busy past the deadline")
+        try:
+            yield
+        finally:
+            self._lock.release()
+
     def _execute(self, work: Callable[[psycopg.Connection[Any]], Result], budget: float) -> Result:
-        """Run `work(connection)` within `budget` seconds (a timer cancels it then); any other
-        failure is a StorageUnavailableError, and the connection is reopened next time."""
+        """Run `work(connection)` within `budget` seconds (the watchdog cancels it then); any
+        failure closes the connection (it is reopened next time, on the primary wherever it is
+        now, and never reused in a transaction left open, or with a cancel in flight) and is a
+        StorageUnavailableError unless it is one already."""
         try:
             connection = self._connect()
-            overdue = threading.Timer(budget, connection.cancel_safe)
-            overdue.start()
-            try:
-                return work(connection)
-            finally:
-                overdue.cancel()
+            with _Watchdog(connection, budget) as watchdog:
+                result = work(connection)
+            if watchdog.cancelled:
+                self._close()
+            return result
         except StorageUnavailableError:
-            self._close()  # the standby or primary may have moved: find the primary again
+            self._close()
             raise
         except psycopg.Error as error:
             self._close()
             raise StorageUnavailableError(self.name, _reason(error)) from error
+        except BaseException:
+            self._close()
+            raise
 
     def _connect(self) -> psycopg.Connection[Any]:
         if self._connection is not None and self._connection_pid == os.getpid():
@@ -444,21 +516,16 @@ class PostgresPredictionLog:
         self._connection = None  # a parent's connection is never used after fork
         connection = psycopg.connect(self._conninfo, **self._options)
         connection.add_notice_handler(self._on_notice)
-        # The schema's commits wait for a standby too, which may be missing: bounded as every
-        # write is (a cancelled wait still leaves the schema committed on this node).
-        overdue = threading.Timer(self._write_timeout_seconds, connection.cancel_safe)
-        overdue.start()
         try:
-            with connection.transaction():
-                connection.execute(NO_STANDBY_WAIT)
-                connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                connection.execute(SCHEMA)
-            self._ensure_partitions(connection, datetime.now(UTC))
+            with _Watchdog(connection, self._write_timeout_seconds):
+                with connection.transaction():
+                    connection.execute(NO_STANDBY_WAIT)
+                    connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
+                    connection.execute(SCHEMA)
+                self._ensure_partitions(connection, datetime.now(UTC))
         except BaseException:
             connection.close()
             raise
-        finally:
-            overdue.cancel()
         self._connection, self._connection_pid = connection, os.getpid()
         return connection
 
@@ -515,6 +582,40 @@ def _delete_before(connection: psycopg.Connection[Any], cutoff: str, older: str)
         if deleted < RETENTION_BATCH:
             return total
         time.sleep(0.01)
+
+
+class _Watchdog:
+    """Cancels the connection's statement once `seconds` have passed, and again every 0.1 s
+    until the work ends: PostgreSQL ignores a cancel that arrives between two statements, so
+    one cancel alone could miss the commit that then waits for ever."""
+
+    def __init__(self, connection: psycopg.Connection[Any], seconds: float) -> None:
+        self._connection = connection
+        self._seconds = seconds
+        self._finished = threading.Event()
+        self._thread = threading.Thread(target=self._watch, name="pg-watchdog", daemon=True)
+        self.cancelled = False
+
+    def __enter__(self) -> _Watchdog:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._finished.set()
+        self._thread.join()  # no cancel of this work can reach the next one
+
+    def _watch(self) -> None:
+        if self._finished.wait(self._seconds):
+            return
+        while not self._finished.is_set():
+            self.cancelled = True
+            self._connection.cancel_safe(timeout=1.0)
+            self._finished.wait(0.1)
+
+
+def _customer_lock(stored_customer_id: str) -> int:
+    """The advisory lock of one customer's predictions: writes share it, an erasure holds it."""
+    return int.from_bytes(hashlib.sha256(stored_customer_id.encode()).digest()[:8], signed=True)
 
 
 def _with_copies(result: Recorded, copies: int) -> Recorded:

@@ -8,7 +8,8 @@ same key and body get the first answer back, another body a conflict). A request
 key are written in one transaction. Concurrent requests of one process share it (group commit).
 
 Erasure deletes a customer's rows and leaves a tombstone, so that their records still waiting
-in a gateway's spool are refused when replayed; retention deletes by age and by row count, in
+in a gateway's spool are refused when replayed (only then: a live request is never checked
+against a clock of another machine); retention deletes by age and by row count, in
 small batches that leave the write lock to requests in between.
 """
 
@@ -35,7 +36,7 @@ from churnlab.adapters.log_rows import (
 )
 from churnlab.adapters.sqlite_file import SqliteFile, transaction
 from churnlab.domain.errors import IdempotencyConflictError
-from churnlab.domain.ingest import Outcome, Recording, now_iso
+from churnlab.domain.ingest import Outcome, Recording, now_iso, single_outcome
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS predictions (
@@ -61,7 +62,8 @@ CREATE TABLE IF NOT EXISTS idempotency_keys (
     fingerprint TEXT NOT NULL,
     request_id  TEXT NOT NULL,
     received_at TEXT NOT NULL,
-    records     INTEGER NOT NULL
+    records     INTEGER NOT NULL,
+    erased      INTEGER NOT NULL DEFAULT 0
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (received_at);
 CREATE TABLE IF NOT EXISTS erasures (
@@ -71,9 +73,13 @@ CREATE TABLE IF NOT EXISTS erasures (
 CREATE TABLE IF NOT EXISTS log_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL) WITHOUT ROWID;
 INSERT OR IGNORE INTO log_settings VALUES ('erasure_salt', lower(hex(randomblob(16))));
 """
-# A prediction whose customer was erased after it was received (a replayed spool's) is not
-# recorded: the 12 columns, then the tombstone and received_at.
 INSERT_PREDICTION = (
+    f"INSERT OR IGNORE INTO predictions ({', '.join(PREDICTION_COLUMNS)})"
+    f" VALUES ({', '.join('?' * len(PREDICTION_COLUMNS))})"
+)
+# A spool's replay is not recorded for a customer erased after the request was received: the
+# 12 columns, then the tombstone and received_at.
+INSERT_SPOOLED_PREDICTION = (
     f"INSERT OR IGNORE INTO predictions ({', '.join(PREDICTION_COLUMNS)})"
     f" SELECT {', '.join('?' * len(PREDICTION_COLUMNS))}"
     " WHERE NOT EXISTS (SELECT 1 FROM erasures WHERE customer_key = ? AND erased_at >= ?)"
@@ -115,10 +121,7 @@ class PredictionLog:
     def record(self, recording: Recording, deadline: float | None = None) -> Outcome:
         """Returns once the request is committed (or was, under its key); raises
         IdempotencyConflictError when its key named another request."""
-        [result] = self.record_all([recording], deadline)
-        if isinstance(result, IdempotencyConflictError):
-            raise result
-        return result
+        return single_outcome(self.record_all([recording], deadline))
 
     def record_all(self, recordings: Sequence[Recording], deadline: float | None = None) -> list:
         """One result per recording, in one transaction: an Outcome, or the conflict."""
@@ -140,18 +143,18 @@ class PredictionLog:
         return audit_view(row) if row else None
 
     def erase(self, stored_customer_id: str) -> int:
-        """Deletes the customer's predictions and the keys that named them, and leaves a
-        tombstone; returns how many predictions were deleted."""
+        """Deletes the customer's predictions, marks the keys that named them as erased (a
+        retry under one gets a 409, not a new record), and leaves a tombstone; returns how many
+        predictions were deleted."""
         with self.file.writing() as connection, transaction(connection):
-            keys = connection.execute(
-                "SELECT DISTINCT idempotency_key FROM predictions"
-                " WHERE customer_id = ? AND idempotency_key IS NOT NULL",
+            connection.execute(
+                "UPDATE idempotency_keys SET erased = 1 WHERE key IN (SELECT idempotency_key"
+                " FROM predictions WHERE customer_id = ? AND idempotency_key IS NOT NULL)",
                 (stored_customer_id,),
-            ).fetchall()
+            )
             erased = connection.execute(
                 "DELETE FROM predictions WHERE customer_id = ?", (stored_customer_id,)
             ).rowcount
-            connection.executemany("DELETE FROM idempotency_keys WHERE key = ?", keys)
             connection.execute(
                 "INSERT OR REPLACE INTO erasures VALUES (?, ?)",
                 (tombstone(self._erasure_salt(connection), stored_customer_id), now_iso()),
@@ -242,7 +245,8 @@ class PredictionLog:
         key = recording.idempotency
         if key is not None:
             claimed = connection.execute(
-                "INSERT OR IGNORE INTO idempotency_keys VALUES (?, ?, ?, ?, ?)",
+                "INSERT OR IGNORE INTO idempotency_keys"
+                " (key, fingerprint, request_id, received_at, records) VALUES (?, ?, ?, ?, ?)",
                 (
                     key.key,
                     key.fingerprint,
@@ -255,13 +259,20 @@ class PredictionLog:
                 earlier = self._earlier(connection, recording)
                 if earlier is not None:
                     return earlier
+        if not recording.spooled:
+            connection.executemany(INSERT_PREDICTION, prediction_rows(recording))
+            return Outcome(recording, replayed=False, copies=self.copies)
+        before = connection.total_changes
         connection.executemany(
-            INSERT_PREDICTION,
+            INSERT_SPOOLED_PREDICTION,
             [
                 (*row, tombstone(salt, row[5]), recording.received_at)
                 for row in prediction_rows(recording)
             ],
         )
+        if key is not None and connection.total_changes - before < len(recording.predictions):
+            # Part of it was erased: its answer cannot be given again whole.
+            connection.execute("UPDATE idempotency_keys SET erased = 1 WHERE key = ?", (key.key,))
         return Outcome(recording, replayed=False, copies=self.copies)
 
     def _earlier(self, connection: sqlite3.Connection, recording: Recording) -> Result | None:
@@ -269,11 +280,13 @@ class PredictionLog:
         is gone (erased, or past retention): then the key is this request's now."""
         key = recording.idempotency
         assert key is not None
-        fingerprint, request_id, received_at, records = connection.execute(
-            "SELECT fingerprint, request_id, received_at, records FROM idempotency_keys"
+        fingerprint, request_id, received_at, records, erased = connection.execute(
+            "SELECT fingerprint, request_id, received_at, records, erased FROM idempotency_keys"
             " WHERE key = ?",
             (key.key,),
         ).fetchone()
+        if erased:
+            return IdempotencyConflictError(key.key, erased=True)
         if fingerprint != key.fingerprint:
             return IdempotencyConflictError(key.key)
         rows = connection.execute(SELECT_STORED, (key.key, received_at)).fetchall()

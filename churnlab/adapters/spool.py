@@ -14,6 +14,7 @@ keep the customer id as sent: the ingest stage minimises it when it logs them.
 
 from __future__ import annotations
 
+import dataclasses
 import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -83,7 +84,21 @@ class Spool:
         rows = self.file.reading().execute(
             "SELECT seq, recording FROM spooled ORDER BY seq LIMIT ?", (limit,)
         )
-        return [(seq, Recording.from_json(orjson.loads(body))) for seq, body in rows]
+        return [
+            (seq, dataclasses.replace(Recording.from_json(orjson.loads(body)), spooled=True))
+            for seq, body in rows
+        ]
+
+    def by_key(self, key: str) -> tuple[int, Recording] | None:
+        """The spooled request under this Idempotency-Key, if any."""
+        row = (
+            self.file.reading()
+            .execute("SELECT seq, recording FROM spooled WHERE idempotency_key = ?", (key,))
+            .fetchone()
+        )
+        if row is None:
+            return None
+        return row[0], dataclasses.replace(Recording.from_json(orjson.loads(row[1])), spooled=True)
 
     def remove(self, seqs: Sequence[int]) -> None:
         with self.file.writing() as connection, transaction(connection):
@@ -115,10 +130,20 @@ class Spool:
                     if not kept:
                         connection.execute(f"DELETE FROM {table} WHERE seq = ?", (seq,))
                     elif len(kept) < len(recording.predictions):
-                        updated = orjson.dumps(recording.with_predictions(kept).to_json()).decode()
-                        connection.execute(
-                            f"UPDATE {table} SET recording = ? WHERE seq = ?", (updated, seq)
+                        # Its answer can no longer be given whole: no key to replay it by.
+                        trimmed = dataclasses.replace(
+                            recording, predictions=tuple(kept), idempotency=None
                         )
+                        body = orjson.dumps(trimmed.to_json()).decode()
+                        connection.execute(
+                            f"UPDATE {table} SET recording = ? WHERE seq = ?", (body, seq)
+                        )
+                        if table == "spooled":
+                            connection.execute(
+                                "UPDATE spooled SET records = ?, idempotency_key = NULL,"
+                                " fingerprint = NULL WHERE seq = ?",
+                                (len(kept), seq),
+                            )
         return erased
 
     def depth(self) -> tuple[int, float]:

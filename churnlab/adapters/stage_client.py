@@ -28,12 +28,18 @@ import orjson
 import pybreaker
 import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
+from urllib3.exceptions import ProtocolError
 
 from churnlab.adapters.endpoints import Endpoints, NoEndpointError, Resolver, resolve_addresses
 from churnlab.adapters.health_watch import HealthWatch
 from churnlab.adapters.retry_budget import RetryBudget
 from churnlab.config import Settings
-from churnlab.domain.errors import PROBLEM_JSON, StageRejectedError, StageUnavailableError
+from churnlab.domain.errors import (
+    PROBLEM_JSON,
+    StageRejectedError,
+    StageUnavailableError,
+    kept_rank,
+)
 from churnlab.metrics import STAGE_RETRIES
 from churnlab.request_context import DEADLINE_HEADER, current_deadline, current_request_id
 
@@ -61,21 +67,33 @@ class Transport(Protocol):
 
 
 class CallFailedError(Exception):
-    """An attempt failed; `problem` is the stage's problem+json answer, when it gave one."""
+    """An attempt failed; `problem` is the stage's problem+json answer, when it gave one, and
+    `reached` whether the stage may have done the work (anything but a connection never made,
+    or a stage's own refusal)."""
 
-    def __init__(self, reason: str, problem: dict | None = None) -> None:
+    def __init__(self, reason: str, problem: dict | None = None, reached: bool = True) -> None:
         super().__init__(reason)
         self.problem = problem
+        self.reached = reached
 
 
 class RetryableCallError(CallFailedError):
-    """An attempt that did no work on the stage, so another replica may take the call: a 503,
-    or one of CONNECTION_FAILURES. urllib3 raises NewConnectionError when connect() itself fails
-    (refused, reset or unreachable) and ConnectTimeoutError when it is not answered in time:
-    either way no byte of the request was sent. Not a ProtocolError (the connection aborted,
-    reset or closed mid-call): it cannot tell whether the stage got the request, which is why
-    urllib3's own Retry counts it as a read error. Nor a ReadTimeoutError: the stage has the
-    request and is slow."""
+    """An attempt another replica may take: a 503 (the stage refused before doing any work),
+    or a connection that failed before an answer began. urllib3 raises NewConnectionError or
+    ConnectTimeoutError when connect() itself fails or is not answered: no byte of the request
+    was sent. It raises ProtocolError with a ConnectionError inside (reset, closed without an
+    answer, broken pipe) when a connection breaks before the status line: how a replica that is
+    shutting down drops its pooled keep-alive connections, in a race with the request sent on
+    one (a rollout hit it once in some 700 calls). Go's net/http and urllib3 retry those for
+    idempotent requests, as every stage call is. What that costs when the stage died *of* the
+    request: at most two more replicas tried, within the retry budget, and none ejected for it
+    (ejection needs three failures in a row). Not retried: a response cut off after it began,
+    a read timeout (the stage has the request and is slow: a retry piles onto it), a 500."""
+
+
+def broke_before_an_answer(error: urllib3.exceptions.HTTPError) -> bool:
+    cause = error.args[1] if isinstance(error, ProtocolError) and len(error.args) > 1 else None
+    return isinstance(cause, ConnectionError)
 
 
 def problem_in(response: urllib3.BaseHTTPResponse) -> dict | None:
@@ -182,7 +200,9 @@ class StageClient:
                 retry_after_seconds=max(1, round(self.settings.breaker_reset_seconds)),
             ) from None
         except CallFailedError as error:
-            raise StageUnavailableError(self.stage, str(error), problem=error.problem) from None
+            raise StageUnavailableError(
+                self.stage, str(error), problem=error.problem, reached=error.reached
+            ) from None
         except NoEndpointError as error:
             raise StageUnavailableError(self.stage, str(error)) from None
 
@@ -205,7 +225,8 @@ class StageClient:
         retrying = Retrying(
             stop=stop, wait=wait, retry=retry_if_exception_type(RetryableCallError), reraise=True
         )
-        first_problem: list[dict] = []  # what the stage said first is what happened
+        first_problem: list[dict] = []  # the stage's problem that says the most was kept
+        reached = False  # whether any attempt may have done the work
         for attempt in retrying:
             with attempt:
                 try:
@@ -213,14 +234,19 @@ class StageClient:
                     tried.add(address)
                     return self._once(address, method, path, body, deadline)
                 except CallFailedError as failure:
-                    if failure.problem is not None and not first_problem:
-                        first_problem.append(failure.problem)
+                    if failure.problem is not None and (
+                        not first_problem
+                        or kept_rank(failure.problem) > kept_rank(first_problem[0])
+                    ):
+                        first_problem[:] = [failure.problem]
                     failure.problem = first_problem[0] if first_problem else None
+                    reached = failure.reached = reached or failure.reached
                     raise
                 except NoEndpointError as failure:
-                    if not first_problem:
+                    if not (first_problem or reached):
                         raise
-                    raise CallFailedError(str(failure), first_problem[0]) from None
+                    problem = first_problem[0] if first_problem else None
+                    raise CallFailedError(str(failure), problem, reached) from None
         raise AssertionError("unreachable: tenacity re-raises the last error")
 
     def _retry_allowed(self) -> bool:
@@ -236,7 +262,7 @@ class StageClient:
     ) -> Any:
         milliseconds = self._milliseconds_left(deadline)
         if milliseconds < 1:
-            raise CallFailedError(DEADLINE_PASSED)
+            raise CallFailedError(DEADLINE_PASSED, reached=False)
         seconds = milliseconds / 1000
         timeout = urllib3.Timeout(
             total=seconds,
@@ -252,15 +278,23 @@ class StageClient:
             )
         except urllib3.exceptions.HTTPError as error:
             self.endpoints.failed(address, type(error).__name__)
-            failure = (
-                RetryableCallError if isinstance(error, CONNECTION_FAILURES) else CallFailedError
-            )
-            raise failure(f"{address}: {type(error).__name__}") from None
+            if isinstance(error, CONNECTION_FAILURES):
+                raise RetryableCallError(
+                    f"{address}: {type(error).__name__}", reached=False
+                ) from None
+            if broke_before_an_answer(error):
+                raise RetryableCallError(f"{address}: connection broke before an answer") from None
+            raise CallFailedError(f"{address}: {type(error).__name__}") from None
         if response.status >= 500:
             self.endpoints.failed(address, f"answered {response.status}")
-            # A 503 is the stage refusing before doing any work (not ready, or shedding load).
+            # A 503 is the stage refusing before doing any work (not ready, or shedding load),
+            # or saying in its problem what it kept.
             failure = RetryableCallError if response.status == 503 else CallFailedError
-            raise failure(f"{address} answered {response.status}", problem_in(response))
+            raise failure(
+                f"{address} answered {response.status}",
+                problem_in(response),
+                reached=response.status != 503,
+            )
         self.endpoints.succeeded(address)
         if response.status >= 400:
             raise StageRejectedError(

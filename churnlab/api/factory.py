@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from flask import Blueprint, Flask, Response, request
+from flask import Blueprint, Flask, Response, g, request
 
 from churnlab.api.json_provider import OrjsonProvider
 from churnlab.api.observability import configure_logging, install_request_tracking, metrics_response
@@ -43,7 +43,13 @@ def install_deadline(app: Flask, seconds: float) -> None:
         offered = request.headers.get(DEADLINE_HEADER, "")
         if offered.isdigit():
             budget = min(budget, int(offered) / 1000)
-        current_deadline.set(time.monotonic() + budget)
+        g.deadline = current_deadline.set(time.monotonic() + budget)
+
+    @app.teardown_request
+    def stop_the_clock(_: BaseException | None) -> None:
+        """The thread goes on to other work (a pool thread, a test): no deadline of its own."""
+        if "deadline" in g:
+            current_deadline.reset(g.pop("deadline"))
 
 
 def _probes(service: str, readiness: Readiness) -> Blueprint:

@@ -112,6 +112,7 @@ def register_problem_handlers(app: Flask) -> None:
             kind="stage-unavailable",
             headers={"Retry-After": str(error.retry_after_seconds)},
             stage=error.stage,
+            kept="nothing",  # ingest's own failures that may have kept something are not this
         )
 
     @app.errorhandler(StorageUnavailableError)

@@ -25,6 +25,7 @@ from churnlab.domain.schema import (
 from churnlab.workflow import Answered, ChurnWorkflow
 
 IDEMPOTENCY_HEADER = "Idempotency-Key"
+PREDICTION_ID = re.compile(r"^[0-9a-f]{32}$")
 REPLAYED_HEADER = "Idempotent-Replayed"
 # The draft "The Idempotency-Key HTTP Header Field" makes it a structured-field string
 # ("..."); a bare token is taken too, as most APIs do.
@@ -86,8 +87,8 @@ def public_api(service: str, workflow: ChurnWorkflow, settings: Settings) -> Blu
     @audit.required
     def prediction(prediction_id: str) -> dict[str, Any]:
         """What the log keeps of one prediction: the record, its answer, when and for whom."""
-        found = workflow.ingest.prediction(prediction_id)
-        if found is None:
+        found = PREDICTION_ID.match(prediction_id) and workflow.ingest.prediction(prediction_id)
+        if not found:
             raise NotFound(f"no prediction {prediction_id} in the log")
         return found
 

@@ -49,6 +49,7 @@ class IngestRecording(BaseModel):
     predictions: Annotated[
         list[IngestPrediction], Field(min_length=1, max_length=MAX_BATCH_RECORDS)
     ]
+    spooled: bool = False  # replayed from a gateway's spool
 
     def to_domain(self) -> Recording:
         body = self.model_dump()

@@ -21,13 +21,21 @@ class StageUnavailableError(ChurnLabError):
     """A stage the request cannot do without is down; the caller gets a fast 503."""
 
     def __init__(
-        self, stage: str, reason: str, retry_after_seconds: int = 5, problem: dict | None = None
+        self,
+        stage: str,
+        reason: str,
+        retry_after_seconds: int = 5,
+        problem: dict | None = None,
+        reached: bool = False,
     ) -> None:
         super().__init__(f"{stage} is unavailable: {reason}")
         self.stage = stage
         self.reason = reason
         self.retry_after_seconds = retry_after_seconds
         self.problem = problem  # the stage's own problem+json answer, when it gave one
+        # Whether a call may have reached the stage and done its work (a read timeout, a
+        # connection lost mid-call, a 500), as opposed to never having been made.
+        self.reached = reached
 
 
 class StageRejectedError(ChurnLabError):
@@ -54,6 +62,16 @@ class StorageUnavailableError(ChurnLabError):
         self.kept = kept
 
 
+# StorageUnavailableError.kept, from the least to the most a client must account for.
+KEPT = ("nothing", "unknown", "one copy")
+
+
+def kept_rank(problem: dict | None) -> int:
+    """How much a stage's problem says was kept (-1: it does not say)."""
+    kept = (problem or {}).get("kept")
+    return KEPT.index(kept) if kept in KEPT else -1
+
+
 class NotReplicatedError(StorageUnavailableError):
     """The records were committed on the primary but no standby confirmed them in time: kept
     on one node, so not acknowledged. A retry with the same Idempotency-Key finishes the write
@@ -64,8 +82,12 @@ class NotReplicatedError(StorageUnavailableError):
 
 
 class IdempotencyConflictError(ChurnLabError):
-    """An Idempotency-Key already named another request: reusing it would lose one of the two."""
+    """An Idempotency-Key already named another request: reusing it would lose one of the two.
+    Or it named a request some of whose predictions were erased since: its answer is gone, and
+    recording it again would bring back what was erased."""
 
-    def __init__(self, key: str) -> None:
-        super().__init__(f"Idempotency-Key {key!r} was already used for a different request")
+    def __init__(self, key: str, erased: bool = False) -> None:
+        named = "a request whose predictions were erased" if erased else "a different request"
+        super().__init__(f"Idempotency-Key {key!r} was already used for {named}")
         self.key = key
+        self.erased = erased

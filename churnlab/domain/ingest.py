@@ -9,6 +9,7 @@ applied where JSON enters the system.
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -93,15 +94,18 @@ class LoggedPrediction(NamedTuple):
 
 @dataclass(frozen=True)
 class Recording:
-    """One answered request: recorded whole or not at all, and under its idempotency key."""
+    """One answered request: recorded whole or not at all, and under its idempotency key.
+    `spooled`: replayed from a gateway's spool, so received maybe long before it is logged (a
+    customer erased since is not logged again)."""
 
     request_id: str
     received_at: str
     idempotency: IdempotencyKey | None
     predictions: tuple[LoggedPrediction, ...] = field(default=())
+    spooled: bool = False
 
     def with_predictions(self, predictions: Sequence[LoggedPrediction]) -> Recording:
-        return Recording(self.request_id, self.received_at, self.idempotency, tuple(predictions))
+        return dataclasses.replace(self, predictions=tuple(predictions))
 
     def to_json(self) -> dict[str, Any]:
         key = self.idempotency
@@ -111,6 +115,7 @@ class Recording:
             "idempotency_key": key.key if key else None,
             "fingerprint": key.fingerprint if key else None,
             "predictions": [prediction.to_json() for prediction in self.predictions],
+            "spooled": self.spooled,
         }
 
     @classmethod
@@ -121,6 +126,7 @@ class Recording:
             received_at=body["received_at"],
             idempotency=IdempotencyKey(key, body["fingerprint"]) if key else None,
             predictions=tuple(LoggedPrediction.from_json(p) for p in body["predictions"]),
+            spooled=body.get("spooled", False),
         )
 
 
@@ -132,3 +138,11 @@ class Outcome(NamedTuple):
     replayed: bool
     copies: int  # durable copies confirmed before the answer (SQLite: 1; PostgreSQL: 2)
     logged: bool = True  # False: held in the gateway's spool, to be logged when ingest is back
+
+
+def single_outcome(results: Sequence[Outcome | Exception]) -> Outcome:
+    """The outcome of a store's one recording, or its conflict raised."""
+    [result] = results
+    if isinstance(result, Exception):
+        raise result
+    return result

@@ -1,8 +1,9 @@
 """`make bench`: how fast one machine serves the churn workflow, as ratios from a single run.
 
 1. In-process: microseconds per single prediction through all four stages (JSON validation,
-   recording in the SQLite log, features, ONNX inference, response), each stage's own time,
-   batch rows/s, and the cost per prediction when four threads predict at once (group commit).
+   features, ONNX inference, response, and recording it with its answer in the SQLite log),
+   each stage's own time, batch rows/s, the cost per prediction when four threads predict at
+   once (group commit), and what the log's default synchronous=FULL costs beside NORMAL.
 2. HTTP at the default settings (the monolith: 2 workers x 4 threads, behind the edge):
    /v1/predict throughput divided by /livez on the same server, through the edge and directly,
    and the workers' CPU per request.
@@ -27,12 +28,15 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.adapters.stage_client import StageClient
 from churnlab.bootstrap import inprocess_workflow
 from churnlab.config import Settings
-from churnlab.domain.ingest import accept
-from churnlab.domain.response import build_predictions
+from churnlab.domain.features import FeatureColumns
+from churnlab.domain.ingest import LoggedPrediction, Outcome, Recording, accept
+from churnlab.domain.response import answers, score_records
 from churnlab.domain.schema import BatchRequest, CustomerRecord
+from churnlab.domain.scores import Scores
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
 from loadtests.harness.cpu import tree_cpu_seconds
 from loadtests.harness.deployments import LocalDeployment, local_deployment
@@ -67,12 +71,13 @@ def median_microseconds(
 def inprocess_figures(records: list[dict], scratch: Path) -> dict[str, float]:
     """End-to-end single-prediction time, each stage's own, batch throughput, and the CPU per
     prediction when four threads share the log (their writes share commits)."""
-    workflow = inprocess_workflow(Settings(prediction_log_path=scratch / "bench_log.sqlite3"))
+    workflow = inprocess_workflow(
+        Settings(prediction_log_path=scratch / "bench_log.sqlite3", retention_every_seconds=0)
+    )
     workflow.inference.wait(30)
     single_body = json.dumps(records[0]).encode()
     counter = iter(range(10**9))
     record = CustomerRecord.model_validate_json(single_body)
-    accepted = accept([record], "stage-timing")
     features = workflow.features.prepare([record])
     scores = workflow.inference.predict(features)
 
@@ -80,18 +85,23 @@ def inprocess_figures(records: list[dict], scratch: Path) -> dict[str, float]:
         parsed = CustomerRecord.model_validate_json(single_body)
         workflow.predict([parsed], f"bench-{next(counter)}")
 
+    def respond() -> list[dict]:
+        answered = recording_of(record, features, scores, "stage-response")
+        return answers(Outcome(answered, replayed=False, copies=1), [record.customer_id])
+
     figures = {
         "single_prediction_us": median_microseconds(single),
         "stage_validate_us": median_microseconds(
             lambda: CustomerRecord.model_validate_json(single_body)
         ),
-        "stage_ingest_us": median_microseconds(
-            lambda: workflow.ingest.record(accept([record], f"stage-{next(counter)}")).result()
-        ),
         "stage_features_us": median_microseconds(lambda: workflow.features.prepare([record])),
         "stage_inference_us": median_microseconds(lambda: workflow.inference.predict(features)),
-        "stage_response_us": median_microseconds(
-            lambda: build_predictions(accepted, features, scores, recorded=True)
+        "stage_response_us": median_microseconds(respond),
+        # A new request each time (an old one would be a no-op), its answer built outside.
+        "stage_ingest_us": _record_us(
+            lambda request_id: workflow.ingest.record(
+                recording_of(record, features, scores, request_id)
+            )
         ),
         "four_threads_cpu_us_per_prediction": _threaded_cpu_us(single),
     }
@@ -104,6 +114,80 @@ def inprocess_figures(records: list[dict], scratch: Path) -> dict[str, float]:
         batch_seconds.append(time.perf_counter() - started)
     figures["batch_rows_per_second"] = round(10_000 / statistics.median(batch_seconds))
     return figures
+
+
+def recording_of(
+    record: CustomerRecord, features: FeatureColumns, scores: Scores, request_id: str
+) -> Recording:
+    """A new answered request for one record, with fresh ids."""
+    accepted = accept([record], request_id)
+    return Recording(
+        request_id,
+        accepted.received_at,
+        None,
+        tuple(score_records(accepted, features, scores)),
+    )
+
+
+def _record_us(record: Callable[[str], object], repeats: int = 7, calls: int = 300) -> float:
+    """Median microseconds per recorded request, each with ids of its own, made beforehand."""
+    counter = iter(range(10**9))
+    timings = []
+    for _ in range(repeats):
+        request_ids = [f"bench-record-{next(counter)}" for _ in range(calls)]
+        started = time.perf_counter()
+        for request_id in request_ids:
+            record(request_id)
+        timings.append((time.perf_counter() - started) / calls * 1e6)
+    return round(statistics.median(timings), 1)
+
+
+def log_durability_figures(records: list[dict], scratch: Path, rounds: int = 7) -> dict:
+    """What the default synchronous=FULL (each commit on disk before its answer) costs beside
+    NORMAL (a power cut may lose the last commits), one writer, in alternating rounds so both
+    see the same disk. Prepared recordings: only the log's write is timed."""
+    record = CustomerRecord.model_validate(records[0])
+    answered = Recording("durability", "2026-01-01T00:00:00.000000+00:00", None, ())
+    prediction = LoggedPrediction("", 0, record, 0.5, True, "medium", (), "bench")
+    logs = {
+        mode: PredictionLog(scratch / f"durability-{mode}.sqlite3", synchronous=mode)
+        for mode in ("FULL", "NORMAL")
+    }
+    timings: dict[str, list[float]] = {mode: [] for mode in logs}
+    counter = iter(range(10**9))
+    calls = 200
+    for _ in range(rounds):
+        for mode, log in logs.items():
+            prepared = [
+                answered.with_predictions(
+                    [prediction._replace(prediction_id=f"{next(counter):032x}")]
+                )
+                for _ in range(calls)
+            ]
+            started = time.perf_counter()
+            for recording in prepared:
+                log.record(recording)
+            timings[mode].append((time.perf_counter() - started) / calls * 1e6)
+    ratios = [
+        full / normal for full, normal in zip(timings["FULL"], timings["NORMAL"], strict=True)
+    ]
+    return {
+        "full_us": spread(timings["FULL"], 1),
+        "normal_us": spread(timings["NORMAL"], 1),
+        "full_over_normal": spread(ratios, 2),
+        "filesystem": _filesystem(scratch),
+    }
+
+
+def _filesystem(path: Path) -> str:
+    """The type of the filesystem holding `path`, from /proc/mounts (the longest mount point)."""
+    mounts = [line.split()[:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    resolved = str(path.resolve())
+    best = max(
+        (m for m in mounts if resolved == m[1] or resolved.startswith(m[1].rstrip("/") + "/")),
+        key=lambda m: len(m[1]),
+    )
+    return f"{best[2]} ({best[0]})"
 
 
 def _threaded_cpu_us(single: Callable[[], None], threads: int = 4, each: int = 2_000) -> float:
@@ -183,8 +267,8 @@ def microservices_figures(
     record: dict, monolith: LocalDeployment, micro: LocalDeployment, seconds: int, rounds: int
 ) -> dict:
     """Both behind their edge, on the same machine, in alternating runs. CPU per request is
-    every process of the deployment, its edge included. In the gateway ingest runs beside
-    features -> inference, so a prediction waits on two hops in a row, not three."""
+    every process of the deployment, its edge included. The gateway calls features, inference
+    and then ingest (which records the request with its answer): three hops in a row."""
     deployments = {"monolith": monolith, "micro": micro}
     rps: dict[str, list[float]] = {name: [] for name in deployments}
     cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
@@ -203,7 +287,7 @@ def microservices_figures(
             quiet = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=2, connections=1)
             low_load_ms[name].append(quiet.median_ms)
     floor_cpu_ms, floor_ms = hop_floor(micro)
-    sequential_hops = 2
+    sequential_hops = 3
     added = [m - s for m, s in zip(low_load_ms["micro"], low_load_ms["monolith"], strict=True)]
     return {
         "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
@@ -299,6 +383,13 @@ def summary_markdown(figures: dict) -> str:
             f"{inprocess['four_threads_cpu_us_per_prediction']:g} µs",
         ),
         ("batch of 10,000 records", f"{inprocess['batch_rows_per_second']:,} rows/s"),
+        (
+            "the log's commit, synchronous FULL (the default) / NORMAL, one writer "
+            f"({figures['durability']['filesystem']})",
+            f"{_range(figures['durability']['full_us'], ' µs', 1)} / "
+            f"{_range(figures['durability']['normal_us'], ' µs', 1)}: FULL costs "
+            f"{_range(figures['durability']['full_over_normal'], 'x')}",
+        ),
         ("`/v1/predict` ÷ `/livez`, through the edge", _range(http["edge"]["ratio"])),
         ("`/v1/predict` ÷ `/livez`, directly", _range(http["direct"]["ratio"])),
         ("`/v1/predict` through the edge", _range(http["edge"]["predict_rps"], " req/s", 0)),
@@ -329,7 +420,7 @@ def summary_markdown(figures: dict) -> str:
             _range(micro["p50_ms_low_load"]["micro"], " ms"),
         ),
         (
-            f"added per sequential hop ({micro['sequential_hops']}; ingest runs beside them)",
+            f"added per sequential hop ({micro['sequential_hops']})",
             _range(micro["added_ms_per_sequential_hop"], " ms"),
         ),
         (
@@ -394,6 +485,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
         figures["inprocess"] = inprocess_figures(records, base)
+        figures["durability"] = log_durability_figures(records, base)
         with local_deployment("monolith", base / "monolith") as monolith:
             figures["http"] = http_figures(records[0], monolith, args.seconds, args.rounds)
             if not args.no_mlflow:

@@ -19,7 +19,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple
 
-from loadtests.experiments.analysis import accepted_records, missing, success_by_route, window
+from loadtests.experiments.analysis import (
+    accepted_records,
+    missing,
+    predictions,
+    success_by_route,
+    window,
+)
 from loadtests.experiments.failures import records_lost
 from loadtests.harness import cluster
 from loadtests.harness.locust import steady_open_load
@@ -28,6 +34,9 @@ from loadtests.harness.watch import BackgroundPoll
 NODE_FAULTS = ("kill", "drain", "cut", "pause")
 SCALED = {"monolith": "monolith", "micro": "inference"}
 POLL_SECONDS = 1.0  # each poll is a few docker CLI runs inside the manager node
+# A prediction answered this long after the fault began may have been in flight before it
+# (the log's write timeout, 2 s, and a second to answer).
+ONE_COPY_MARGIN_S = 3.0
 
 
 class SwarmSample(NamedTuple):
@@ -35,6 +44,7 @@ class SwarmSample(NamedTuple):
     victim_state: str  # Ready/Active, Down/Active, Ready/Drain...
     tasks_elsewhere: int  # running tasks of the scaled service on other nodes
     primary_elsewhere: bool  # the database's primary on another node than the victim
+    replicated: bool  # a primary and a synchronous standby, as the monitor assigned them
 
 
 @dataclass
@@ -52,10 +62,14 @@ class SwarmWatch(BackgroundPoll):
                 task["Node"] != self.victim and task["CurrentState"].startswith("Running")
                 for task in cluster.tasks(self.deployment, SCALED[self.deployment])
             )
-            primary = cluster.primary_node(self.deployment)
+            roles = cluster.database_roles(self.deployment)
+            primary = cluster.primary_node(self.deployment, roles)
         except RuntimeError:  # the manager busy or restarting: try again
             return None
-        return SwarmSample(time.time(), state, elsewhere, primary not in (None, self.victim))
+        replicated = sorted(roles.values()) == ["primary", "secondary"]
+        return SwarmSample(
+            time.time(), state, elsewhere, primary not in (None, self.victim), replicated
+        )
 
 
 @dataclass
@@ -134,6 +148,16 @@ def node_fault_run(
     answered_before_read = [
         r for r in run.requests if r.time + r.ms / 1000 < fault.survivors_read_at
     ]
+    # From a write's longest wait after the fault until the last poll that saw the database
+    # without a standby, no node but one could hold a record: a 200 then had one copy.
+    alone = [
+        s.at for s in watch.samples if s.at > fault.start + ONE_COPY_MARGIN_S and not s.replicated
+    ]
+    answered_on_one_copy = [
+        r
+        for r in predictions(run.requests)
+        if r.ok and alone and fault.start + ONE_COPY_MARGIN_S < r.time + r.ms / 1000 < alone[-1]
+    ]
     intended = len(run.requests)
     answered = sum(request.status == 200 for request in run.requests)
     return {
@@ -153,6 +177,8 @@ def node_fault_run(
         "tasks_back_s": seconds_until(
             watch.samples, fault.start, lambda s: s.tasks_elsewhere >= desired
         ),
+        "replicated_again_s": seconds_until(watch.samples, fault.end, lambda s: s.replicated),
+        "answered_on_one_copy": len(answered_on_one_copy),
         "records_lost_node_down": missing(
             accepted_records(answered_before_read), fault.survivors_logged
         ),

@@ -133,12 +133,15 @@ def summary(results: dict) -> str:
         ],
     )  # fmt: skip
     faults = markdown_table(
-        ["deployment", "fault", "detect", "primary elsewhere", "tasks back", "requests failed",
+        ["deployment", "fault", "detect", "primary elsewhere", "tasks back",
+         "replicated again (after the fault)", "requests failed", "200s on one copy",
          "records lost (node down / back)"],
         [
             [f["deployment"], f["fault"], _seconds(f["time_to_detect_s"]),
              _seconds(f["primary_elsewhere_s"]), _seconds(f["tasks_back_s"]),
+             _seconds(f.get("replicated_again_s")),
              f"{f['requests_failed']} of {f['requests_intended']}",
+             str(f.get("answered_on_one_copy", "n/a")),
              f"{f['records_lost_node_down']} / {f['records_lost']}"]
             for f in results["node_faults"]
             if "error" not in f
@@ -157,7 +160,7 @@ def summary(results: dict) -> str:
 
 
 def _seconds(value: float | None) -> str:
-    return "never" if value is None else f"{value:g} s"
+    return "not in the run" if value is None else f"{value:g} s"
 
 
 def main() -> None:

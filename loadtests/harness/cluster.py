@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from churnlab.adapters.log_rows import REQUEST_COUNTS
-from loadtests.harness.deployments import ROOT, wait_ready
+from loadtests.harness.deployments import ROOT, audit_key_file, wait_ready
 
 NETWORK = "churnlab-cluster"
 # Fixed addresses: a node that restarts must come back where the swarm knows it.
@@ -36,6 +36,12 @@ IMAGES = ("edge", "monolith", "gateway", "ingest", "features", "inference", "pos
 ENTRY_PORTS = {"monolith": "8000", "micro": "8080"}  # inside node 1, published on the host
 DATA_NODES = ("db-a", "db-b")  # the prediction log's PostgreSQL servers, one per node
 STACKS_DIR = "/etc/churnlab/stacks"  # where node 1 keeps the stack files it deploys
+# What compose/swarm/*.yaml read from the environment that a user may set.
+STACK_SETTINGS = (
+    "MONOLITH_REPLICAS", "MONOLITH_WORKERS", "GATEWAY_REPLICAS", "GATEWAY_WORKERS",
+    "GATEWAY_THREADS", "INGEST_REPLICAS", "FEATURES_REPLICAS", "INFERENCE_REPLICAS",
+    "PREDICTION_LOG_SINGLE_COPY",
+)  # fmt: skip
 # What a node needs beyond --cpus/--memory to run containers itself (docs §8): every
 # capability but the one this host refuses, no seccomp/apparmor confinement, the host's
 # cgroup tree (the node's dockerd puts its containers under the node's own cgroup).
@@ -227,11 +233,15 @@ def deploy(deployment: str, **environment: str) -> str:
     environment = {
         "NODE_CPUS": f"{node_cpus / 1e9:g}",
         "EDGE_CPUS": f"{min(0.5, node_cpus / 1e9):g}",
+        # A user's choices (e.g. PREDICTION_LOG_SINGLE_COPY=true make up-monolith TARGET=swarm).
+        **{name: os.environ[name] for name in STACK_SETTINGS if name in os.environ},
         **environment,
     }
     settings = [f"--env={key}={value}" for key, value in environment.items()]
-    docker("exec", node_name(1), "mkdir", "-p", STACKS_DIR)
+    docker("exec", node_name(1), "mkdir", "-p", f"{STACKS_DIR}/secrets")
     docker("cp", str(ROOT / "compose" / "swarm") + "/.", f"{node_name(1)}:{STACKS_DIR}")
+    # Swarm keeps the secret in its store and mounts it in the tasks that name it.
+    docker("cp", str(audit_key_file()), f"{node_name(1)}:{STACKS_DIR}/secrets/audit-key")
     docker(
         "exec", *settings, node_name(1), "docker", "stack", "deploy",
         "--prune", "--resolve-image", "always",
@@ -357,13 +367,12 @@ def data_node_hosts(deployment: str) -> dict[str, str]:
     }
 
 
-def primary_node(deployment: str) -> str | None:
+def primary_node(deployment: str, roles: dict[str, str] | None = None) -> str | None:
     """The hostname of the node whose data node takes writes now, if any."""
     hosts = data_node_hosts(deployment)
     writable = ("primary", "wait_primary", "single")
-    primaries = [
-        hosts.get(name) for name, role in database_roles(deployment).items() if role in writable
-    ]
+    roles = database_roles(deployment) if roles is None else roles
+    primaries = [hosts.get(name) for name, role in roles.items() if role in writable]
     return primaries[0] if len(primaries) == 1 else None
 
 

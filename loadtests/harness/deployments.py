@@ -100,9 +100,31 @@ def metric_value(metrics_text: str, name: str, **labels: str) -> float:
     return total
 
 
+def audit_key_file() -> Path:
+    """The key for audit reads and erasure, made as `make up-*` makes it (scripts/runtime.sh)."""
+    made = subprocess.run(
+        [
+            "bash",
+            "-c",
+            'source scripts/runtime.sh && ensure_audit_key >&2 && echo "$AUDIT_KEY_FILE"',
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return Path(made.stdout.strip())
+
+
+def audit_key() -> str:
+    return audit_key_file().read_text().strip()
+
+
 # Shorter than the defaults so the tests finish quickly; the behaviour is the same.
 TEST_SETTINGS = {
     "CHURNLAB_STAGE_READ_TIMEOUT_SECONDS": "0.5",
+    # Longer than ingest's own write timeout would be, as by default (2.5 s).
+    "CHURNLAB_INGEST_READ_TIMEOUT_SECONDS": "1.0",
     "CHURNLAB_BREAKER_FAILURES": "3",
     "CHURNLAB_BREAKER_RESET_SECONDS": "2",
     "CHURNLAB_REPLAY_EVERY_SECONDS": "0.5",
@@ -209,7 +231,11 @@ def local_deployment(name: str, base: Path, **environment: str) -> Iterator[Loca
     env = (
         os.environ
         | overrides
-        | {"CHURNLAB_RUN_DIR": str(base / "run"), "CHURNLAB_STATE_DIR": str(base / "state")}
+        | {
+            "CHURNLAB_RUN_DIR": str(base / "run"),
+            "CHURNLAB_STATE_DIR": str(base / "state"),
+            "CHURNLAB_AUDIT_KEY_FILE": str(audit_key_file()),
+        }
         | environment
     )
     env.pop("PROMETHEUS_MULTIPROC_DIR", None)

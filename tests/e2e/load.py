@@ -6,6 +6,7 @@ import multiprocessing
 import threading
 import time
 import uuid
+from collections.abc import Mapping
 
 import requests
 
@@ -55,6 +56,11 @@ class Load:
 
     def __exit__(self, *exc) -> None:
         self._thread.join()
+
+    def unlogged(self, logged: Mapping[str, int]) -> list[str]:
+        """The acknowledged predictions that the log (predictions per correlation id) does not
+        hold exactly once."""
+        return [request_id for request_id in self.ids if logged.get(request_id) != 1]
 
     @property
     def failure_rate(self) -> float:

@@ -8,9 +8,12 @@ Runs against local processes always, and against the containers too when Docker 
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 import requests
+
+from loadtests.harness.deployments import audit_key
 
 TIMEOUT = 10
 
@@ -36,8 +39,8 @@ def both(urls: dict[str, str], method: str, path: str, **kwargs) -> dict[str, re
 
 
 def comparable(body: dict) -> dict:
-    """A prediction without what differs by design between two calls (the generated id)."""
-    return {key: value for key, value in body.items() if key != "request_id"}
+    """A prediction without what differs by design between two calls (the generated ids)."""
+    return {key: value for key, value in body.items() if key not in {"request_id", "prediction_id"}}
 
 
 def test_same_predictions_for_the_same_customers(urls, dataset_records):
@@ -50,6 +53,7 @@ def test_same_predictions_for_the_same_customers(urls, dataset_records):
         monolith, micro = (comparable(answers[name].json()) for name in ("monolith", "micro"))
         assert monolith == micro
         assert monolith["recorded"] is True
+        assert monolith["copies"] >= 1
 
 
 def test_same_batch_predictions(urls, dataset_records):
@@ -73,6 +77,52 @@ def test_caller_request_id_is_kept_by_both(urls, record_body):
         )
         assert response.headers["X-Request-ID"] == request_id
         assert response.json()["request_id"] == request_id
+
+
+def test_the_same_key_gets_the_same_answer_and_another_body_a_409(urls, record_body):
+    key = f"contract-{uuid.uuid4().hex}"
+    clashes = {}
+    for name, url in urls.items():
+        first = requests.post(
+            f"{url}/v1/predict", json=record_body, timeout=TIMEOUT, headers={"Idempotency-Key": key}
+        )
+        retry = requests.post(
+            f"{url}/v1/predict", json=record_body, timeout=TIMEOUT, headers={"Idempotency-Key": key}
+        )
+        assert first.status_code == retry.status_code == 200, (name, first.text, retry.text)
+        assert retry.json() == first.json(), name
+        assert retry.headers["Idempotent-Replayed"] == "true", name
+        clashes[name] = requests.post(
+            f"{url}/v1/predict",
+            json=dict(record_body, tenure=record_body["tenure"] + 1),
+            timeout=TIMEOUT,
+            headers={"Idempotency-Key": key},
+        )
+    assert {name: r.status_code for name, r in clashes.items()} == {"monolith": 409, "micro": 409}
+    assert clashes["monolith"].json() == clashes["micro"].json()
+    assert clashes["micro"].headers["Content-Type"] == "application/problem+json"
+
+
+def test_an_answer_can_be_read_back_then_erased_with_the_audit_key(urls, record_body):
+    auth = {"Authorization": f"Bearer {audit_key()}"}
+    for name, url in urls.items():
+        customer = dict(record_body, customer_id=f"C-{name}-{uuid.uuid4().hex[:12]}")
+        answer = requests.post(
+            f"{url}/v1/predict", json=customer, timeout=TIMEOUT, headers={"X-Request-ID": "why"}
+        ).json()
+        path = f"{url}/v1/predictions/{answer['prediction_id']}"
+        assert requests.get(path, timeout=TIMEOUT).status_code == 401, name
+        read = requests.get(path, timeout=TIMEOUT, headers=auth)
+        assert read.status_code == 200, (name, read.text)
+        assert read.json()["record"] == customer
+        assert (read.json()["request_id"], read.json()["risk"]) == ("why", answer["risk"])
+        erased = requests.delete(
+            f"{url}/v1/customers/{customer['customer_id']}/predictions",
+            timeout=TIMEOUT,
+            headers=auth,
+        )
+        assert erased.json()["erased"] == 1, (name, erased.text)
+        assert requests.get(path, timeout=TIMEOUT, headers=auth).status_code == 404, name
 
 
 BAD_REQUESTS = [

@@ -168,3 +168,30 @@ def test_inference_scales_on_cpu_in_the_microservices_only(overlay):
     assert target["minReplicas"] == 2 < target["maxReplicas"]
     [metric] = target["metrics"]
     assert metric["resource"]["name"] == "cpu"
+
+
+def test_every_mount_names_a_volume_the_pod_has(overlay):
+    """Beyond the schemas: a mount of a volume nobody declared is valid YAML and a pod that
+    never starts."""
+    _, documents = overlay
+    for workload in of_kind(documents, "Deployment", "StatefulSet").values():
+        pod = workload["spec"]["template"]["spec"]
+        declared = {volume["name"] for volume in pod.get("volumes", [])} | {
+            claim["metadata"]["name"] for claim in workload["spec"].get("volumeClaimTemplates", [])
+        }
+        for container in pod["containers"]:
+            mounted = {mount["name"] for mount in container.get("volumeMounts", [])}
+            assert mounted <= declared, (workload["metadata"]["name"], mounted - declared)
+
+
+def test_the_audit_key_is_an_optional_secret_and_a_spool_outlives_its_replica(overlay):
+    name, documents = overlay
+    entry = of_kind(documents, "Deployment", "StatefulSet")[ENTRY[name]]
+    pod = entry["spec"]["template"]["spec"]
+    [secret] = [v["secret"] for v in pod["volumes"] if "secret" in v]
+    assert secret == {"secretName": "churnlab-audit-key", "optional": True}
+    env = {e["name"]: e.get("value") for e in pod["containers"][0]["env"]}
+    assert env["CHURNLAB_AUDIT_KEY_FILE"].startswith("/etc/churnlab/secrets/")
+    if name == "micro":  # a scaled-down gateway's spool is kept for the replica that returns
+        retention = entry["spec"]["persistentVolumeClaimRetentionPolicy"]
+        assert retention == {"whenScaled": "Retain", "whenDeleted": "Retain"}

@@ -16,6 +16,7 @@ import yaml
 from tests.conftest import ROOT
 
 OBSERVABILITY = ROOT / "compose" / "observability"
+ALERT_TESTS = Path(__file__).parent / "observability" / "alerts_test.yml"  # promtool's format
 DASHBOARD = OBSERVABILITY / "grafana" / "dashboards" / "churnlab.json"
 RULES = OBSERVABILITY / "rules.yml"
 CONSOLE = OBSERVABILITY / "consoles" / "churnlab.html"
@@ -23,6 +24,10 @@ CONSOLE = OBSERVABILITY / "consoles" / "churnlab.html"
 PROMETHEUS_OWN = {"up"}
 PROMQL_WORDS = {
     "sum",
+    "max",
+    "predict_linear",
+    "instance",
+    "volume",
     "count",
     "by",
     "rate",
@@ -65,6 +70,29 @@ def test_prometheus_config_and_rules_are_valid():
     checked = promtool("check", "config", str(OBSERVABILITY / "prometheus.yml"))
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "rules.yml" in checked.stdout + checked.stderr  # the rules were checked with it
+
+
+def test_the_alerts_fire_when_they_should_and_not_otherwise():
+    tested = promtool("test", "rules", str(ALERT_TESTS))
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "SUCCESS" in tested.stdout
+
+
+def test_every_alert_has_a_test_and_reads_metrics_the_services_export(
+    client, monolith_app, record_body
+):
+    assert client.post("/v1/predict", json=record_body).status_code == 200
+    monolith_app.extensions["churnlab.workflow"].ingest.maintain(86_400, 0)  # sets the gauges
+    from churnlab.metrics import REPLICATION_LAG_SECONDS, SYNC_STANDBYS  # PostgreSQL only
+
+    SYNC_STANDBYS.set(1)
+    REPLICATION_LAG_SECONDS.set(0)
+    exported = exported_samples(client)
+    alerts = yaml.safe_load((OBSERVABILITY / "alerts.yml").read_text())["groups"][0]["rules"]
+    used = set().union(*(metric_names(alert["expr"]) for alert in alerts)) - PROMETHEUS_OWN
+    assert used <= exported, used - exported
+    tests = ALERT_TESTS.read_text()
+    assert all(f"alertname: {alert['alert']}" in tests for alert in alerts)
 
 
 def test_prometheus_scrapes_every_service_and_the_edge():

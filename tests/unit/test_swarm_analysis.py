@@ -31,11 +31,11 @@ def test_best_split_per_node_count_is_the_highest_capacity():
 
 def test_seconds_until_counts_from_the_fault_and_ignores_earlier_samples():
     samples = [
-        SwarmSample(99.0, "Down/Active", 0, True),  # before the fault: not counted
-        SwarmSample(100.5, "Ready/Active", 2, False),
-        SwarmSample(104.0, "Down/Active", 1, False),
-        SwarmSample(111.0, "Down/Active", 1, True),
-        SwarmSample(118.0, "Down/Active", 2, True),
+        SwarmSample(99.0, "Down/Active", 0, True, False),  # before the fault: not counted
+        SwarmSample(100.5, "Ready/Active", 2, False, False),
+        SwarmSample(104.0, "Down/Active", 1, False, False),
+        SwarmSample(111.0, "Down/Active", 1, True, False),
+        SwarmSample(118.0, "Down/Active", 2, True, False),
     ]
     assert seconds_until(samples, 100.0, lambda s: s.victim_state != "Ready/Active") == 4.0
     assert seconds_until(samples, 100.0, lambda s: s.primary_elsewhere) == 11.0
@@ -57,6 +57,8 @@ def test_summary_tables_every_configuration_and_fault():
                 "time_to_detect_s": 11.5,
                 "primary_elsewhere_s": 16.0,
                 "tasks_back_s": None,
+                "replicated_again_s": 24.5,
+                "answered_on_one_copy": 0,
                 "requests_failed": 3,
                 "requests_intended": 600,
                 "records_lost_node_down": 0,
@@ -66,4 +68,7 @@ def test_summary_tables_every_configuration_and_fault():
     }
     text = summary(results)
     assert "| 2 | micro | a | 50 | yes |" in text
-    assert "| micro | kill node-2 | 11.5 s | 16 s | never | 3 of 600 | 0 / 0 |" in text
+    row_text = (
+        "| micro | kill node-2 | 11.5 s | 16 s | not in the run | 24.5 s | 3 of 600 | 0 | 0 / 0 |"
+    )
+    assert row_text in text

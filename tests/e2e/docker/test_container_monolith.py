@@ -66,14 +66,4 @@ def test_predictions_survive_a_container_restart(docker_monolith, record_body):
     )
     assert response.status_code == 200
     docker_monolith.compose("restart", "monolith")
-    count = docker_monolith.compose(
-        "exec",
-        "-T",
-        "monolith",
-        "python3",
-        "-c",
-        "import sqlite3; c = sqlite3.connect('/var/lib/churnlab/prediction_log.sqlite3');"
-        "print(c.execute('select count(*) from accepted_records where request_id = ?',"
-        " ('survives-restart',)).fetchone()[0])",
-    ).stdout.strip()
-    assert count == "1"
+    assert docker_monolith.logged_request_ids()["survives-restart"] == 1

@@ -10,6 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from loadtests.experiments.failures import Fault, applied
+from loadtests.harness.faults import DockerFaults
 from tests.e2e.docker.docker_compose import wait_healthy
 from tests.e2e.load import Load
 
@@ -55,13 +57,49 @@ def test_sigterm_of_a_monolith_replica_under_load_fails_nothing(docker_monolith,
     load = sigterm_one_replica_under_load(docker_monolith, "monolith", record_body)
     assert len(load.statuses) > 100
     assert load.failure_rate == 0, load.failures()
-    assert set(load.ids) <= docker_monolith.logged_request_ids()
+    assert load.unlogged(docker_monolith.logged_request_ids()) == []
 
 
-def test_sigterm_of_a_gateway_replica_under_load_fails_nothing(docker_micro, record_body):
+def test_sigterm_of_a_gateway_replica_under_load_fails_and_loses_nothing(docker_micro, record_body):
     load = sigterm_one_replica_under_load(docker_micro, "gateway", record_body)
     assert len(load.statuses) > 50
     assert load.failure_rate == 0, load.failures()
+    assert load.unlogged(docker_micro.logged_request_ids()) == []
+
+
+def test_a_gateway_stopped_with_records_spooled_drains_them_as_it_exits(docker_micro, record_body):
+    """SIGTERM (docker stop) with records in the spool and ingest back: the exiting workers
+    replay them before the process ends, so they are in the log while the gateway is down."""
+    replaced(docker_micro, "gateway", "gateway-replay-on-exit-only.yaml")
+    [ingest] = docker_micro.containers("ingest")
+    try:
+        with (
+            DockerFaults().fault(ingest.name, "pause"),
+            Load(docker_micro.url, record_body, 3) as load,
+        ):
+            pass
+        assert load.failure_rate == 0, load.failures()
+        assert False in load.recorded, "nothing was spooled"
+        [gateway] = docker_micro.containers("gateway")
+        gateway.stop(timeout=25)
+        assert gateway.wait(timeout=30)["StatusCode"] == 0
+        assert load.unlogged(docker_micro.logged_request_ids()) == []
+    finally:
+        replaced(docker_micro, "gateway")
+
+
+def test_a_gateway_killed_while_spooling_replays_after_its_restart(docker_micro, record_body):
+    """SIGKILL leaves no time to drain: the spooled records wait on the gateway's volume and
+    are replayed once it is back (and ingest too)."""
+    fault = Fault("micro", "gateway", "kill-while-spooling")
+    # Ingest is paused for a third of 15 s before the kill: a request caught by the pause
+    # waits out ingest's read timeout (2.5 s), and those after it spool at once.
+    with Load(docker_micro.url, record_body, seconds=14, rate=20) as load:
+        time.sleep(1)
+        with applied(docker_micro, fault, seconds=15):
+            time.sleep(4)
+    assert False in load.recorded, "nothing was spooled before the kill"
+    wait_for(lambda: not load.unlogged(docker_micro.logged_request_ids()), seconds=90)
 
 
 def wait_for(condition, seconds: float = 60) -> None:
@@ -106,7 +144,7 @@ def test_a_full_disk_gives_503s_and_acknowledges_only_what_it_recorded(
             pass
         assert load.failures() == {PROBLEM}  # refused, and said so, never a 500 or a hang
         assert load.ids, "nothing was accepted before the disk filled"
-        assert set(load.ids) <= docker_monolith.logged_request_ids()
+        assert load.unlogged(docker_monolith.logged_request_ids()) == []
         docker_monolith.compose("exec", "-T", "monolith", "rm", "/var/lib/churnlab/filler")
         wait_for(lambda: predicts(docker_monolith.url, record_body))  # back by itself
     finally:
@@ -136,6 +174,6 @@ def test_ingest_with_a_full_disk_keeps_the_gateway_in_degraded_mode(docker_micro
         assert load.failure_rate == 0, load.failures()
         assert False in load.recorded  # spooled by the gateway while ingest could not record
         docker_micro.compose("exec", "-T", "ingest", "rm", "/var/lib/churnlab/filler")
-        wait_for(lambda: set(load.ids) <= docker_micro.logged_request_ids())  # replayed
+        wait_for(lambda: not load.unlogged(docker_micro.logged_request_ids()))  # replayed
     finally:
         replaced(docker_micro, "ingest")

@@ -7,9 +7,11 @@ import os
 import subprocess
 
 import pytest
+import requests
 
 from loadtests.harness import cluster
 from loadtests.harness.deployments import ROOT, base_image, free_port
+from tests.conftest import wait_predicting
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 NODES = 2
@@ -39,3 +41,21 @@ def swarm(require_docker) -> dict[str, str]:
         yield {deployment: cluster.entry_url(deployment) for deployment in ports}
     finally:
         cluster.down()
+
+
+@pytest.fixture(autouse=True)
+def steady(swarm, dataset_records) -> None:
+    """Before each test, however long an earlier fault's recovery takes (up to its deadline):
+    both databases replicated again, and both stacks answering ten predictions in a row and a
+    large batch. A node fault leaves a stack failing over, and a standby catching up, for a
+    minute or more on a slow machine: no test starts in the middle of that."""
+    for deployment, url in swarm.items():
+        cluster.wait_replicated(deployment, timeout=300)
+        wait_predicting(url, dataset_records[0], timeout=300)
+        cluster.wait_for(
+            lambda url=url: requests.post(
+                f"{url}/v1/predict/batch", json={"records": dataset_records[:300]}, timeout=30
+            ).status_code == 200,
+            f"{deployment} answering a batch",
+            timeout=120,
+        )  # fmt: skip

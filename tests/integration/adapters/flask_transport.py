@@ -20,6 +20,7 @@ class Answer:
 class FlaskTransport:
     app: Flask
     down: bool = False  # connections refused, as when the service is stopped
+    hung: bool = False  # the call sent, no answer in time, as when the service is paused
     calls: list[str] = field(default_factory=list)
 
     def request(self, method, url, *, body=None, headers=None, timeout=None) -> Answer:
@@ -29,5 +30,7 @@ class FlaskTransport:
         self.calls.append(f"{method} {path}")
         if self.down:
             raise urllib3.exceptions.NewConnectionError(None, "Connection refused")  # type: ignore[arg-type]
+        if self.hung:
+            raise urllib3.exceptions.ReadTimeoutError(None, url, "Read timed out")  # type: ignore[arg-type]
         answer = self.app.test_client().open(path, method=method, data=body, headers=headers)
         return Answer(answer.status_code, answer.get_data(), dict(answer.headers))

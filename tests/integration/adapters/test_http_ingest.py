@@ -2,13 +2,19 @@
 logs answered requests, spools them while ingest is down, replays them from one worker, and a
 request ingest refuses goes to the dead letters instead of blocking the queue."""
 
+import contextlib
+
 import pytest
 
 from churnlab.adapters.http_stages import HttpIngest
 from churnlab.adapters.spool import Spool
 from churnlab.adapters.stage_client import StageClient
 from churnlab.config import Settings
-from churnlab.domain.errors import IdempotencyConflictError, StageUnavailableError
+from churnlab.domain.errors import (
+    IdempotencyConflictError,
+    StageUnavailableError,
+    StorageUnavailableError,
+)
 from tests.integration.adapters.conftest import recording
 from tests.integration.adapters.flask_transport import FlaskTransport
 
@@ -107,10 +113,74 @@ def test_one_worker_replays_at_a_time(gateway_ingest, customer):
     assert adapter.replay() == 1
 
 
-def test_without_a_spool_a_request_ingest_cannot_take_fails(ingest_service, customer):
+def without_spool(transport: FlaskTransport) -> HttpIngest:
     settings = Settings(health_every_seconds=0, breaker_failures=0, eject_seconds=0)
-    transport = FlaskTransport(ingest_service, down=True)
     client = StageClient("ingest", "http://ingest:8000", settings, transport=transport,
                          resolve=lambda host, port: ["10.0.0.1"])  # fmt: skip
-    with pytest.raises(StageUnavailableError):
-        HttpIngest(client, None, replay_every=0).record(recording([customer], "lost?"))
+    return HttpIngest(client, None, replay_every=0)
+
+
+def test_without_a_spool_ingest_unreachable_fails_and_kept_nothing(ingest_service, customer):
+    adapter = without_spool(FlaskTransport(ingest_service, down=True))
+    with pytest.raises(StageUnavailableError):  # the stage down: nothing sent, nothing kept
+        adapter.record(recording([customer], "refused"))
+
+
+def test_without_a_spool_a_timed_out_ingest_call_may_have_kept_it(ingest_service, customer):
+    """The call reached ingest and no answer came: the record may be logged. The 503 says so,
+    rather than "nothing was kept"."""
+    adapter = without_spool(FlaskTransport(ingest_service, hung=True))
+    with pytest.raises(StorageUnavailableError) as unanswered:
+        adapter.record(recording([customer], "timed-out"))
+    assert unanswered.value.kept == "unknown"
+
+
+def test_a_keyed_retry_of_a_spooled_request_logs_the_answer_the_client_has(
+    gateway_ingest, ingest_service, customer
+):
+    """R1 spooled (answered with ids A) while ingest was down; its retry, once ingest is
+    back, logs R1 itself and answers with A, instead of logging the retry under new ids."""
+    adapter, transport = gateway_ingest
+    transport.down = True
+    first = adapter.record(recording([customer], "first", key="k"))
+    still_down = adapter.record(recording([customer], "retry-1", key="k"))
+    assert still_down.replayed
+    assert still_down.recording.predictions == first.recording.predictions
+    transport.down = False
+    retry = adapter.record(recording([customer], "retry-2", key="k"))
+    assert (retry.replayed, retry.logged) == (True, True)
+    assert retry.recording.predictions == first.recording.predictions
+    assert log_of(ingest_service).request_counts() == {"first": 1}
+    assert adapter.spool.depth()[0] == 0
+
+
+def test_a_spooled_answer_superseded_by_another_replicas_retry_is_a_dead_letter(
+    gateway_ingest, ingest_service, customer
+):
+    adapter, transport = gateway_ingest
+    transport.down = True
+    adapter.record(recording([customer], "spooled-here", key="k"))
+    # Meanwhile another gateway replica logged a retry of the same request (other ids).
+    log_of(ingest_service).record(recording([customer], "logged-elsewhere", key="k"))
+    transport.down = False
+    assert adapter.replay() == 0
+    [letter] = adapter.spool.dead_letters()
+    assert "superseded" in letter["reason"]
+    assert log_of(ingest_service).request_counts() == {"logged-elsewhere": 1}
+
+
+def test_a_full_spool_after_a_timed_out_ingest_call_says_it_may_be_kept(
+    ingest_service, customer, tmp_path
+):
+    spool = Spool(tmp_path / "small-spool.sqlite3", max_bytes=48 * 1024)
+    with contextlib.suppress(StorageUnavailableError):
+        for index in range(1000):
+            spool.put(recording([customer] * 10, f"filler-{index}"))
+    settings = Settings(health_every_seconds=0, breaker_failures=0, eject_seconds=0)
+    client = StageClient("ingest", "http://ingest:8000", settings,
+                         transport=FlaskTransport(ingest_service, hung=True),
+                         resolve=lambda host, port: ["10.0.0.1"])  # fmt: skip
+    adapter = HttpIngest(client, spool, replay_every=0)
+    with pytest.raises(StorageUnavailableError) as refused:
+        adapter.record(recording([customer] * 10, "no-room"))
+    assert refused.value.kept == "unknown"  # not the spool's "nothing"

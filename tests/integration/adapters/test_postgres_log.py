@@ -3,6 +3,7 @@ a server that goes away and comes back, and acknowledgements that wait for a sta
 commit no standby confirms is reported as kept on one copy, a retry of it still needs the
 standby, and a primary with no standby required refuses writes."""
 
+import dataclasses
 import os
 import subprocess
 import time
@@ -177,10 +178,22 @@ def test_retention_by_rows_and_erasure_with_a_tombstone(postgres_url, customer):
     assert log.enforce_retention(max_age_seconds=0, max_rows=3)["rows"] == 4
     assert log.request_counts() == {"10-min": 2}
     other = customer.model_copy(update={"customer_id": "KEEP-ME"})
-    earlier = recording([customer, other], "spooled", received_at=now.isoformat())
+    earlier = dataclasses.replace(
+        recording([customer, other], "spooled", received_at=now.isoformat()), spooled=True
+    )
     assert log.erase(customer.customer_id) == 2
     log.record(earlier)  # replayed after the erasure: the erased customer's row is refused
     assert log.request_counts() == {"spooled": 1}
+    log.record(recording([customer], "live", received_at=now.isoformat()))  # live: kept
+    assert log.request_counts() == {"spooled": 1, "live": 1}
+
+
+def test_an_erasure_is_held_to_the_standard_of_a_write(absent_standby, postgres_url, customer):
+    """With a standby required and absent, an erasure is not confirmed either: a 503 that
+    says it was kept on one copy (and the retry, idempotent, finishes it)."""
+    log = PostgresPredictionLog(postgres_url, write_timeout_seconds=0.5)
+    with pytest.raises(NotReplicatedError):
+        log.erase(customer.customer_id)
 
 
 def test_a_full_disk_refuses_writes_with_a_503(postgres_server, postgres_url, customer):

@@ -1,6 +1,7 @@
 """The SQLite prediction log for real: idempotency by id and by key, durability, bounded
 waits, full disks, retention and erasure."""
 
+import dataclasses
 import fcntl
 import os
 import sqlite3
@@ -277,7 +278,9 @@ def test_only_one_process_at_a_time_enforces_retention(tmp_path, customer):
 def test_erasure_deletes_the_customer_and_refuses_their_older_records_later(tmp_path, customer):
     log = PredictionLog(tmp_path / "log.sqlite3")
     other = customer.model_copy(update={"customer_id": "KEEP-ME"})
-    spooled_earlier = recording([customer, other], "spooled", received_at=days_ago(0.01))
+    spooled_earlier = dataclasses.replace(
+        recording([customer, other], "spooled", received_at=days_ago(0.01)), spooled=True
+    )
     log.record(recording([customer], "live", key="their-key"))
     assert log.erase(customer.customer_id) == 1
     assert log.erase(customer.customer_id) == 0  # repeatable
@@ -288,6 +291,32 @@ def test_erasure_deletes_the_customer_and_refuses_their_older_records_later(tmp_
     assert logged == [("KEEP-ME",)]
     # No trace of the id itself: a salted hash only.
     assert customer.customer_id not in str(rows(log.file.path, "SELECT * FROM erasures"))
-    # Their key is forgotten, so a new request under it is recorded afresh.
-    assert not log.record(recording([customer], "after", key="their-key")).replayed
-    assert log.request_counts()["after"] == 1  # received after the erasure: kept
+    # A retry under their key gets a 409: its answer is gone, and recording it again would
+    # bring back what was erased.
+    with pytest.raises(IdempotencyConflictError, match="erased"):
+        log.record(recording([customer], "retry", key="their-key"))
+    # A new request of theirs, received after the erasure, is kept.
+    log.record(recording([customer], "after"))
+    assert log.request_counts()["after"] == 1
+
+
+def test_a_live_request_is_never_checked_against_a_tombstone(tmp_path, customer):
+    """Only a spool's replay is: a live request's received_at comes from another machine's
+    clock, which may run behind the one that wrote the tombstone."""
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    log.erase(customer.customer_id)
+    log.record(recording([customer], "clock-behind", received_at=days_ago(0.01)))
+    assert log.request_counts() == {"clock-behind": 1}
+
+
+def test_a_replayed_key_that_lost_a_prediction_to_erasure_is_not_replayed(tmp_path, customer):
+    log = PredictionLog(tmp_path / "log.sqlite3")
+    other = customer.model_copy(update={"customer_id": "KEEP-ME"})
+    log.erase(customer.customer_id)
+    spooled = dataclasses.replace(
+        recording([customer, other], "spooled", key="k", received_at=days_ago(0.01)),
+        spooled=True,
+    )
+    log.record(spooled)
+    with pytest.raises(IdempotencyConflictError, match="erased"):
+        log.record(recording([customer, other], "retry", key="k"))

@@ -1,6 +1,8 @@
 """The gateway's spool for real: whole requests in arrival order, keys checked locally, a cap
 that refuses rather than fills the disk, dead letters, and erasure."""
 
+import dataclasses
+
 import pytest
 
 from churnlab.adapters.spool import Spool
@@ -14,10 +16,11 @@ def test_requests_queue_whole_and_in_order(tmp_path, customer):
     outcome = spool.put(first)
     assert (outcome.logged, outcome.copies, outcome.replayed) == (False, 1, False)
     spool.put(second)
-    assert [r for _, r in spool.oldest(10)] == [first, second]
+    replayed = [dataclasses.replace(r, spooled=True) for r in (first, second)]
+    assert [r for _, r in spool.oldest(10)] == replayed  # marked as replays
     assert spool.depth()[0] == 4
     spool.remove([seq for seq, _ in spool.oldest(1)])
-    assert [r for _, r in spool.oldest(10)] == [second]
+    assert [r.request_id for _, r in spool.oldest(10)] == ["second"]
 
 
 def test_a_key_is_spooled_once(tmp_path, customer):
@@ -74,4 +77,17 @@ def test_erasure_reaches_spooled_requests_and_dead_letters(tmp_path, customer):
     assert spool.erase(customer.customer_id) == 3
     [(_, mixed)] = spool.oldest(10)
     assert [p.record.customer_id for p in mixed.predictions] == ["KEEP-ME"]
+    assert spool.depth()[0] == 1
     assert spool.dead_letters() == []
+
+
+def test_a_keyed_request_trimmed_by_erasure_is_no_longer_replayed_by_its_key(tmp_path, customer):
+    """Its first answer had two predictions; one is gone, so that answer cannot be given again."""
+    spool = Spool(tmp_path / "spool.sqlite3")
+    other = customer.model_copy(update={"customer_id": "KEEP-ME"})
+    spool.put(recording([customer, other], "mixed", key="k"))
+    spool.erase(customer.customer_id)
+    [(_, trimmed)] = spool.oldest(10)
+    assert trimmed.idempotency is None
+    retry = spool.put(recording([customer, other], "retry", key="k"))
+    assert not retry.replayed  # a new spooled request, not the trimmed answer

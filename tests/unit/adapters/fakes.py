@@ -35,8 +35,23 @@ def time_out_connecting(method: str, path: str) -> FakeResponse:
 
 
 def drop(method: str, path: str) -> FakeResponse:
-    """The connection reset mid-call: whether the stage got the request cannot be told."""
+    """The connection reset before an answer (a replica shutting down, or dying)."""
     raise urllib3.exceptions.ProtocolError("Connection aborted.", ConnectionResetError())
+
+
+def cut_off(method: str, path: str) -> FakeResponse:
+    """An answer that began and broke off: the stage did the work."""
+    from http.client import IncompleteRead
+
+    raise urllib3.exceptions.ProtocolError("Connection broken", IncompleteRead(b"{", 100))
+
+
+def close_idle(method: str, path: str) -> FakeResponse:
+    """A pooled connection the stage closed without answering (a replica shutting down)."""
+    from http.client import RemoteDisconnected
+
+    cause = RemoteDisconnected("Remote end closed connection without response")
+    raise urllib3.exceptions.ProtocolError("Connection aborted.", cause)
 
 
 def hang(method: str, path: str) -> FakeResponse:

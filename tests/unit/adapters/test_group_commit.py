@@ -5,7 +5,7 @@ import time
 
 import pytest
 
-from churnlab.adapters.group_commit import GroupCommit
+from churnlab.adapters.group_commit import GroupCommit, OutcomeUnknownError, QueueTimeoutError
 
 
 class SlowWriter:
@@ -74,3 +74,100 @@ def test_results_must_match_items():
     commits = GroupCommit(lambda items: [])
     with pytest.raises(ValueError, match="zip"):
         commits.submit("x")
+
+
+def test_a_bad_result_still_hands_over_so_the_queue_never_stalls():
+    """The stall the issue found: an error after the write (here, results that do not match
+    the items) used to skip the hand-over, and every later caller waited for ever."""
+    calls = []
+
+    def write(items):
+        calls.append(list(items))
+        time.sleep(0.05)
+        return [] if len(calls) == 1 else [f"done {item}" for item in items]
+
+    commits = GroupCommit(write)
+    outcomes: dict[str, object] = {}
+
+    def submit(item: str) -> None:
+        try:
+            outcomes[item] = commits.submit(item, timeout=5)
+        except (ValueError, OSError) as error:
+            outcomes[item] = type(error).__name__
+
+    first = threading.Thread(target=submit, args=("first",))
+    first.start()
+    time.sleep(0.01)  # the others queue behind the first write
+    others = [threading.Thread(target=submit, args=(f"q{n}",)) for n in range(4)]
+    for thread in others:
+        thread.start()
+    for thread in [first, *others]:
+        thread.join(5)
+    assert not any(thread.is_alive() for thread in [first, *others]), "a caller is stuck"
+    assert outcomes["first"] == "ValueError"
+    assert all(outcomes[f"q{n}"] == f"done q{n}" for n in range(4))
+
+
+def test_a_caller_queued_past_its_deadline_leaves_with_nothing_written():
+    writer = SlowWriter(seconds=0.5)
+    commits = GroupCommit(writer, write_seconds=2)
+    leader = threading.Thread(target=commits.submit, args=("slow",))
+    leader.start()
+    time.sleep(0.05)
+    started = time.monotonic()
+    with pytest.raises(QueueTimeoutError):
+        commits.submit("impatient", timeout=0.1)
+    assert time.monotonic() - started < 0.4
+    leader.join(5)
+    assert ["impatient"] not in writer.batches
+    assert all("impatient" not in batch for batch in writer.batches)
+
+
+def test_a_write_that_outlives_every_bound_is_an_unknown_outcome_not_a_hang():
+    """Two callers queue behind a write; the first of them leads the next write, which hangs:
+    the second, taken into that write, is told the outcome is unknown (it may commit)."""
+    release, calls = threading.Event(), []
+
+    def write(items):
+        calls.append(list(items))
+        time.sleep(0.1) if len(calls) == 1 else release.wait(5)
+        return [f"done {item}" for item in items]
+
+    commits = GroupCommit(write, write_seconds=0.2)
+    outcomes: dict[str, object] = {}
+
+    def submit(item: str) -> None:
+        try:
+            outcomes[item] = commits.submit(item, timeout=0.3)
+        except (QueueTimeoutError, OutcomeUnknownError) as error:
+            outcomes[item] = type(error).__name__
+
+    threads = [threading.Thread(target=submit, args=(item,)) for item in ("a", "b", "c")]
+    threads[0].start()
+    time.sleep(0.02)
+    threads[1].start()
+    time.sleep(0.02)
+    threads[2].start()
+    threads[2].join(2)
+    assert calls[1] == ["b", "c"]  # c was taken into b's write
+    assert outcomes["c"] == "OutcomeUnknownError"
+    release.set()
+    for thread in threads[:2]:
+        thread.join(5)
+    assert outcomes["b"] == "done b"
+
+
+def test_a_missed_deadline_is_a_503_that_says_what_was_kept():
+    from churnlab.adapters.group_commit import submit_within
+    from churnlab.domain.errors import StorageUnavailableError
+
+    release = threading.Event()
+    commits = GroupCommit(lambda items: (release.wait(5), list(items))[1], write_seconds=0.1)
+    leader = threading.Thread(target=commits.submit, args=("stuck",))
+    leader.start()
+    time.sleep(0.05)
+    with pytest.raises(StorageUnavailableError) as refused:
+        submit_within(commits, "late", time.monotonic() + 0.1, "prediction log")
+    assert refused.value.kept == "nothing"
+    release.set()
+    leader.join(5)

@@ -17,6 +17,8 @@ from tests.unit.adapters.fakes import (
     FakeResolver,
     FakeTransport,
     answer,
+    close_idle,
+    cut_off,
     drop,
     hang,
     refuse,
@@ -106,8 +108,22 @@ def test_a_read_timeout_is_not_retried_and_has_all_the_time_left():
     assert 0.85 <= transport.calls[0]["timeout"].read_timeout <= 0.9
 
 
-def test_a_connection_reset_mid_call_is_not_retried():
-    transport = FakeTransport({A: drop, B: answer()})
+def test_a_connection_closed_without_an_answer_is_retried_elsewhere():
+    """A replica shutting down closes its idle keep-alive connections; a call sent on one in
+    that instant gets no answer, and another replica takes it (every stage call is idempotent)."""
+    transport = FakeTransport({A: close_idle, B: answer(200, {"ok": True})})
+    assert client(transport).call("GET", "/v1/model") == {"ok": True}
+    assert addresses_called(transport) == [A, B]
+
+
+def test_a_connection_reset_before_an_answer_is_retried_elsewhere():
+    transport = FakeTransport({A: drop, B: answer(200, {"ok": True})})
+    assert client(transport).call("GET", "/v1/model") == {"ok": True}
+    assert addresses_called(transport) == [A, B]
+
+
+def test_an_answer_cut_off_after_it_began_is_not_retried():
+    transport = FakeTransport({A: cut_off, B: answer()})
     features = client(transport)
     with pytest.raises(StageUnavailableError, match="ProtocolError"):
         features.call("GET", "/v1/model")
