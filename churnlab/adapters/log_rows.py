@@ -110,8 +110,9 @@ def stored_recording(
 def audit_view(row: Sequence[Any]) -> dict[str, Any]:
     """One logged prediction (PREDICTION_COLUMNS) as GET /v1/predictions/{id} shows it."""
     view = dict(zip(PREDICTION_COLUMNS, row, strict=True))
+    received_at = view["received_at"]  # SQLite's text, or PostgreSQL's datetime
     return view | {
-        "received_at": str(view["received_at"]),
+        "received_at": received_at if isinstance(received_at, str) else received_at.isoformat(),
         "record": _json(view["record"]),
         "reasons": _json(view["reasons"]),
         "churn": bool(view["churn"]),

@@ -158,6 +158,9 @@ class PostgresPredictionLog:
             "keepalives_count": 3,
             "tcp_user_timeout": int(write_timeout_seconds * 1000) + 1000,
             "autocommit": True,
+            # Text as UTF-8 whatever the database's encoding: pg_autoctl creates it SQL_ASCII
+            # in a container without a locale, and psycopg then hands text back as bytes.
+            "client_encoding": "utf8",
             # Commits wait for the standby to have the WAL on disk, whatever the server's
             # default says.
             "options": "-c synchronous_commit=on",

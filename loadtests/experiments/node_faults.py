@@ -64,7 +64,7 @@ class SwarmWatch(BackgroundPoll):
             )
             roles = cluster.database_roles(self.deployment)
             primary = cluster.primary_node(self.deployment, roles)
-        except RuntimeError:  # the manager busy or restarting: try again
+        except (RuntimeError, ValueError):  # the manager or monitor busy, restarting: again
             return None
         replicated = sorted(roles.values()) == ["primary", "secondary"]
         return SwarmSample(
@@ -118,7 +118,10 @@ def node_fault_run(
     cluster.wait_replicated(deployment)  # an earlier fault's node may still be catching up
     hostname = victim(deployment)
     cluster.promote_on(deployment, hostname)
-    desired = len(cluster.tasks(deployment, SCALED[deployment]))
+    # After a switchover the old primary rejoins as the standby: until it has caught up there
+    # is none to promote, and (acknowledgements waiting for one) no write is answered.
+    cluster.wait_replicated(deployment)
+    desired = cluster.replicas(deployment, SCALED[deployment])
     survivors = cluster.Stack(deployment, lost_nodes=frozenset({hostname}))
     fault = FaultWindow()
 

@@ -293,6 +293,16 @@ def tasks(deployment: str, service: str) -> list[dict]:
     return [json.loads(line) for line in listed.splitlines() if line.strip()]
 
 
+def replicas(deployment: str, service: str) -> int:
+    """How many tasks the service is meant to run (its spec, not the tasks under way: a
+    start-first update briefly runs one more)."""
+    spec = on_node(
+        node_name(1), "service", "inspect", "--format", "{{.Spec.Mode.Replicated.Replicas}}",
+        f"churnlab-{deployment}_{service}",
+    )  # fmt: skip
+    return int(spec.strip())
+
+
 def node_states() -> dict[str, str]:
     """hostname -> Ready/Down, and Active/Drain/Pause, as the manager sees them."""
     listed = on_node(node_name(1), "node", "ls", "--format", "{{json .}}")

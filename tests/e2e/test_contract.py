@@ -125,6 +125,32 @@ def test_an_answer_can_be_read_back_then_erased_with_the_audit_key(urls, record_
         assert requests.get(path, timeout=TIMEOUT, headers=auth).status_code == 404, name
 
 
+def test_a_reused_request_id_or_a_colliding_one_loses_no_record(urls, record_body):
+    """The bug: two requests under one X-Request-ID (or a single whose id was a batch's
+    `<id>:<index>`) were both answered "recorded", and one was not. Each is read back."""
+    auth = {"Authorization": f"Bearer {audit_key()}"}
+    for name, url in urls.items():
+        reused = f"reuse-{uuid.uuid4().hex[:8]}"
+        answers = [
+            requests.post(f"{url}/v1/predict", json=record_body, timeout=TIMEOUT,
+                          headers={"X-Request-ID": request_id}).json()
+            for request_id in (reused, reused, f"{reused}:0")
+        ]  # fmt: skip
+        batch = requests.post(
+            f"{url}/v1/predict/batch",
+            json={"records": [record_body, record_body]},
+            timeout=TIMEOUT,
+            headers={"X-Request-ID": reused},
+        ).json()["predictions"]
+        ids = [a["prediction_id"] for a in answers + batch]
+        assert len(set(ids)) == 5, (name, ids)
+        for prediction_id in ids:
+            read = requests.get(
+                f"{url}/v1/predictions/{prediction_id}", timeout=TIMEOUT, headers=auth
+            )
+            assert read.status_code == 200, (name, prediction_id, read.text)
+
+
 BAD_REQUESTS = [
     (
         "malformed json",

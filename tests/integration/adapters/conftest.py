@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import os
 import shutil
+import signal
 import subprocess
 import tempfile
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,6 +25,9 @@ from churnlab.domain.ingest import (
 from churnlab.domain.schema import CustomerRecord
 
 BINARIES = Path(os.environ.get("PG_BINARIES", "/usr/lib/postgresql/15/bin"))
+# As the cluster's databases are made (pg_autoctl in a container without a locale): SQL_ASCII,
+# whose text psycopg hands back as bytes unless the client asks for UTF-8.
+INITDB = ("-A", "trust", "-U", "postgres", "--encoding=SQL_ASCII", "--locale=C")
 
 
 @dataclass
@@ -70,14 +75,97 @@ def postgres_server() -> Iterator[PostgresServer]:
     root.chmod(0o777)
     server = PostgresServer(data_dir=root / "data", socket_dir=root)
     try:
-        server._run(
-            str(BINARIES / "initdb"), "-D", str(server.data_dir), "-A", "trust", "-U", "postgres"
-        )
+        server._run(str(BINARIES / "initdb"), "-D", str(server.data_dir), *INITDB)
         server.start()
         yield server
         server.stop()
     finally:
         shutil.rmtree(root, ignore_errors=True)
+
+
+@dataclass
+class ReplicatedPostgres:
+    """A primary with a synchronous standby that streams from it, as pg_auto_failover runs them,
+    on Unix sockets of their own; the standby can be frozen (SIGSTOP), as a paused node is."""
+
+    primary: PostgresServer
+    standby: PostgresServer
+
+    @property
+    def conninfo(self) -> str:
+        return self.primary.conninfo
+
+    def standby_processes(self) -> list[int]:
+        postmaster = int((self.standby.data_dir / "postmaster.pid").read_text().split()[0])
+        children = subprocess.run(
+            ["pgrep", "-P", str(postmaster)], capture_output=True, text=True, check=False
+        ).stdout.split()
+        return [postmaster, *map(int, children)]
+
+    @contextmanager
+    def standby_frozen(self) -> Iterator[None]:
+        frozen = self.standby_processes()
+        for pid in frozen:
+            os.kill(pid, signal.SIGSTOP)
+        try:
+            yield
+        finally:
+            for pid in frozen:
+                os.kill(pid, signal.SIGCONT)
+
+
+@pytest.fixture(scope="module")
+def replicated_postgres() -> Iterator[ReplicatedPostgres]:
+    if not (BINARIES / "pg_basebackup").exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL binaries missing in {BINARIES}: scripts/install-tools.sh")
+        pytest.skip("no PostgreSQL server binaries (scripts/install-tools.sh postgresql-15)")
+    root = Path(tempfile.mkdtemp(prefix="churnlab-replicated-"))
+    root.chmod(0o777)
+    primary = PostgresServer(data_dir=root / "primary", socket_dir=root, port=5497)
+    standby = PostgresServer(data_dir=root / "standby", socket_dir=root, port=5498)
+    try:
+        primary._run(str(BINARIES / "initdb"), "-D", str(primary.data_dir), *INITDB)
+        primary.start()
+        primary._run(
+            str(BINARIES / "pg_basebackup"), "-D", str(standby.data_dir), "-R", "-X", "stream",
+            "-d", f"host={root} port=5497 user=postgres application_name=standby1",
+        )  # fmt: skip
+        standby.start()
+        primary.sql("ALTER SYSTEM SET synchronous_standby_names = 'standby1'")
+        primary.sql("SELECT pg_reload_conf()")
+        replicated = ReplicatedPostgres(primary, standby)
+        _wait_streaming(primary)
+        yield replicated
+        standby.stop()
+        primary.stop()
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _wait_streaming(primary: PostgresServer, seconds: float = 30) -> None:
+    import time
+
+    import psycopg
+
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        with psycopg.connect(primary.conninfo, client_encoding="utf8") as connection:
+            state = connection.execute(
+                "SELECT sync_state FROM pg_stat_replication WHERE application_name = 'standby1'"
+            ).fetchone()
+        if state and state[0] == "sync":
+            return
+        time.sleep(0.2)
+    raise TimeoutError("the standby never became synchronous")
+
+
+@pytest.fixture
+def replicated_url(replicated_postgres) -> Iterator[str]:
+    yield replicated_postgres.conninfo
+    replicated_postgres.primary.sql(
+        "DROP TABLE IF EXISTS predictions, idempotency_keys, erasures, log_settings CASCADE"
+    )
 
 
 @pytest.fixture

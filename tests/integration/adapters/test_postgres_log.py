@@ -264,3 +264,32 @@ def test_the_monolith_records_predictions_in_postgres(postgres_url, record_body)
     assert client.get("/readyz").status_code == 200
     log = PostgresPredictionLog(postgres_url)
     assert log.get(answer.get_json()["prediction_id"])["request_id"] == "via-api"
+
+
+def test_through_the_monolith_on_postgres_keys_replay_and_the_audit_reads(
+    postgres_url, tmp_path, record_body
+):
+    from monolith.app import create_app
+    from tests.conftest import MODEL_DIR
+
+    key_file = tmp_path / "audit-key"
+    key_file.write_text("audit-key-for-postgres-0123")
+    app = create_app(
+        Settings(
+            model_dir=MODEL_DIR,
+            prediction_log_url=postgres_url,
+            prediction_log_single_copy=True,
+            retention_every_seconds=0,
+            audit_key_file=key_file,
+        )
+    )
+    assert app.extensions["churnlab.workflow"].inference.wait(30), "model did not load"
+    client = app.test_client()
+    first = client.post("/v1/predict", json=record_body, headers={"Idempotency-Key": "pg-k"})
+    retry = client.post("/v1/predict", json=record_body, headers={"Idempotency-Key": "pg-k"})
+    assert retry.status_code == 200, retry.get_json()
+    assert retry.get_json() == first.get_json()
+    auth = {"Authorization": "Bearer audit-key-for-postgres-0123"}
+    read = client.get(f"/v1/predictions/{first.get_json()['prediction_id']}", headers=auth)
+    assert read.status_code == 200, read.get_data(as_text=True)
+    assert read.get_json()["record"] == record_body
