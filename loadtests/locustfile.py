@@ -242,7 +242,8 @@ if os.environ.get("CHURNLAB_SHAPE"):
 
 _request_log = None
 if os.environ.get("CHURNLAB_REQUEST_LOG"):
-    _log_file = open(os.environ["CHURNLAB_REQUEST_LOG"], "w", newline="")  # noqa: SIM115
+    # Line-buffered: a fault injector waits for the first row to start its clock.
+    _log_file = open(os.environ["CHURNLAB_REQUEST_LOG"], "w", newline="", buffering=1)  # noqa: SIM115
     _request_log = csv.writer(_log_file)
     _request_log.writerow(
         ["time", "route", "status", "ok", "ms", "request_id", "records", "late_ms"]

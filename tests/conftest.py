@@ -10,6 +10,7 @@ import pytest
 
 from churnlab.config import Settings
 from churnlab.domain.schema import CustomerRecord
+from loadtests.harness.deployments import wait_predicting
 
 ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "current"
@@ -101,33 +102,6 @@ def require_docker() -> None:
 
 
 # --- running deployments, shared by the contract and resilience suites ------------------------
-
-
-def wait_predicting(url: str, body: dict, timeout: float = 180, in_a_row: int = 10) -> None:
-    """Until `in_a_row` predictions in a row are answered 200. Ready means every stage is up,
-    not yet warm: on a cold machine still busy with the previous tests, the first call through
-    each replica can outlast the tests' tightened stage deadline (0.5 s); ten in a row reach
-    every replica. Logged as `warm-up-<n>`."""
-    import time
-
-    import requests
-
-    deadline, attempt, answered, last = time.monotonic() + timeout, 0, 0, "no answer yet"
-    while time.monotonic() < deadline:
-        attempt += 1
-        try:
-            answer = requests.post(
-                f"{url}/v1/predict", json=body, headers={"X-Request-ID": f"warm-up-{attempt}"},
-                timeout=10,
-            )  # fmt: skip
-            answered = answered + 1 if answer.status_code == 200 else 0
-            if answered >= in_a_row:
-                return
-            last = f"{answer.status_code}: {answer.text[:300]}"
-        except requests.RequestException as error:
-            answered, last = 0, f"{type(error).__name__}: {error}"
-        time.sleep(0.05 if answered else 0.5)
-    raise TimeoutError(f"{url}: not {in_a_row} predictions in a row in {timeout:g} s; last: {last}")
 
 
 @pytest.fixture(scope="session")

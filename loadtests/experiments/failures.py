@@ -32,7 +32,11 @@ from loadtests.experiments.analysis import (
 from loadtests.experiments.budget import Budget, generator_check
 from loadtests.harness.deployments import ComposeDeployment
 from loadtests.harness.faults import DockerFaults
-from loadtests.harness.locust import steady_open_load
+from loadtests.harness.locust import (
+    GENERATOR_START_SECONDS,
+    steady_open_load,
+    wait_for_first_request,
+)
 from loadtests.harness.watch import ReadinessWatch
 
 # The gateway's resilience switched off (churnlab/config.py): one attempt, no breaker, no
@@ -70,8 +74,10 @@ def fault_run(
     """Steady open-loop load; the fault for `during` seconds after `before`; then `after`."""
     seconds = before + during + after
     fault_window: dict[str, float | str] = {}
+    log = out / f"fault-{fault.component}-{fault.kind}.csv"
 
     def inject() -> None:
+        wait_for_first_request(log)
         time.sleep(before)
         fault_window["start"] = time.time()
         try:
@@ -86,9 +92,9 @@ def fault_run(
         injector.start()
         run = steady_open_load(
             deployment.url,
-            out / f"fault-{fault.component}-{fault.kind}.csv",
+            log,
             rate=rate,
-            seconds=seconds,
+            seconds=seconds + GENERATOR_START_SECONDS,
             cpus=budget.generator_cpus,
         )
         injector.join()

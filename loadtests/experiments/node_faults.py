@@ -28,7 +28,12 @@ from loadtests.experiments.analysis import (
 )
 from loadtests.experiments.failures import records_lost
 from loadtests.harness import cluster
-from loadtests.harness.locust import steady_open_load
+from loadtests.harness.deployments import wait_predicting
+from loadtests.harness.locust import (
+    GENERATOR_START_SECONDS,
+    steady_open_load,
+    wait_for_first_request,
+)
 from loadtests.harness.watch import BackgroundPoll
 
 NODE_FAULTS = ("kill", "drain", "cut", "pause")
@@ -80,6 +85,13 @@ class FaultWindow:
     survivors_logged: Counter[str] = field(default_factory=Counter)
 
 
+def first_customer() -> dict:
+    """A real record as the API takes it (the dataset's first customer)."""
+    from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset  # pandas: only when needed
+
+    return load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")[0]
+
+
 def victim(deployment: str) -> str:
     """A worker (not node 1, which holds the edge and the database's monitor) running the
     scaled service; one holding a data node of the database first. Swarm does not move tasks
@@ -117,15 +129,20 @@ def node_fault_run(
     holds the standby): the hardest case for the prediction log."""
     cluster.wait_replicated(deployment)  # an earlier fault's node may still be catching up
     hostname = victim(deployment)
-    cluster.promote_on(deployment, hostname)
-    # After a switchover the old primary rejoins as the standby: until it has caught up there
-    # is none to promote, and (acknowledgements waiting for one) no write is answered.
-    cluster.wait_replicated(deployment)
+    if cluster.promote_on(deployment, hostname):
+        # The old primary rejoins as the standby: until it has caught up there is none to
+        # promote, and no write is answered; then each writer's connection finds the new
+        # primary on its next write. The baseline starts once the stack answers steadily.
+        cluster.wait_replicated(deployment)
+        wait_predicting(cluster.entry_url(deployment), first_customer())
     desired = cluster.replicas(deployment, SCALED[deployment])
     survivors = cluster.Stack(deployment, lost_nodes=frozenset({hostname}))
     fault = FaultWindow()
 
+    log = out / f"node-{kind}.csv"
+
     def inject() -> None:
+        wait_for_first_request(log)
         time.sleep(before)
         fault.start = time.time()
         with cluster.node_fault(f"churnlab-{hostname}", kind):
@@ -139,9 +156,9 @@ def node_fault_run(
         injector.start()
         run = steady_open_load(
             survivors.url,
-            out / f"node-{kind}.csv",
+            log,
             rate=rate,
-            seconds=before + during + after,
+            seconds=before + during + after + GENERATOR_START_SECONDS,
             cpus=generator_cpus,
         )
         injector.join()
@@ -182,6 +199,10 @@ def node_fault_run(
         ),
         "replicated_again_s": seconds_until(watch.samples, fault.end, lambda s: s.replicated),
         "answered_on_one_copy": len(answered_on_one_copy),
+        # Of the predictions due at least a second before the fault (done before it began).
+        "answered_before_fault": success_by_route(
+            [r for r in predictions(run.requests) if r.time < fault.start - 1]
+        ),
         "records_lost_node_down": missing(
             accepted_records(answered_before_read), fault.survivors_logged
         ),

@@ -386,13 +386,15 @@ def primary_node(deployment: str, roles: dict[str, str] | None = None) -> str | 
     return primaries[0] if len(primaries) == 1 else None
 
 
-def promote_on(deployment: str, hostname: str) -> None:
-    """Makes the data node on `hostname` the primary (a switchover), if it is not already."""
+def promote_on(deployment: str, hostname: str) -> bool:
+    """Makes the data node on `hostname` the primary (a switchover), if it is not already;
+    whether it did."""
     on_host = [name for name, host in data_node_hosts(deployment).items() if host == hostname]
     if not on_host or primary_node(deployment) == hostname:
-        return
+        return False
     in_task(deployment, on_host[0], "pg_autoctl", "perform", "promotion", "--name", on_host[0])
     wait_for(lambda: database_roles(deployment).get(on_host[0]) == "primary", "promotion")
+    return True
 
 
 def wait_replicated(deployment: str, timeout: float = 300) -> None:

@@ -115,6 +115,22 @@ def steady_open_load(
     )
 
 
+# How long the generator takes to send its first request (seen: about 3 s): a fault run's load
+# lasts this much longer, so that the phase after the fault is as long as asked.
+GENERATOR_START_SECONDS = 5.0
+
+
+def wait_for_first_request(log: Path, timeout: float = 120) -> None:
+    """Until the load's request log has its first request: the generator takes seconds to
+    start, and a fault timed from before that would strike before the baseline it needs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and len(log.read_text().splitlines()) >= 2:  # the header, and a row
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"no request in {log} within {timeout:g} s")
+
+
 def read_request_log(log: Path) -> list[Request]:
     with log.open(newline="") as stream:
         return [

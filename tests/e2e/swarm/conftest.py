@@ -10,8 +10,7 @@ import pytest
 import requests
 
 from loadtests.harness import cluster
-from loadtests.harness.deployments import ROOT, base_image, free_port
-from tests.conftest import wait_predicting
+from loadtests.harness.deployments import ROOT, base_image, free_port, wait_predicting
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 NODES = 2

@@ -13,10 +13,10 @@ from collections import Counter
 import pytest
 import requests
 
-from loadtests.experiments.node_faults import node_fault_run
+from loadtests.experiments.node_faults import SCALED, node_fault_run
 from loadtests.harness import cluster
+from loadtests.harness.deployments import wait_predicting
 from loadtests.harness.faults import SwarmTaskFaults
-from tests.conftest import wait_predicting
 from tests.e2e.load import Load
 from tests.e2e.swarm.conftest import NODES
 
@@ -162,17 +162,21 @@ def test_the_primarys_node_killed_under_load_loses_and_half_acknowledges_nothing
     until the lost node is back and caught up, and never answered 200 on one copy. Every
     acknowledged record is on the node that remains, before the killed one comes back."""
     result = node_fault_run(deployment, tmp_path, "kill", rate=10, before=5, during=35, after=20)
-    assert result["time_to_detect_s"] is not None, result
     assert result["primary_elsewhere_s"] is not None, result
-    assert result["tasks_back_s"] is not None, result
     assert result["records_lost_node_down"] == 0, result
     assert result["records_lost"] == 0, result
     assert result["answered_on_one_copy"] == 0, result
     assert result["requests_intended"] >= 500
-    answered = result["requests_intended"] - result["requests_failed"]
-    assert answered >= 0.9 * 10 * 5, "the stack did not serve before the fault"
-    # Served again once the lost node is back and its standby caught up (however long that
-    # takes here: the deadline, not a guess, bounds it).
+    before = result["answered_before_fault"]["/v1/predict"]
+    assert before["success"] >= 0.9, ("the stack did not serve before the fault", result)
+    # With every task of both stacks on the one node left, its manager answers slowly: the
+    # tasks' return and the standby's are waited for (up to their deadlines), not sampled.
+    service = SCALED[deployment]
+    cluster.wait_for(
+        lambda: len(_running(deployment, service)) == cluster.replicas(deployment, service),
+        f"{deployment}'s {service} tasks running again",
+        timeout=300,
+    )
     cluster.wait_replicated(deployment, timeout=300)
     wait_predicting(swarm[deployment], record_body, timeout=120)
     with Load(swarm[deployment], record_body, seconds=10, rate=10) as load:
