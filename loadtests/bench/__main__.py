@@ -304,6 +304,33 @@ def microservices_figures(
     }
 
 
+def durability_http_figures(
+    record: dict, full: LocalDeployment, normal: LocalDeployment, seconds: int, rounds: int
+) -> dict:
+    """The monolith at the default synchronous=FULL against one at NORMAL, in alternating
+    rounds (wrk, 16 connections): what an fsync per commit costs a served prediction, with
+    concurrent requests sharing commits as they do in production."""
+    deployments = {"full": full, "normal": normal}
+    rps: dict[str, list[float]] = {name: [] for name in deployments}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
+    for _ in range(rounds):
+        for name, deployment in deployments.items():
+            before = tree_cpu_seconds(deployment.pid)
+            result = run_wrk(
+                f"{deployment.url}/v1/predict", body=record, seconds=seconds, connections=16
+            )
+            used = tree_cpu_seconds(deployment.pid) - before
+            rps[name].append(result.requests_per_second)
+            cpu_ms[name].append(1000 * used / (result.requests_per_second * seconds))
+    return {
+        "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
+        "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
+        "full_over_normal_rps": spread(
+            [f / n for f, n in zip(rps["full"], rps["normal"], strict=True)]
+        ),
+    }
+
+
 def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
     """One hop at its cheapest: the gateway's own client calling a service's /livez.
 
@@ -368,6 +395,7 @@ def _range(figure: Spread, unit: str = "", digits: int = 2) -> str:
 def summary_markdown(figures: dict) -> str:
     """The figures as the README shows them: each HTTP one as median (min to max)."""
     inprocess, http, micro = figures["inprocess"], figures["http"], figures["microservices"]
+    durability = figures["durability"]
     stages = " / ".join(
         f"{inprocess[f'stage_{name}_us']:g}"
         for name in ("validate", "ingest", "features", "inference", "response")
@@ -385,10 +413,16 @@ def summary_markdown(figures: dict) -> str:
         ("batch of 10,000 records", f"{inprocess['batch_rows_per_second']:,} rows/s"),
         (
             "the log's commit, synchronous FULL (the default) / NORMAL, one writer "
-            f"({figures['durability']['filesystem']})",
-            f"{_range(figures['durability']['full_us'], ' µs', 1)} / "
-            f"{_range(figures['durability']['normal_us'], ' µs', 1)}: FULL costs "
-            f"{_range(figures['durability']['full_over_normal'], 'x')}",
+            f"({durability['filesystem']})",
+            f"{_range(durability['full_us'], ' µs', 1)} / "
+            f"{_range(durability['normal_us'], ' µs', 1)}: FULL costs "
+            f"{_range(durability['full_over_normal'], 'x')}",
+        ),
+        (
+            "`/v1/predict` through the edge, FULL (the default) ÷ NORMAL, 16 connections",
+            f"{_range(durability['full_over_normal_rps'])} "
+            f"({durability['predict_rps']['full']['median']:,.0f} vs "
+            f"{durability['predict_rps']['normal']['median']:,.0f} req/s)",
         ),
         ("`/v1/predict` ÷ `/livez`, through the edge", _range(http["edge"]["ratio"])),
         ("`/v1/predict` ÷ `/livez`, directly", _range(http["direct"]["ratio"])),
@@ -493,6 +527,12 @@ def main() -> None:
             with local_deployment("micro", base / "micro") as micro:  # idle, it would be noise
                 figures["microservices"] = microservices_figures(
                     records[0], monolith, micro, args.seconds, args.rounds
+                )
+            with local_deployment(
+                "monolith", base / "normal", CHURNLAB_SQLITE_SYNCHRONOUS="NORMAL"
+            ) as normal:
+                figures["durability"] |= durability_http_figures(
+                    records[0], monolith, normal, args.seconds, args.rounds
                 )
     if args.images:
         from loadtests.bench.images import image_figures

@@ -95,7 +95,7 @@ PLANS = {
     ),
     "quick": Plan(
         repeats=1,
-        rates=(25, 50, 100, 300),
+        rates=(10, 25, 50, 100, 300),  # from 10, as in full: a slow machine's micro is below 25
         step_seconds=2.5,
         settle_seconds=1,
         slo_ms=250,

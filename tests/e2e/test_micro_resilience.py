@@ -169,6 +169,8 @@ def test_readiness_stays_fast_and_few_predictions_wait_while_ingest_hangs(local_
     # 26 ms once, so the test asserts the behaviour (never a stage's wait), not the goal.
     assert readiness_p99 <= 0.100, probes[-5:]
     assert set(statuses) == {200}
-    assert len(statuses) > 400
+    # Had each prediction waited out a probe timeout (0.5 s), four closed-loop clients could
+    # have sent at most 4 x 6 / 0.5 = 48; a cold CI machine managed 346 of the 960 asked for.
+    assert len(statuses) > 150
     assert len(waited) <= 8, sorted(waited)  # at most the four in flight, once per worker
     assert wait_until(lambda: local_micro.spooled() == 0)
