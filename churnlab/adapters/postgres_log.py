@@ -40,6 +40,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any, TypeVar
 
 import psycopg
+from psycopg.conninfo import conninfo_to_dict, make_conninfo
 from psycopg.errors import Diagnostic
 
 from churnlab.adapters.group_commit import GroupCommit, submit_within
@@ -518,6 +519,7 @@ class PostgresPredictionLog:
             return self._connection
         self._connection = None  # a parent's connection is never used after fork
         connection = psycopg.connect(self._conninfo, **self._options)
+        self._conninfo = primary_first(self._conninfo, connection.info.host)
         connection.add_notice_handler(self._on_notice)
         try:
             with _Watchdog(connection, self._write_timeout_seconds):
@@ -614,6 +616,22 @@ class _Watchdog:
             self.cancelled = True
             self._connection.cancel_safe(timeout=1.0)
             self._finished.wait(0.1)
+
+
+def primary_first(conninfo: str, primary: str) -> str:
+    """`conninfo` with the host it reached the primary on tried first next time: libpq tries
+    hosts in order, each for up to connect_timeout, and a frozen standby listed before the
+    primary would cost every reconnect that wait."""
+    params = conninfo_to_dict(conninfo)
+    hosts = str(params.get("host", "")).split(",")
+    if primary not in hosts or hosts[0] == primary:
+        return conninfo
+    first = hosts.index(primary)
+    for name in ("host", "hostaddr", "port"):
+        values = str(params.get(name, "")).split(",")
+        if len(values) == len(hosts):  # one per host (a single port is everyone's)
+            params[name] = ",".join([values[first], *values[:first], *values[first + 1 :]])
+    return make_conninfo(**params)
 
 
 def _customer_lock(stored_customer_id: str) -> int:

@@ -263,6 +263,17 @@ def http_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: 
 # --- 3. microservices against the monolith ----------------------------------------------------
 
 
+def served_rps_and_cpu_ms(
+    deployment: LocalDeployment, record: dict, seconds: int
+) -> tuple[float, float]:
+    """`/v1/predict` through the edge with wrk's 16 connections: requests a second, and the CPU
+    every process of the deployment (its edge included) spent per request."""
+    before = tree_cpu_seconds(deployment.pid)
+    result = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=seconds, connections=16)
+    used = tree_cpu_seconds(deployment.pid) - before
+    return result.requests_per_second, 1000 * used / (result.requests_per_second * seconds)
+
+
 def microservices_figures(
     record: dict, monolith: LocalDeployment, micro: LocalDeployment, seconds: int, rounds: int
 ) -> dict:
@@ -277,13 +288,9 @@ def microservices_figures(
         run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=1, connections=16)
     for _ in range(rounds):
         for name, deployment in deployments.items():
-            before = tree_cpu_seconds(deployment.pid)
-            result = run_wrk(
-                f"{deployment.url}/v1/predict", body=record, seconds=seconds, connections=16
-            )
-            used = tree_cpu_seconds(deployment.pid) - before
-            rps[name].append(result.requests_per_second)
-            cpu_ms[name].append(1000 * used / (result.requests_per_second * seconds))
+            served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
+            rps[name].append(served)
+            cpu_ms[name].append(cpu)
             quiet = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=2, connections=1)
             low_load_ms[name].append(quiet.median_ms)
     floor_cpu_ms, floor_ms = hop_floor(micro)
@@ -315,13 +322,9 @@ def durability_http_figures(
     cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
     for _ in range(rounds):
         for name, deployment in deployments.items():
-            before = tree_cpu_seconds(deployment.pid)
-            result = run_wrk(
-                f"{deployment.url}/v1/predict", body=record, seconds=seconds, connections=16
-            )
-            used = tree_cpu_seconds(deployment.pid) - before
-            rps[name].append(result.requests_per_second)
-            cpu_ms[name].append(1000 * used / (result.requests_per_second * seconds))
+            served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
+            rps[name].append(served)
+            cpu_ms[name].append(cpu)
     return {
         "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
         "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},

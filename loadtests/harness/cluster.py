@@ -401,17 +401,27 @@ def wait_replicated(deployment: str, timeout: float = 300) -> None:
     """Until the database has a primary and a caught-up synchronous standby: before that (a
     new stack, or a data node rejoining after a fault) the primary acknowledges alone."""
     wait_for(
-        lambda: sorted(database_roles(deployment).values()) == ["primary", "secondary"],
+        lambda: (
+            sorted(database_roles(deployment, reached=True).values()) == ["primary", "secondary"]
+        ),
         f"{deployment}'s database replicated",
         timeout=timeout,
     )
 
 
-def database_roles(deployment: str) -> dict[str, str]:
+def database_roles(deployment: str, *, reached: bool = False) -> dict[str, str]:
     """Data node -> its state as pg_auto_failover's monitor assigned it (primary, secondary,
-    wait_primary...)."""
+    wait_primary...). With `reached`, a node the keeper has not yet moved to its assigned
+    state shows as "<reported> -> <assigned>": a primary assigned again reports primary only
+    once it requires its standby (synchronous_standby_names) again."""
     _, shown = in_task(deployment, "db-monitor", "pg_autoctl", "show", "state", "--json")
-    return {node["nodename"]: node["assigned_group_state"] for node in json.loads(shown)}
+    roles = {}
+    for node in json.loads(shown):
+        assigned, reported = node["assigned_group_state"], node["current_group_state"]
+        roles[node["nodename"]] = (
+            assigned if not reached or reported == assigned else f"{reported} -> {assigned}"
+        )
+    return roles
 
 
 @contextmanager

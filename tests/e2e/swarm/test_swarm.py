@@ -98,12 +98,18 @@ def test_with_the_standby_frozen_no_prediction_is_answered_200(swarm, deployment
     alone = [a.json()["kept"] for a, seen in tries if "wait_primary" in seen.values()]
     assert set(alone) <= {"nothing", "one copy"}, alone
     cluster.wait_replicated(deployment)
-    retry = requests.post(
-        f"{swarm[deployment]}/v1/predict",
-        json=record_body,
-        headers={"Idempotency-Key": key, "X-Request-ID": f"{key}-after"},
-        timeout=15,
-    )
+    # As a client would: a 503 says retry, under the same key, until the deadline.
+    deadline = time.monotonic() + 30
+    while True:
+        retry = requests.post(
+            f"{swarm[deployment]}/v1/predict",
+            json=record_body,
+            headers={"Idempotency-Key": key, "X-Request-ID": f"{key}-after"},
+            timeout=15,
+        )
+        if retry.status_code != 503 or time.monotonic() > deadline:
+            break
+        time.sleep(1)
     assert retry.status_code == 200, retry.text
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert retry.json()["request_id"] == f"{key}-0"  # the first try's answer
