@@ -249,7 +249,7 @@ def deploy(deployment: str, **environment: str) -> str:
         f"churnlab-{deployment}",
     )  # fmt: skip
     url = entry_url(deployment)
-    wait_ready(url, timeout=300)
+    wait_ready(url, timeout=600)  # a cold swarm on a loaded machine: images, database, keepers
     wait_replicated(deployment)  # up means replicated
     return url
 
