@@ -263,6 +263,16 @@ def http_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: 
 # --- 3. microservices against the monolith ----------------------------------------------------
 
 
+def in_turns(
+    deployments: dict[str, LocalDeployment], round_number: int
+) -> list[tuple[str, LocalDeployment]]:
+    """The deployments in this round's order, reversed every other round (ABBA): whatever the
+    first run of a round leaves behind (a warm cache, a disk still flushing) falls on each
+    deployment equally often."""
+    turns = list(deployments.items())
+    return turns if round_number % 2 == 0 else turns[::-1]
+
+
 def served_rps_and_cpu_ms(
     deployment: LocalDeployment, record: dict, seconds: int
 ) -> tuple[float, float]:
@@ -286,8 +296,8 @@ def microservices_figures(
     low_load_ms: dict[str, list[float]] = {name: [] for name in deployments}
     for deployment in deployments.values():
         run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=1, connections=16)
-    for _ in range(rounds):
-        for name, deployment in deployments.items():
+    for round_number in range(rounds):
+        for name, deployment in in_turns(deployments, round_number):
             served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
             rps[name].append(served)
             cpu_ms[name].append(cpu)
@@ -320,8 +330,8 @@ def durability_http_figures(
     deployments = {"full": full, "normal": normal}
     rps: dict[str, list[float]] = {name: [] for name in deployments}
     cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
-    for _ in range(rounds):
-        for name, deployment in deployments.items():
+    for round_number in range(rounds):
+        for name, deployment in in_turns(deployments, round_number):
             served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
             rps[name].append(served)
             cpu_ms[name].append(cpu)
