@@ -146,7 +146,9 @@ def test_a_blackholed_inference_task_is_routed_around(swarm, record_body):
         time.sleep(3)
         with SwarmTaskFaults("micro").fault("inference", "blackhole"):
             time.sleep(8)
-    assert len(load.statuses) >= 100
+    # 160 answers at 10 a second if each were instant; about 100 on a loaded machine; a few
+    # dozen if the gateway waited on the blackholed replica (the client gives up after 5 s).
+    assert len(load.statuses) >= 80
     assert load.failure_rate <= 0.05, Counter(load.statuses)
 
 
