@@ -158,7 +158,9 @@ def test_readiness_stays_fast_and_few_predictions_wait_while_ingest_hangs(local_
     probes = sorted(seconds for _, seconds in answers)
     readiness_p99 = probes[int(0.99 * len(probes))]
     statuses = [status for client in clients for status in client.statuses]
-    waited = [e for client in clients for e in client.elapsed if e >= 0.15]
+    # Waited on the hung stage: 0.5 s or more (below); an ordinary prediction on a loaded
+    # machine takes up to 0.2 s.
+    waited = [e for client in clients for e in client.elapsed if e >= 0.5]
     print(
         f"readiness p99 {1000 * readiness_p99:.1f} ms over {len(probes)} probes; "
         f"{len(waited)} of {len(statuses)} predictions waited on the hung ingest"
