@@ -168,8 +168,9 @@ def test_readiness_stays_fast_and_few_predictions_wait_while_ingest_hangs(local_
     # Waiting on the hung stage would cost a probe timeout (0.5 s) or more; answering from the
     # background probes' state costs a request's own time. The issue's goal, p99 <= 20 ms, is
     # met measured alone (8.7-13 ms); with 160 predictions/s on the same two cores, CI saw
-    # 26 ms once, so the test asserts the behaviour (never a stage's wait), not the goal.
-    assert readiness_p99 <= 0.100, probes[-5:]
+    # 26 ms, and 120 ms with a CPU burner beside it, so the test asserts the behaviour (never a
+    # stage's wait), not the goal.
+    assert readiness_p99 <= 0.250, probes[-5:]
     assert set(statuses) == {200}
     # Had each prediction waited out a probe timeout (0.5 s), four closed-loop clients could
     # have sent at most 4 x 6 / 0.5 = 48; a cold CI machine managed 346 of the 960 asked for.
