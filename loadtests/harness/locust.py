@@ -3,6 +3,7 @@ per-request log (loadtests/locustfile.py writes it): what tests and experiments 
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import os
 import shutil
@@ -36,6 +37,7 @@ class LocustRun:
     requests: list[Request]
     generator_cpu_seconds: float
     seconds: float
+    niceness: int | None = None  # the generator's, as the kernel had it during the run
 
 
 GENERATOR_NICENESS = -10  # ten times a default process's CPU weight when they compete
@@ -91,10 +93,12 @@ def run_locust(
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
-    used, deadline = 0.0, time.monotonic() + seconds + 60
+    used, niceness, deadline = 0.0, None, time.monotonic() + seconds + 60
     try:
         while generator.poll() is None and time.monotonic() < deadline:
             used = max(used, tree_cpu_seconds(generator.pid))  # sampled: gone once it exits
+            with contextlib.suppress(ProcessLookupError):
+                niceness = os.getpriority(os.PRIO_PROCESS, generator.pid)
             try:
                 generator.wait(timeout=0.5)
             except subprocess.TimeoutExpired:
@@ -103,7 +107,7 @@ def run_locust(
         if generator.poll() is None:
             generator.kill()
             generator.wait()
-    return LocustRun(read_request_log(log), used, seconds)
+    return LocustRun(read_request_log(log), used, seconds, niceness)
 
 
 def steady_open_load(
