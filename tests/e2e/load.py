@@ -21,6 +21,7 @@ class Load:
         self.pause = 1 / rate if rate else 0.0
         self.statuses: list[int] = []
         self.elapsed: list[float] = []
+        self.sent_at: list[float] = []  # time.monotonic() when each request was sent
         self.content_types: list[str] = []
         self.recorded: list[bool] = []
         self.ids: list[str] = []
@@ -48,6 +49,7 @@ class Load:
                 self.statuses.append(0)
                 self.content_types.append("")
             self.elapsed.append(time.monotonic() - started)
+            self.sent_at.append(started)
             time.sleep(max(self.pause - (time.monotonic() - started), 0))
 
     def __enter__(self) -> Load:

@@ -33,5 +33,8 @@ def test_an_open_loop_run_offers_its_rate_whatever_the_answers(any_deployment_ur
     assert 25 <= sent <= 60, sent  # Poisson arrivals at 40 a second, for six seconds
     assert all(r.late_ms >= 0 for r in run.requests)
     assert run.generator_cpu_seconds > 0
-    # Ahead of other processes on its CPU where it may be (root), as the README says.
-    assert run.niceness == (GENERATOR_NICENESS if os.geteuid() == 0 else 0)
+    # Ahead of other processes on its CPU where it may be (root), as the README says; niceness
+    # is relative to ours, and the kernel's floor is -20.
+    ours = os.getpriority(os.PRIO_PROCESS, 0)
+    expected = max(ours + GENERATOR_NICENESS, -20) if os.geteuid() == 0 else ours
+    assert run.niceness == expected

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -19,6 +20,11 @@ STATUS_BY_PATH = {"/livez": 200, "/readyz": 503}
 
 class Handler(BaseHTTPRequestHandler):
     def do_GET(self) -> None:
+        if self.path == "/no-reason-phrase":  # allowed by RFC 9112: "200" and nothing after
+            self.wfile.write(b"HTTP/1.0 200\r\nContent-Length: 0\r\n\r\n")
+            return
+        if self.path == "/slow":
+            time.sleep(4)
         self.send_response(STATUS_BY_PATH.get(self.path, 404))
         self.send_header("Content-Length", "0")
         self.end_headers()
@@ -40,8 +46,15 @@ def healthy(port: int, path: str) -> bool:
     return subprocess.run([SCRIPT], env=environment, timeout=10).returncode == 0
 
 
-def test_a_200_is_healthy(port):
-    assert healthy(port, "/livez")
+@pytest.mark.parametrize("path", ["/livez", "/no-reason-phrase"])
+def test_a_200_is_healthy(port, path):
+    assert healthy(port, path)
+
+
+def test_a_server_that_does_not_answer_within_2_s_is_not(port):
+    started = time.monotonic()
+    assert not healthy(port, "/slow")
+    assert time.monotonic() - started < 3.5
 
 
 @pytest.mark.parametrize("path", ["/readyz", "/missing"])

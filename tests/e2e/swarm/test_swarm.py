@@ -73,7 +73,7 @@ def test_idle_stacks_leave_each_node_most_of_its_share(swarm):
         for node, before, after in zip(nodes, start, end, strict=True)
     }
     print(f"idle nodes' CPU, as a share of each node's {share} CPUs: {busy}")
-    # Measured here (2026-12-01): 0.56 and 0.27; with the Python checks every 2 s, over 0.8.
+    # Measured here (2026-12-01): 0.56-0.58 and 0.27-0.31; with Python checks every 2 s, 0.8+.
     assert max(busy.values()) <= 0.75, busy
 
 
@@ -171,10 +171,18 @@ def test_a_blackholed_inference_task_is_routed_around(swarm, record_body):
     with Load(swarm["micro"], record_body, seconds=16, rate=10) as load:
         time.sleep(3)
         with SwarmTaskFaults("micro").fault("inference", "blackhole"):
+            began = time.monotonic()
             time.sleep(8)
-    # 160 answers at 10 a second if each were instant; about 100 on a loaded machine; a few
-    # dozen if the gateway waited on the blackholed replica (the client gives up after 5 s).
-    assert len(load.statuses) >= 80
+            ended = time.monotonic()
+    during = [
+        status
+        for status, sent in zip(load.statuses, load.sent_at, strict=True)
+        if began <= sent < ended
+    ]
+    # Sent during the 8 s fault: up to 80 at 10 a second; two or three had each waited on the
+    # blackholed replica (the client gives up after 5 s); 30 allows 0.27 s per answer.
+    assert len(during) >= 30, Counter(during)
+    assert during.count(200) >= 0.95 * len(during), Counter(during)
     assert load.failure_rate <= 0.05, Counter(load.statuses)
 
 
