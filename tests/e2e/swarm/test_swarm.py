@@ -49,7 +49,10 @@ def test_every_node_has_its_share_and_it_binds_what_the_node_runs(swarm):
         )
     )  # fmt: skip
     assert cpus <= share / 1e9 * 1.15, (cpus, share / 1e9)
-    assert cpus >= share / 1e9 * 0.3, "the burn got almost no CPU: is the node starved?"
+    # A floor, not a share: beside another busy process, cgroup v1 weighs all the containers
+    # together as one process, and a node then gets about a quarter of a CPU (0.26 seen with a
+    # CPU burner beside CI). Below this, something other than the node's share binds.
+    assert cpus >= share / 1e9 * 0.15, "the burn got almost no CPU: is the node starved?"
 
 
 def test_idle_stacks_leave_each_node_most_of_its_share(swarm):
