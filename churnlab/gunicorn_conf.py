@@ -17,8 +17,9 @@ from churnlab import json_logs
 
 bind = os.environ.get("CHURNLAB_BIND", "127.0.0.1:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", "2"))
-# gthread workers keep client connections alive, which a gateway's pooled clients rely on.
-worker_class = "gthread"
+# gthread workers keep client connections alive, which a gateway's pooled clients rely on;
+# this one also refuses new connections as soon as it stops (gunicorn_worker.py).
+worker_class = "churnlab.gunicorn_worker.StoppingThreadWorker"
 threads = int(os.environ.get("CHURNLAB_THREADS", "4"))
 keepalive = 75
 timeout = 30

@@ -411,6 +411,9 @@ def compose_deployment(
         **environment,
     }
     deployment = ComposeDeployment(file, project, port, env)
+    # A project an interrupted run left behind would lend this one its containers and its
+    # volumes, with that run's predictions in them: every deployment starts from nothing.
+    deployment.down()
     try:
         deployment.up()
         yield deployment

@@ -1,8 +1,13 @@
 """The monolith under real gunicorn: workers, multiprocess metrics, the local runner."""
 
+import http.client
+import json
 import os
+import signal
+import socket
 import subprocess
 import sys
+import time
 
 import requests
 
@@ -61,3 +66,36 @@ def test_local_runner_starts_and_stops_the_monolith(tmp_path, record_body):
     except ProcessLookupError:
         alive = False
     assert not alive
+
+
+def test_a_stopping_server_refuses_new_connections_and_still_answers_kept_ones(
+    tmp_path, record_body
+):
+    """While gunicorn finishes what it has (a kept-alive connection keeps it for 2 s), the port
+    must refuse: a connection the kernel completed there would wait unanswered until the worker
+    exits, where a refused one is retried on another replica at once. (gunicorn's own worker
+    refuses only once it has exited, when the kept connection is closed too.)"""
+    with gunicorn("monolith.app:create_app()", tmp_path, WEB_CONCURRENCY="1") as (url, server):
+        host, port = url.removeprefix("http://").split(":")
+        kept = http.client.HTTPConnection(host, int(port), timeout=5)
+        kept.request("GET", "/livez")
+        first = kept.getresponse()
+        assert first.status == 200
+        first.read()
+        assert kept.sock is not None  # kept alive
+        server.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + 5
+        refused = False
+        while time.monotonic() < deadline and not refused:
+            try:
+                socket.create_connection((host, int(port)), timeout=0.5).close()
+                time.sleep(0.05)
+            except ConnectionRefusedError:
+                refused = True
+        assert refused, "the port still took connections 5 s after SIGTERM"
+        assert server.poll() is None, "the server should still be finishing its connections"
+        kept.request("POST", "/v1/predict", body=json.dumps(record_body),
+                     headers={"Content-Type": "application/json"})  # fmt: skip
+        answer = kept.getresponse()
+        assert answer.status == 200
+        assert answer.getheader("Connection") == "close"

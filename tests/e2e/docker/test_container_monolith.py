@@ -1,6 +1,7 @@
 """The monolith image and Compose file, for real: build, up, predict, bad input, hardening, down."""
 
 import subprocess
+import uuid
 
 import pytest
 import requests
@@ -57,13 +58,10 @@ def test_image_carries_no_training_libraries(docker_monolith):
 
 
 def test_predictions_survive_a_container_restart(docker_monolith, record_body):
-    url = docker_monolith.url
+    url, request_id = docker_monolith.url, f"survives-restart-{uuid.uuid4().hex}"
     response = requests.post(
-        f"{url}/v1/predict",
-        json=record_body,
-        timeout=10,
-        headers={"X-Request-ID": "survives-restart"},
+        f"{url}/v1/predict", json=record_body, timeout=10, headers={"X-Request-ID": request_id}
     )
     assert response.status_code == 200
     docker_monolith.compose("restart", "monolith")
-    assert docker_monolith.logged_request_ids()["survives-restart"] == 1
+    assert docker_monolith.logged_request_ids()[request_id] == 1
