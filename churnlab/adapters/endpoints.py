@@ -7,6 +7,12 @@ REFRESH_MIN_SECONDS), so a replacement container is found without waiting for th
 lookup that fails keeps the addresses the name last resolved to: a DNS hiccup must not empty a
 stage whose replicas are up, and replicas that are really gone fail their calls and probes.
 
+An address that appears after the first lookup (a replica started since, or a replacement)
+is not called until a health probe has passed on it: a container's name resolves as soon as it
+starts, while its server is still loading (a rollout's predictions waited there past their read
+timeout). The addresses of the first lookup are called at once: the caller's own readiness
+waits for its first round of probes anyway.
+
 An address is ejected (skipped for `eject_seconds`, or until a probe passes again) after
 `eject_after_failures` failed calls in a row, so that one lost connection or slow answer does
 not take a healthy replica out of rotation, or at once when a health probe fails: the probe is
@@ -57,7 +63,10 @@ class Endpoints:
         eject_after_failures: int,
         resolve: Resolver = resolve_addresses,
         clock: Callable[[], float] = time.monotonic,
+        probe_new_addresses: bool = True,
     ) -> None:
+        """`probe_new_addresses` False (no health watch to probe them): new addresses are
+        called at once."""
         self._targets: list[SplitResult] = [
             urlsplit(url.strip()) for url in urls.split(",") if url.strip()
         ]
@@ -69,9 +78,12 @@ class Endpoints:
         self._addresses: list[str] = []
         self._failures: dict[str, int] = {}  # address -> failed calls in a row
         self._ejected: dict[str, tuple[float, str]] = {}  # address -> (until, why)
+        self._probe_new_addresses = probe_new_addresses
+        self._unprobed: set[str] = set()  # new since the first lookup, no probe passed yet
         self._turn = itertools.count()
         self._lock = threading.Lock()
         self._resolved_at = 0.0
+        self._resolved_before = False
         self.refresh()
 
     @property
@@ -90,9 +102,15 @@ class Endpoints:
             hosts = self._resolve(target.hostname or "", port)
             if hosts:
                 self._last_resolved[target] = [_url(target.scheme, host, port) for host in hosts]
-        self._addresses = [
+        addresses = [
             address for target in self._targets for address in self._last_resolved.get(target, [])
         ]
+        with self._lock:
+            if self._probe_new_addresses and self._resolved_before:
+                self._unprobed |= set(addresses) - set(self._addresses)
+            self._unprobed &= set(addresses)
+            self._addresses = addresses
+        self._resolved_before = True
 
     def pick(self, avoid: frozenset[str] | set[str] = frozenset()) -> str:
         """The next address in turn that is not ejected and not in `avoid` (tried already).
@@ -102,8 +120,7 @@ class Endpoints:
         addresses = self._addresses
         if not addresses:
             raise NoEndpointError(f"no address resolves for {self.names}")
-        now = self._clock()
-        healthy = [a for a in addresses if self._ejected.get(a, (0.0, ""))[0] <= now]
+        healthy = self._callable(addresses)
         if not healthy:
             raise NoEndpointError(f"every address is failing: {self.problems()}")
         candidates = [a for a in healthy if a not in avoid] or healthy
@@ -111,8 +128,16 @@ class Endpoints:
 
     def available(self) -> bool:
         """Whether `pick` would find an address now."""
+        return bool(self._callable(self._addresses))
+
+    def _callable(self, addresses: list[str]) -> list[str]:
+        """Those neither ejected nor new and not yet probed."""
         now = self._clock()
-        return any(self._ejected.get(a, (0.0, ""))[0] <= now for a in self._addresses)
+        return [
+            a
+            for a in addresses
+            if self._ejected.get(a, (0.0, ""))[0] <= now and a not in self._unprobed
+        ]
 
     def failed(self, address: str, why: str) -> None:
         """A call to `address` failed: ejected once `eject_after_failures` have in a row."""
@@ -138,17 +163,21 @@ class Endpoints:
         self._refresh_soon()
 
     def restore(self, address: str) -> None:
+        """A probe passed on `address`: called again, or for the first time."""
         with self._lock:
             self._ejected.pop(address, None)
+            self._unprobed.discard(address)
 
     def problems(self) -> str:
         """Why each ejected address is out, for readiness and errors."""
         now = self._clock()
-        return "; ".join(
+        ejected = [
             f"{address}: {why}"
             for address, (until, why) in self._ejected.items()
             if until > now and address in self._addresses
-        )
+        ]
+        waiting = [f"{address}: not probed yet" for address in sorted(self._unprobed)]
+        return "; ".join(ejected + waiting)
 
     def _refresh_soon(self) -> None:
         """Re-resolve after a failure, so a replacement container is found: at most every

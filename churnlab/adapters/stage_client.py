@@ -150,6 +150,7 @@ class StageClient:
             eject_after_failures=settings.eject_after_failures,
             resolve=resolve,
             clock=clock,
+            probe_new_addresses=settings.health_every_seconds > 0,
         )
         self.retry_budget = RetryBudget(
             settings.retry_budget_ratio, settings.retry_budget_min_per_second, clock=clock

@@ -156,4 +156,47 @@ def test_a_failure_re_resolves_so_a_replacement_container_is_found():
     resolver.hosts["inference"] = ["10.0.0.9"]  # recreated with a new address
     clock.now += 0.5
     spread.failed(A, "refused")
+    assert spread.addresses == ["http://10.0.0.9:8000"]
+    spread.restore("http://10.0.0.9:8000")  # its first probe passed
     assert spread.pick() == "http://10.0.0.9:8000"
+
+
+def test_a_new_replica_is_called_only_once_a_probe_has_passed_on_it():
+    resolver = FakeResolver(inference=["10.0.0.1"])
+    spread = endpoints(resolver)
+    assert spread.pick() == A  # the first lookup's addresses are called at once
+    resolver.hosts["inference"] = ["10.0.0.1", "10.0.0.2"]  # scaled up: B still loading
+    spread.refresh()
+    assert {spread.pick() for _ in range(4)} == {A}
+    assert spread.problems() == f"{B}: not probed yet"
+    spread.restore(B)
+    assert {spread.pick() for _ in range(4)} == {A, B}
+    assert spread.problems() == ""
+
+
+def test_only_new_replicas_that_are_not_probed_yet_leave_the_stage_without_an_address():
+    resolver = FakeResolver(inference=["10.0.0.1"])
+    spread = endpoints(resolver)
+    resolver.hosts["inference"] = ["10.0.0.2"]  # recreated: the replacement is loading
+    spread.refresh()
+    assert not spread.available()
+    with pytest.raises(NoEndpointError, match="not probed yet"):
+        spread.pick()
+    resolver.hosts["inference"] = ["10.0.0.1"]  # an address that left and came back is new too
+    spread.refresh()
+    assert not spread.available()
+
+
+def test_without_probes_new_replicas_are_called_at_once():
+    resolver = FakeResolver(inference=["10.0.0.1"])
+    spread = Endpoints(
+        "http://inference:8000",
+        eject_seconds=1.0,
+        eject_after_failures=3,
+        resolve=resolver,
+        clock=FakeClock(),
+        probe_new_addresses=False,
+    )
+    resolver.hosts["inference"] = ["10.0.0.1", "10.0.0.2"]
+    spread.refresh()
+    assert {spread.pick() for _ in range(4)} == {A, B}
