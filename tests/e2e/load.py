@@ -64,6 +64,26 @@ class Load:
         hold exactly once."""
         return [request_id for request_id in self.ids if logged.get(request_id) != 1]
 
+    def sent_between(self, start: float, end: float) -> list[int]:
+        """The statuses of the requests sent in [start, end) (time.monotonic())."""
+        return [
+            status
+            for status, sent in zip(self.statuses, self.sent_at, strict=True)
+            if start <= sent < end
+        ]
+
+    def pace_inside_and_outside(self, start: float, end: float) -> tuple[float, float]:
+        """Requests sent per second inside [start, end) and in the rest of the run: a client
+        that waits for each answer slows down exactly as the deployment does, so the ratio of
+        the two says what a fault cost, whatever the machine's speed."""
+        if not self.sent_at:
+            return 0.0, 0.0
+        inside = len(self.sent_between(start, end))
+        first, last = self.sent_at[0], self.sent_at[-1]
+        inside_seconds = max(min(end, last) - max(start, first), 1e-9)
+        outside_seconds = max((last - first) - inside_seconds, 1e-9)
+        return inside / inside_seconds, (len(self.sent_at) - inside) / outside_seconds
+
     @property
     def failure_rate(self) -> float:
         return sum(status != 200 for status in self.statuses) / max(len(self.statuses), 1)

@@ -156,8 +156,13 @@ def test_a_killed_inference_task_is_replaced_while_predictions_go_on(swarm, reco
     with Load(swarm["micro"], record_body, seconds=20, rate=10) as load:
         time.sleep(4)
         with SwarmTaskFaults("micro").fault("inference", "kill"):
-            pass
-    assert len(load.statuses) >= 100
+            killed_at = time.monotonic()
+    # Predictions went on: in the 8 s after the kill the client (which waits for each answer)
+    # kept at least half its pace of the rest of the run, whatever the machine's speed, and
+    # sent enough for the failure rate to mean something.
+    after, elsewhere = load.pace_inside_and_outside(killed_at, killed_at + 8)
+    assert after >= 0.5 * elsewhere, (after, elsewhere)
+    assert len(load.statuses) >= 40, Counter(load.statuses)
     assert load.failure_rate <= 0.05, Counter(load.statuses)
     cluster.wait_for(
         lambda: (
@@ -177,14 +182,15 @@ def test_a_blackholed_inference_task_is_routed_around(swarm, record_body):
             began = time.monotonic()
             time.sleep(8)
             ended = time.monotonic()
-    during = [
-        status
-        for status, sent in zip(load.statuses, load.sent_at, strict=True)
-        if began <= sent < ended
-    ]
-    # Sent during the 8 s fault: up to 80 at 10 a second; two or three had each waited on the
-    # blackholed replica (the client gives up after 5 s); 30 allows 0.27 s per answer.
-    assert len(during) >= 30, Counter(during)
+    during = load.sent_between(began, ended)
+    # Routed around: during the 8 s fault the client (which waits for each answer) kept at
+    # least half its pace of the rest of the run, whatever the machine's speed. Not routed
+    # around, every other prediction would wait out a connect timeout, or hang on a kept
+    # connection until the client gave up (5 s). 20 answers at the least, for the 95% to mean
+    # something.
+    pace_during, pace_elsewhere = load.pace_inside_and_outside(began, ended)
+    assert pace_during >= 0.5 * pace_elsewhere, (pace_during, pace_elsewhere, Counter(during))
+    assert len(during) >= 20, Counter(during)
     assert during.count(200) >= 0.95 * len(during), Counter(during)
     assert load.failure_rate <= 0.05, Counter(load.statuses)
 
