@@ -14,6 +14,13 @@ from gunicorn.workers.gthread import ThreadWorker
 
 
 class StoppingThreadWorker(ThreadWorker):
+    def is_parent_alive(self) -> bool:
+        # A worker whose master died stops too: its loop then ends with `alive` still set.
+        alive = super().is_parent_alive()
+        if not alive:
+            self.alive = False
+        return alive
+
     def set_accept_enabled(self, enabled: bool) -> None:
         # Called with False both when the worker is full (it accepts again later) and when it
         # begins to stop: only then are its listeners closed.

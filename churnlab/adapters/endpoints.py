@@ -11,7 +11,8 @@ An address that appears after the first lookup (a replica started since, or a re
 is not called until a health probe has passed on it: a container's name resolves as soon as it
 starts, while its server is still loading (a rollout's predictions waited there past their read
 timeout). The addresses of the first lookup are called at once: the caller's own readiness
-waits for its first round of probes anyway.
+waits for its first round of probes anyway. (If that lookup found nothing, every address found
+later waits for its probe, as a stage still starting should.)
 
 An address is ejected (skipped for `eject_seconds`, or until a probe passes again) after
 `eject_after_failures` failed calls in a row, so that one lost connection or slow answer does
@@ -171,13 +172,16 @@ class Endpoints:
     def problems(self) -> str:
         """Why each ejected address is out, for readiness and errors."""
         now = self._clock()
-        ejected = [
-            f"{address}: {why}"
-            for address, (until, why) in self._ejected.items()
-            if until > now and address in self._addresses
-        ]
-        waiting = [f"{address}: not probed yet" for address in sorted(self._unprobed)]
-        return "; ".join(ejected + waiting)
+        with self._lock:  # the health watch ejects and restores meanwhile
+            ejected, unprobed = list(self._ejected.items()), sorted(self._unprobed)
+        return "; ".join(
+            [
+                f"{address}: {why}"
+                for address, (until, why) in ejected
+                if until > now and address in self._addresses
+            ]
+            + [f"{address}: not probed yet" for address in unprobed]
+        )
 
     def _refresh_soon(self) -> None:
         """Re-resolve after a failure, so a replacement container is found: at most every

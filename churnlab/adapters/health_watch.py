@@ -49,7 +49,10 @@ class HealthWatch:
             self._endpoints.refresh()
         ready, problems = False, []
         for address in self._endpoints.addresses:
-            problem = self._probe(address)
+            try:
+                problem = self._probe(address)
+            except Exception as error:  # one address's odd failure must not skip the rest
+                problem = f"probe failed: {type(error).__name__}"
             if problem is None:
                 self._endpoints.restore(address)
                 ready = True

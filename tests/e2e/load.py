@@ -76,12 +76,11 @@ class Load:
         """Requests sent per second inside [start, end) and in the rest of the run: a client
         that waits for each answer slows down exactly as the deployment does, so the ratio of
         the two says what a fault cost, whatever the machine's speed."""
-        if not self.sent_at:
-            return 0.0, 0.0
+        first, last = self.sent_at[0], self.sent_at[-1] + self.elapsed[-1]  # the last answer
+        if not first < start < end < last:
+            raise ValueError(f"the window {start}..{end} is not inside the run {first}..{last}")
         inside = len(self.sent_between(start, end))
-        first, last = self.sent_at[0], self.sent_at[-1]
-        inside_seconds = max(min(end, last) - max(start, first), 1e-9)
-        outside_seconds = max((last - first) - inside_seconds, 1e-9)
+        inside_seconds, outside_seconds = end - start, (last - first) - (end - start)
         return inside / inside_seconds, (len(self.sent_at) - inside) / outside_seconds
 
     @property
