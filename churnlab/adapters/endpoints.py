@@ -79,13 +79,13 @@ class Endpoints:
         self._addresses: list[str] = []
         self._failures: dict[str, int] = {}  # address -> failed calls in a row
         self._ejected: dict[str, tuple[float, str]] = {}  # address -> (until, why)
-        self._probe_new_addresses = probe_new_addresses
+        self._probe_new_addresses = False  # the first lookup's addresses are called at once
         self._unprobed: set[str] = set()  # new since the first lookup, no probe passed yet
         self._turn = itertools.count()
         self._lock = threading.Lock()
         self._resolved_at = 0.0
-        self._resolved_before = False
         self.refresh()
+        self._probe_new_addresses = probe_new_addresses
 
     @property
     def addresses(self) -> list[str]:
@@ -107,11 +107,10 @@ class Endpoints:
             address for target in self._targets for address in self._last_resolved.get(target, [])
         ]
         with self._lock:
-            if self._probe_new_addresses and self._resolved_before:
+            if self._probe_new_addresses:
                 self._unprobed |= set(addresses) - set(self._addresses)
             self._unprobed &= set(addresses)
             self._addresses = addresses
-        self._resolved_before = True
 
     def pick(self, avoid: frozenset[str] | set[str] = frozenset()) -> str:
         """The next address in turn that is not ejected and not in `avoid` (tried already).

@@ -8,13 +8,16 @@ from tests.unit.adapters.fakes import FakeClock, FakeResolver
 A, B, C = "http://10.0.0.1:8000", "http://10.0.0.2:8000", "http://10.0.0.3:8000"
 
 
-def endpoints(resolver, clock=None, eject_seconds=1.0, eject_after_failures=3) -> Endpoints:
+def endpoints(
+    resolver, clock=None, eject_seconds=1.0, eject_after_failures=3, **options
+) -> Endpoints:
     return Endpoints(
         "http://inference:8000",
         eject_seconds=eject_seconds,
         eject_after_failures=eject_after_failures,
         resolve=resolver,
         clock=clock or FakeClock(),
+        **options,
     )
 
 
@@ -189,14 +192,7 @@ def test_only_new_replicas_that_are_not_probed_yet_leave_the_stage_without_an_ad
 
 def test_without_probes_new_replicas_are_called_at_once():
     resolver = FakeResolver(inference=["10.0.0.1"])
-    spread = Endpoints(
-        "http://inference:8000",
-        eject_seconds=1.0,
-        eject_after_failures=3,
-        resolve=resolver,
-        clock=FakeClock(),
-        probe_new_addresses=False,
-    )
+    spread = endpoints(resolver, probe_new_addresses=False)
     resolver.hosts["inference"] = ["10.0.0.1", "10.0.0.2"]
     spread.refresh()
     assert {spread.pick() for _ in range(4)} == {A, B}
