@@ -33,7 +33,7 @@ $(DATASET): | $(VENV)/.installed
 model: $(MODEL) ## Train, evaluate and export the ONNX model + card into models/
 
 $(MODEL): $(DATASET) churnlab/ml/*.py churnlab/domain/features.py churnlab/domain/schema.py | $(VENV)/.installed
-	$(BIN)/python -m churnlab.ml.train --data $(DATASET)
+	$(BIN)/python -m churnlab.ml --data $(DATASET)
 
 up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available, else local; TARGET=swarm: the cluster)
 	TARGET=$(TARGET) scripts/up.sh monolith
@@ -42,10 +42,10 @@ up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docke
 	TARGET=$(TARGET) scripts/up.sh micro
 
 cluster-up: venv ## A local Docker Swarm of NODES=3 node containers sharing CLUSTER_CPUS, with its registry and database image
-	NODES=$(NODES) $(BIN)/python -m loadtests.harness.cluster up
+	NODES=$(NODES) $(BIN)/python -m runtimes.swarm up
 
 cluster-down: venv ## Remove the local Swarm: nodes, registry, network
-	$(BIN)/python -m loadtests.harness.cluster down
+	$(BIN)/python -m runtimes.swarm down
 
 live: ## Prometheus and its console on 127.0.0.1:9090 for the running ARCH=monolith|micro (Docker)
 	scripts/live.sh $(ARCH)
@@ -54,18 +54,18 @@ rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=infer
 	scripts/rollout.sh $(SERVICE)
 
 load: model ## Locust dashboard on 127.0.0.1:8089 against ARCH=monolith|micro (start it first)
-	$(BIN)/locust -f loadtests/locustfile.py --host $(TARGET_URL) --web-host 127.0.0.1 --web-port 8089
+	$(BIN)/locust -f lab/locustfile.py --host $(TARGET_URL) --web-host 127.0.0.1 --web-port 8089
 
 load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike) writing CSV + HTML to reports/
 	mkdir -p reports
-	CHURNLAB_SHAPE=$(SHAPE) $(BIN)/locust -f loadtests/locustfile.py --host $(TARGET_URL) --headless \
+	CHURNLAB_SHAPE=$(SHAPE) $(BIN)/locust -f lab/locustfile.py --host $(TARGET_URL) --headless \
 	  --csv reports/load-$(ARCH)-$(SHAPE) --csv-full-history --html reports/load-$(ARCH)-$(SHAPE).html --only-summary
 
 compare: model ## Both deployments, same experiments: reports/compare.html, results.json, summary.md
-	$(BIN)/python -m loadtests.experiments $(if $(QUICK),--quick)
+	$(BIN)/python -m lab.experiments $(if $(QUICK),--quick)
 
 compare-swarm: model ## Both architectures on the local Swarm: scaling over 1-3 nodes, node faults (reports/swarm.*)
-	$(BIN)/python -m loadtests.experiments.swarm $(if $(QUICK),--quick)
+	$(BIN)/python -m lab.experiments.swarm $(if $(QUICK),--quick)
 
 down: ## Stop everything started by up-monolith / up-micro
 	scripts/down.sh
@@ -74,7 +74,7 @@ test: model ## Run the test suite (Docker tests skip without an engine unless RE
 	$(BIN)/pytest
 
 bench: model ## Benchmark: in-process, HTTP, gateway vs monolith (+ images with Docker)
-	$(BIN)/python -m loadtests.bench --json reports/bench.json $$(scripts/has-docker.sh && echo --images)
+	$(BIN)/python -m lab.bench --json reports/bench.json $$(scripts/has-docker.sh && echo --images)
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .

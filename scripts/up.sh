@@ -14,7 +14,7 @@ if [ "$target" = swarm ]; then
   start_wheelhouse
   echo "==> $deployment on the local swarm (make cluster-up first)"
   docker compose -f "$(compose_file "$deployment")" build
-  .venv/bin/python -m loadtests.harness.cluster deploy "$deployment"
+  .venv/bin/python -m runtimes.swarm deploy "$deployment"
 elif [ "$runtime" = docker ]; then
   choose_base_image
   start_wheelhouse
@@ -24,7 +24,7 @@ elif [ "$runtime" = docker ]; then
 else
   echo "==> no Docker engine answering (or RUNTIME=local): running $deployment as local processes"
   scripts/install-tools.sh haproxy  # the same edge as in the containers
-  CHURNLAB_AUDIT_KEY_FILE=$AUDIT_KEY_FILE .venv/bin/python -m churnlab.localrun up "$deployment"
+  CHURNLAB_AUDIT_KEY_FILE=$AUDIT_KEY_FILE .venv/bin/python -m runtimes.local up "$deployment"
 fi
 case "$deployment" in
   monolith) url=http://127.0.0.1:${MONOLITH_PORT:-8000} ;;

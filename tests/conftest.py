@@ -10,10 +10,21 @@ import pytest
 
 from churnlab.config import Settings
 from churnlab.domain.schema import CustomerRecord
-from loadtests.harness.deployments import wait_predicting
+from runtimes.http import wait_predicting
+from runtimes.paths import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 MODEL_DIR = ROOT / "models" / "current"
+
+# Shorter than the defaults so the tests finish quickly; the behaviour is the same.
+TEST_SETTINGS = {
+    "CHURNLAB_STAGE_READ_TIMEOUT_SECONDS": "0.5",
+    # Longer than ingest's own write timeout would be, as by default (2.5 s).
+    "CHURNLAB_INGEST_READ_TIMEOUT_SECONDS": "1.0",
+    "CHURNLAB_BREAKER_FAILURES": "3",
+    "CHURNLAB_BREAKER_RESET_SECONDS": "2",
+    "CHURNLAB_REPLAY_EVERY_SECONDS": "0.5",
+    "CHURNLAB_LOG_LEVEL": "INFO",
+}
 DATASET = ROOT / "data" / "telco_customer_churn.csv"
 
 
@@ -107,7 +118,8 @@ def require_docker() -> None:
 @pytest.fixture(scope="session")
 def local_monolith(tmp_path_factory, dataset_records):
     """The monolith as local processes behind the edge (HAProxy), as `make up-monolith`."""
-    from loadtests.harness.deployments import TEST_SETTINGS, local_deployment
+    from runtimes.local import local_deployment
+    from tests.conftest import TEST_SETTINGS
 
     with local_deployment(
         "monolith", tmp_path_factory.mktemp("monolith"), **TEST_SETTINGS
@@ -119,7 +131,8 @@ def local_monolith(tmp_path_factory, dataset_records):
 @pytest.fixture(scope="session")
 def local_micro(tmp_path_factory, dataset_records):
     """The microservices as local processes behind the edge, three inference replicas."""
-    from loadtests.harness.deployments import TEST_SETTINGS, local_deployment
+    from runtimes.local import local_deployment
+    from tests.conftest import TEST_SETTINGS
 
     with local_deployment("micro", tmp_path_factory.mktemp("micro"), **TEST_SETTINGS) as running:
         wait_predicting(running.url, dataset_records[0])
@@ -128,7 +141,7 @@ def local_micro(tmp_path_factory, dataset_records):
 
 @pytest.fixture(scope="session")
 def docker_monolith(require_docker, dataset_records):
-    from loadtests.harness.deployments import compose_deployment
+    from runtimes.compose import compose_deployment
 
     with compose_deployment("monolith") as deployment:
         wait_predicting(deployment.url, dataset_records[0])
@@ -138,7 +151,7 @@ def docker_monolith(require_docker, dataset_records):
 @pytest.fixture(scope="session")
 def docker_micro(require_docker, dataset_records):
     """The containerized microservices with two inference replicas."""
-    from loadtests.harness.deployments import compose_deployment
+    from runtimes.compose import compose_deployment
     from tests.e2e.docker.docker_compose import wait_healthy
 
     with compose_deployment("micro") as deployment:

@@ -555,7 +555,7 @@ class PostgresPredictionLog:
             connection.close()
 
     def _read(self, query: str, *params: object) -> list[tuple]:
-        """Reads for the audit API, tests and the harness: a connection of their own."""
+        """Reads for the audit API, tests and the lab: a connection of their own."""
         try:
             with psycopg.connect(self._conninfo, **self._options) as connection:
                 return connection.execute(query, params or None).fetchall()

@@ -13,7 +13,7 @@ import uuid
 import pytest
 import requests
 
-from loadtests.harness.deployments import audit_key
+from runtimes.shell import audit_key
 
 TIMEOUT = 10
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 
-from loadtests.harness.locust import GENERATOR_NICENESS, run_locust
+from lab.load.locust import GENERATOR_NICENESS, run_locust
 
 
 def test_a_short_closed_loop_run_has_no_failures(any_deployment_url, tmp_path):

@@ -11,7 +11,10 @@ import time
 
 import requests
 
-from loadtests.harness.deployments import ROOT, free_port, gunicorn, metric_value, wait_ready
+from runtimes.http import metric_value, wait_ready
+from runtimes.local import gunicorn
+from runtimes.paths import ROOT
+from runtimes.ports import free_port
 
 REQUESTS = 120
 
@@ -50,7 +53,7 @@ def test_local_runner_starts_and_stops_the_monolith(tmp_path, record_body):
         "MONOLITH_PORT": str(port),
         "CHURNLAB_PREDICTION_LOG_PATH": str(tmp_path / "log.sqlite3"),
     }
-    runner = [sys.executable, "-m", "churnlab.localrun"]
+    runner = [sys.executable, "-m", "runtimes.local"]
     subprocess.run([*runner, "up", "monolith"], cwd=ROOT, env=env, check=True)
     pid = int((tmp_path / "run" / "monolith.pid").read_text())
     try:

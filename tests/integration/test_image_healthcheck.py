@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 
-from loadtests.harness.deployments import free_port
+from runtimes.ports import free_port
 
 SCRIPT = Path(__file__).parents[2] / "docker" / "healthcheck.sh"
 STATUS_BY_PATH = {"/livez": 200, "/readyz": 503}

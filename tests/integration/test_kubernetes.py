@@ -14,7 +14,7 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from runtimes.paths import ROOT
 
 KUBERNETES_VERSION = "1.32.0"
 APPS = {"monolith": {"monolith"}, "micro": {"gateway", "ingest", "features", "inference"}}

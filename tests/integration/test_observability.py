@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from tests.conftest import ROOT
+from runtimes.paths import ROOT
 
 OBSERVABILITY = ROOT / "compose" / "observability"
 ALERT_TESTS = Path(__file__).parent / "observability" / "alerts_test.yml"  # promtool's format

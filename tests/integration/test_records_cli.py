@@ -6,7 +6,7 @@ import sys
 
 from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.adapters.spool import Spool
-from tests.conftest import ROOT
+from runtimes.paths import ROOT
 from tests.integration.adapters.conftest import recording
 
 

@@ -1,4 +1,4 @@
-"""Helpers for the container tests, over loadtests.harness.deployments.ComposeDeployment."""
+"""Helpers for the container tests, over runtimes.ComposeDeployment."""
 
 from __future__ import annotations
 

@@ -10,17 +10,17 @@ import sys
 import jsonschema
 import pytest
 
-from loadtests.harness.deployments import ROOT
+from runtimes.paths import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
-SCHEMA = json.loads((ROOT / "loadtests" / "experiments" / "results.schema.json").read_text())
+SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
 
 
 @pytest.fixture(scope="module")
 def report(require_docker, tmp_path_factory):
     out = tmp_path_factory.mktemp("reports")
     started = subprocess.run(
-        [sys.executable, "-m", "loadtests.experiments", "--quick", "--out", str(out)],
+        [sys.executable, "-m", "lab.experiments", "--quick", "--out", str(out)],
         cwd=ROOT,
         capture_output=True,
         text=True,

@@ -10,8 +10,9 @@ import time
 import pytest
 import requests
 
-from loadtests.harness.deployments import ROOT, wait_predicting
-from loadtests.harness.faults import DockerFaults
+from runtimes.faults import DockerFaults
+from runtimes.http import wait_predicting
+from runtimes.paths import ROOT
 from tests.e2e.docker.docker_compose import assert_hardened_behind_the_edge, names, wait_healthy
 from tests.e2e.load import Load
 

@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from loadtests.harness.faults import DockerFaults, netem_available
+from runtimes.faults import DockerFaults, netem_available
 from tests.e2e.docker.docker_compose import names, wait_healthy
 from tests.e2e.load import Load
 

@@ -11,8 +11,9 @@ import time
 import pytest
 import requests
 
-from loadtests.harness.deployments import ROOT, free_port
-from loadtests.harness.faults import DockerFaults
+from runtimes.faults import DockerFaults
+from runtimes.paths import ROOT
+from runtimes.ports import free_port
 from tests.e2e.docker.docker_compose import names
 from tests.e2e.load import Load
 

@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from loadtests.experiments.failures import Fault, applied
-from loadtests.harness.faults import DockerFaults
+from lab.experiments.failures import Fault, applied
+from runtimes.faults import DockerFaults
 from tests.e2e.docker.docker_compose import wait_healthy
 from tests.e2e.load import Load
 

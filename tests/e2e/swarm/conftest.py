@@ -9,20 +9,23 @@ import subprocess
 import pytest
 import requests
 
-from loadtests.harness import cluster
-from loadtests.harness.deployments import ROOT, base_image, free_port, wait_predicting
+from runtimes import swarm
+from runtimes.http import wait_for, wait_predicting
+from runtimes.paths import ROOT
+from runtimes.ports import free_port
+from runtimes.shell import base_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 NODES = 2
 
 
 @pytest.fixture(scope="package")
-def swarm(require_docker) -> dict[str, str]:
+def stacks(require_docker) -> dict[str, str]:
     """Both stacks on the cluster, brought up the README's way (make cluster-up NODES=2, then
     scripts/up.sh with TARGET=swarm) on ports of our own; the edge's URL of each."""
     ports = {"monolith": str(free_port()), "micro": str(free_port())}
-    budget = cluster.Budget(nodes=NODES, total_cpus=os.cpu_count() or 2, total_memory_mb=4096)
-    cluster.up(budget, ports)
+    budget = swarm.Budget(nodes=NODES, total_cpus=os.cpu_count() or 2, total_memory_mb=4096)
+    swarm.up(budget, ports)
     try:
         for deployment in ("monolith", "micro"):
             environment = os.environ | {
@@ -37,21 +40,21 @@ def swarm(require_docker) -> dict[str, str]:
                 text=True, timeout=900,
             )  # fmt: skip
             assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
-        yield {deployment: cluster.entry_url(deployment) for deployment in ports}
+        yield {deployment: swarm.entry_url(deployment) for deployment in ports}
     finally:
-        cluster.down()
+        swarm.down()
 
 
 @pytest.fixture(autouse=True)
-def steady(swarm, dataset_records) -> None:
+def steady(stacks, dataset_records) -> None:
     """Before each test, however long an earlier fault's recovery takes (up to its deadline):
     both databases replicated again, and both stacks answering ten predictions in a row and a
     large batch. A node fault leaves a stack failing over, and a standby catching up, for a
     minute or more on a slow machine: no test starts in the middle of that."""
-    for deployment, url in swarm.items():
-        cluster.wait_replicated(deployment, timeout=300)
+    for deployment, url in stacks.items():
+        swarm.wait_replicated(deployment, timeout=300)
         wait_predicting(url, dataset_records[0], timeout=300)
-        cluster.wait_for(
+        wait_for(
             lambda url=url: requests.post(
                 f"{url}/v1/predict/batch", json={"records": dataset_records[:300]}, timeout=30
             ).status_code == 200,

@@ -15,10 +15,11 @@ import docker as docker_sdk
 import pytest
 import requests
 
-from loadtests.experiments.node_faults import SCALED, node_fault_run
-from loadtests.harness import cluster
-from loadtests.harness.deployments import wait_predicting
-from loadtests.harness.faults import SwarmTaskFaults
+from lab.experiments.node_faults import SCALED, node_fault_run
+from runtimes import swarm
+from runtimes.faults import SwarmTaskFaults
+from runtimes.http import wait_for, wait_predicting
+from runtimes.shell import docker
 from tests.e2e.load import Load
 from tests.e2e.swarm.conftest import NODES
 
@@ -38,13 +39,13 @@ BURN = (
 )
 
 
-def test_every_node_has_its_share_and_it_binds_what_the_node_runs(swarm):
-    names = cluster.nodes()
+def test_every_node_has_its_share_and_it_binds_what_the_node_runs(stacks):
+    names = swarm.nodes()
     assert len(names) == NODES
-    shares = {json.loads(cluster.docker("inspect", n))[0]["HostConfig"]["NanoCpus"] for n in names}
+    shares = {json.loads(docker("inspect", n))[0]["HostConfig"]["NanoCpus"] for n in names}
     [share] = shares
     cpus = float(
-        cluster.on_node(
+        swarm.on_node(
             names[-1], "run", "--rm", "--entrypoint", "python3",
             "registry:5000/churnlab/ingest:latest", "-c", BURN,
         )
@@ -56,12 +57,12 @@ def test_every_node_has_its_share_and_it_binds_what_the_node_runs(swarm):
     assert cpus >= share / 1e9 * 0.15, "the burn got almost no CPU: is the node starved?"
 
 
-def test_idle_stacks_leave_each_node_most_of_its_share(swarm):
+def test_idle_stacks_leave_each_node_most_of_its_share(stacks):
     """Both stacks up and nothing asked of them: what healthchecks, the gateway's probes and
     pg_auto_failover's keepers cost a node. A Python start for every healthcheck, every 2 s,
     once took 80% of a 1-CPU node, and the faults here then ran on starved nodes."""
     engine = docker_sdk.from_env()
-    nodes = [engine.containers.get(name) for name in cluster.nodes()]
+    nodes = [engine.containers.get(name) for name in swarm.nodes()]
     share = nodes[0].attrs["HostConfig"]["NanoCpus"] / 1e9
     time.sleep(5)  # the steady fixture's predictions answered
 
@@ -81,7 +82,7 @@ def test_idle_stacks_leave_each_node_most_of_its_share(swarm):
     assert max(busy.values()) <= 0.75, busy
 
 
-def test_both_stacks_run_their_replicas_where_placed(swarm):
+def test_both_stacks_run_their_replicas_where_placed(stacks):
     for deployment, services in {
         "monolith": {"edge": 1, "monolith": 2},
         "micro": {"edge": 1, "gateway": 1, "ingest": 2, "features": 1, "inference": 2},
@@ -90,24 +91,24 @@ def test_both_stacks_run_their_replicas_where_placed(swarm):
         for service, replicas in placed.items():
             running = [
                 task
-                for task in cluster.tasks(deployment, service)
+                for task in swarm.tasks(deployment, service)
                 if task["CurrentState"].startswith("Running")
             ]
             assert len(running) == replicas, (deployment, service, running)
             if service in ("edge", "db-monitor"):
                 assert {task["Node"] for task in running} == {"node-1"}, running
         # The log's two copies on two nodes: one node's loss leaves one.
-        assert cluster.data_node_hosts(deployment) == {"db-a": "node-1", "db-b": "node-2"}
+        assert swarm.data_node_hosts(deployment) == {"db-a": "node-1", "db-b": "node-2"}
 
 
 @pytest.mark.parametrize("deployment", ["monolith", "micro"])
-def test_with_the_standby_frozen_no_prediction_is_answered_200(swarm, deployment, record_body):
+def test_with_the_standby_frozen_no_prediction_is_answered_200(stacks, deployment, record_body):
     """The issue's reproduction: the standby paused (pg_auto_failover still calls it secondary
     for a few seconds) and one prediction sent again and again under one key. No try is
     answered 200: the first says its record was kept on one copy; once the monitor gives up on
     the standby (wait_primary), nothing is written at all. With the standby back, the same key
     gets the first try's answer, and the record is on the standby too."""
-    roles = cluster.database_roles(deployment)
+    roles = swarm.database_roles(deployment)
     [standby] = [name for name, role in roles.items() if role == "secondary"]
     key = f"frozen-standby-{uuid.uuid4().hex}"
     tries: list[tuple[requests.Response, dict[str, str]]] = []
@@ -115,24 +116,24 @@ def test_with_the_standby_frozen_no_prediction_is_answered_200(swarm, deployment
         deadline = time.monotonic() + 20
         while time.monotonic() < deadline:
             answer = requests.post(
-                f"{swarm[deployment]}/v1/predict",
+                f"{stacks[deployment]}/v1/predict",
                 json=record_body,
                 headers={"Idempotency-Key": key, "X-Request-ID": f"{key}-{len(tries)}"},
                 timeout=15,
             )
-            tries.append((answer, cluster.database_roles(deployment)))
+            tries.append((answer, swarm.database_roles(deployment)))
     assert len(tries) >= 3
     assert [a.status_code for a, _ in tries] == [503] * len(tries), [a.text for a, _ in tries]
     assert {a.headers["Content-Type"] for a, _ in tries} == {"application/problem+json"}
     assert tries[0][0].json()["kept"] == "one copy"  # committed on the primary, and said so
     alone = [a.json()["kept"] for a, seen in tries if "wait_primary" in seen.values()]
     assert set(alone) <= {"nothing", "one copy"}, alone
-    cluster.wait_replicated(deployment)
+    swarm.wait_replicated(deployment)
     # As a client would: a 503 says retry, under the same key, until the deadline.
     deadline = time.monotonic() + 30
     while True:
         retry = requests.post(
-            f"{swarm[deployment]}/v1/predict",
+            f"{stacks[deployment]}/v1/predict",
             json=record_body,
             headers={"Idempotency-Key": key, "X-Request-ID": f"{key}-after"},
             timeout=15,
@@ -144,17 +145,17 @@ def test_with_the_standby_frozen_no_prediction_is_answered_200(swarm, deployment
     assert retry.headers["Idempotent-Replayed"] == "true"
     assert retry.json()["request_id"] == f"{key}-0"  # the first try's answer
     assert retry.json()["copies"] == 2
-    primary = cluster.primary_node(deployment)
-    on_standby = cluster.logged_request_ids(deployment, lost_nodes=frozenset({primary}))
+    primary = swarm.primary_node(deployment)
+    on_standby = swarm.logged_request_ids(deployment, lost_nodes=frozenset({primary}))
     assert on_standby[f"{key}-0"] == 1
 
 
-def test_a_killed_inference_task_is_replaced_while_predictions_go_on(swarm, record_body):
+def test_a_killed_inference_task_is_replaced_while_predictions_go_on(stacks, record_body):
     """A task fault through the node's engine: the gateway retries the other replica, and
     Swarm starts a new task for the killed one."""
-    killed, _, _ = cluster.task_container("micro", "inference")
-    before = {task["ID"] for task in cluster.tasks("micro", "inference")}
-    with Load(swarm["micro"], record_body, seconds=20, rate=10) as load:
+    killed, _, _ = swarm.task_container("micro", "inference")
+    before = {task["ID"] for task in swarm.tasks("micro", "inference")}
+    with Load(stacks["micro"], record_body, seconds=20, rate=10) as load:
         time.sleep(4)
         killed_at = time.monotonic()
         with SwarmTaskFaults("micro").fault("inference", "kill"):
@@ -166,7 +167,7 @@ def test_a_killed_inference_task_is_replaced_while_predictions_go_on(swarm, reco
     assert after >= 0.5 * elsewhere, (after, elsewhere)
     assert len(load.statuses) >= 40, Counter(load.statuses)
     assert load.failure_rate <= 0.05, Counter(load.statuses)
-    cluster.wait_for(
+    wait_for(
         lambda: (
             len(_running("micro", "inference") - before) >= 1
             and len(_running("micro", "inference")) == 2
@@ -175,11 +176,11 @@ def test_a_killed_inference_task_is_replaced_while_predictions_go_on(swarm, reco
     )
 
 
-def test_a_blackholed_inference_task_is_routed_around(swarm, record_body):
+def test_a_blackholed_inference_task_is_routed_around(stacks, record_body):
     """Connections to one replica hang (iptables in its namespace, entered from its node):
     the gateway's connect timeout and ejection send predictions to the other one."""
     # 20 s: the fault's 8 s, after entering it on the node, stay inside the load.
-    with Load(swarm["micro"], record_body, seconds=20, rate=10) as load:
+    with Load(stacks["micro"], record_body, seconds=20, rate=10) as load:
         time.sleep(3)
         with SwarmTaskFaults("micro").fault("inference", "blackhole"):
             began = time.monotonic()
@@ -217,14 +218,14 @@ RATE_UNDER_NODE_FAULT = {"monolith": 10, "micro": 5}
 def _running(deployment: str, service: str) -> set[str]:
     return {
         task["ID"]
-        for task in cluster.tasks(deployment, service)
+        for task in swarm.tasks(deployment, service)
         if task["CurrentState"].startswith("Running")
     }
 
 
 @pytest.mark.parametrize("deployment", ["monolith", "micro"])
 def test_the_primarys_node_killed_under_load_loses_and_half_acknowledges_nothing(
-    swarm, deployment, record_body, tmp_path
+    stacks, deployment, record_body, tmp_path
 ):
     """The worker that runs the scaled service and the database's primary is killed. Its tasks
     run elsewhere and the standby is promoted. With two data nodes, the one left has no standby
@@ -245,14 +246,14 @@ def test_the_primarys_node_killed_under_load_loses_and_half_acknowledges_nothing
     # With every task of both stacks on the one node left, its manager answers slowly: the
     # tasks' return and the standby's are waited for (up to their deadlines), not sampled.
     service = SCALED[deployment]
-    cluster.wait_for(
-        lambda: len(_running(deployment, service)) == cluster.replicas(deployment, service),
+    wait_for(
+        lambda: len(_running(deployment, service)) == swarm.replicas(deployment, service),
         f"{deployment}'s {service} tasks running again",
         timeout=300,
     )
-    cluster.wait_replicated(deployment, timeout=300)
-    wait_predicting(swarm[deployment], record_body, timeout=120)
-    with Load(swarm[deployment], record_body, seconds=10, rate=10) as load:
+    swarm.wait_replicated(deployment, timeout=300)
+    wait_predicting(stacks[deployment], record_body, timeout=120)
+    with Load(stacks[deployment], record_body, seconds=10, rate=10) as load:
         pass
     assert load.failure_rate <= 0.05, Counter(load.statuses)
     assert len(load.statuses) >= 50

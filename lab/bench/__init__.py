@@ -1,0 +1,1 @@
+"""`make bench`: speed as ratios from one run (`python -m lab.bench`)."""

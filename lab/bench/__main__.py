@@ -1,0 +1,563 @@
+"""`make bench`: how fast one machine serves the churn workflow, as ratios from a single run.
+
+1. In-process: microseconds per single prediction through all four stages (JSON validation,
+   features, ONNX inference, response, and recording it with its answer in the SQLite log),
+   each stage's own time, batch rows/s, the cost per prediction when four threads predict at
+   once (group commit), and what the log's default synchronous=FULL costs beside NORMAL.
+2. HTTP at the default settings (the monolith: 2 workers x 4 threads, behind the edge):
+   /v1/predict throughput divided by /livez on the same server, through the edge and directly,
+   and the workers' CPU per request.
+3. The microservices against the monolith, both behind their edge: throughput, CPU per
+   request, latency at low load, and what each sequential hop adds, beside its floor.
+4. MLflow `models serve` on the same model and record (skipped with --no-mlflow).
+5. Image sizes and cold starts (--images; needs Docker and built images).
+
+Every HTTP figure comes from alternating rounds (wrk, 8 connections unless said), so each
+configuration sees the same noisy machine; it is reported as the median with its min and max.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from churnlab.adapters.prediction_log import PredictionLog
+from churnlab.adapters.stage_client import StageClient
+from churnlab.bootstrap import inprocess_workflow
+from churnlab.config import Settings
+from churnlab.domain.features import FeatureColumns
+from churnlab.domain.ingest import LoggedPrediction, Outcome, Recording, accept
+from churnlab.domain.response import answers, score_records
+from churnlab.domain.schema import BatchRequest, CustomerRecord
+from churnlab.domain.scores import Scores
+from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
+from lab.load.cpu import tree_cpu_seconds
+from lab.load.wrk import run_wrk
+from runtimes.local import LocalDeployment, local_deployment
+
+Spread = dict[str, float]
+
+
+def spread(values: list[float], digits: int = 3) -> Spread:
+    return {
+        "median": round(statistics.median(values), digits),
+        "min": round(min(values), digits),
+        "max": round(max(values), digits),
+    }
+
+
+def median_microseconds(
+    action: Callable[[], object], repeats: int = 7, calls: int = 2_000
+) -> float:
+    timings = []
+    for _ in range(repeats):
+        started = time.perf_counter()
+        for _ in range(calls):
+            action()
+        timings.append((time.perf_counter() - started) / calls * 1e6)
+    return round(statistics.median(timings), 1)
+
+
+# --- 1. in-process ----------------------------------------------------------------------------
+
+
+def inprocess_figures(records: list[dict], scratch: Path) -> dict[str, float]:
+    """End-to-end single-prediction time, each stage's own, batch throughput, and the CPU per
+    prediction when four threads share the log (their writes share commits)."""
+    workflow = inprocess_workflow(
+        Settings(prediction_log_path=scratch / "bench_log.sqlite3", retention_every_seconds=0)
+    )
+    workflow.inference.wait(30)
+    single_body = json.dumps(records[0]).encode()
+    counter = iter(range(10**9))
+    record = CustomerRecord.model_validate_json(single_body)
+    features = workflow.features.prepare([record])
+    scores = workflow.inference.predict(features)
+
+    def single() -> None:
+        parsed = CustomerRecord.model_validate_json(single_body)
+        workflow.predict([parsed], f"bench-{next(counter)}")
+
+    def respond() -> list[dict]:
+        answered = recording_of(record, features, scores, "stage-response")
+        return answers(Outcome(answered, replayed=False, copies=1), [record.customer_id])
+
+    figures = {
+        "single_prediction_us": median_microseconds(single),
+        "stage_validate_us": median_microseconds(
+            lambda: CustomerRecord.model_validate_json(single_body)
+        ),
+        "stage_features_us": median_microseconds(lambda: workflow.features.prepare([record])),
+        "stage_inference_us": median_microseconds(lambda: workflow.inference.predict(features)),
+        "stage_response_us": median_microseconds(respond),
+        # A new request each time (an old one would be a no-op), its answer built outside.
+        "stage_ingest_us": _record_us(
+            lambda request_id: workflow.ingest.record(
+                recording_of(record, features, scores, request_id)
+            )
+        ),
+        "four_threads_cpu_us_per_prediction": _threaded_cpu_us(single),
+    }
+    batch_body = json.dumps({"records": (records * 2)[:10_000]}).encode()
+    batch_seconds = []
+    for repeat in range(3):
+        started = time.perf_counter()
+        batch = BatchRequest.model_validate_json(batch_body)
+        workflow.predict(batch.records, f"batch-{repeat}")
+        batch_seconds.append(time.perf_counter() - started)
+    figures["batch_rows_per_second"] = round(10_000 / statistics.median(batch_seconds))
+    return figures
+
+
+def recording_of(
+    record: CustomerRecord, features: FeatureColumns, scores: Scores, request_id: str
+) -> Recording:
+    """A new answered request for one record, with fresh ids."""
+    accepted = accept([record], request_id)
+    return Recording(
+        request_id,
+        accepted.received_at,
+        None,
+        tuple(score_records(accepted, features, scores)),
+    )
+
+
+def _record_us(record: Callable[[str], object], repeats: int = 7, calls: int = 300) -> float:
+    """Median microseconds per recorded request, each with ids of its own, made beforehand."""
+    counter = iter(range(10**9))
+    timings = []
+    for _ in range(repeats):
+        request_ids = [f"bench-record-{next(counter)}" for _ in range(calls)]
+        started = time.perf_counter()
+        for request_id in request_ids:
+            record(request_id)
+        timings.append((time.perf_counter() - started) / calls * 1e6)
+    return round(statistics.median(timings), 1)
+
+
+def log_durability_figures(records: list[dict], scratch: Path, rounds: int = 7) -> dict:
+    """What the default synchronous=FULL (each commit on disk before its answer) costs beside
+    NORMAL (a power cut may lose the last commits), one writer, in alternating rounds so both
+    see the same disk. Prepared recordings: only the log's write is timed."""
+    record = CustomerRecord.model_validate(records[0])
+    answered = Recording("durability", "2026-01-01T00:00:00.000000+00:00", None, ())
+    prediction = LoggedPrediction("", 0, record, 0.5, True, "medium", (), "bench")
+    logs = {
+        mode: PredictionLog(scratch / f"durability-{mode}.sqlite3", synchronous=mode)
+        for mode in ("FULL", "NORMAL")
+    }
+    timings: dict[str, list[float]] = {mode: [] for mode in logs}
+    counter = iter(range(10**9))
+    calls = 200
+    for _ in range(rounds):
+        for mode, log in logs.items():
+            prepared = [
+                answered.with_predictions(
+                    [prediction._replace(prediction_id=f"{next(counter):032x}")]
+                )
+                for _ in range(calls)
+            ]
+            started = time.perf_counter()
+            for recording in prepared:
+                log.record(recording)
+            timings[mode].append((time.perf_counter() - started) / calls * 1e6)
+    ratios = [
+        full / normal for full, normal in zip(timings["FULL"], timings["NORMAL"], strict=True)
+    ]
+    return {
+        "full_us": spread(timings["FULL"], 1),
+        "normal_us": spread(timings["NORMAL"], 1),
+        "full_over_normal": spread(ratios, 2),
+        "filesystem": _filesystem(scratch),
+    }
+
+
+def _filesystem(path: Path) -> str:
+    """The type of the filesystem holding `path`, from /proc/mounts (the longest mount point)."""
+    mounts = [line.split()[:3] for line in Path("/proc/mounts").read_text().splitlines()]
+    resolved = str(path.resolve())
+    best = max(
+        (m for m in mounts if resolved == m[1] or resolved.startswith(m[1].rstrip("/") + "/")),
+        key=lambda m: len(m[1]),
+    )
+    return f"{best[2]} ({best[0]})"
+
+
+def _threaded_cpu_us(single: Callable[[], None], threads: int = 4, each: int = 2_000) -> float:
+    import threading
+
+    started = time.process_time()
+    workers = [
+        threading.Thread(target=lambda: [single() for _ in range(each)]) for _ in range(threads)
+    ]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    return round((time.process_time() - started) / (threads * each) * 1e6, 1)
+
+
+# --- 2. HTTP at the default settings ----------------------------------------------------------
+
+
+def http_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: int) -> dict:
+    """/v1/predict over /livez on the same server, per round, through the edge and directly;
+    CPU per request of the app's gunicorn (master and workers) and of the edge."""
+    app_pid = monolith.faults.pids("monolith")[-1]
+    edge_pid = monolith.faults.pids("edge")[-1]
+    targets = {"edge": monolith.url, "direct": monolith.app_url}
+    runs: dict[str, dict[str, list]] = {
+        target: {
+            "ratio": [],
+            "livez_rps": [],
+            "predict_rps": [],
+            "app_cpu_ms": [],
+            "edge_cpu_ms": [],
+        }
+        for target in targets
+    }
+    per_route_cpu: dict[str, list[float]] = {"livez": [], "predict": []}
+    for url in targets.values():
+        run_wrk(f"{url}/v1/predict", body=record, seconds=1)
+    for _ in range(rounds):
+        for target, url in targets.items():
+            rates = {}
+            for route, path, body in (
+                ("livez", "/livez", None),
+                ("predict", "/v1/predict", record),
+            ):
+                app_before, edge_before = tree_cpu_seconds(app_pid), tree_cpu_seconds(edge_pid)
+                result = run_wrk(f"{url}{path}", body=body, seconds=seconds)
+                if result.non_2xx:
+                    raise SystemExit(f"{result.non_2xx} errors from {url}{path}")
+                handled = result.requests_per_second * seconds
+                rates[route] = result.requests_per_second
+                app_ms = 1000 * (tree_cpu_seconds(app_pid) - app_before) / handled
+                if target == "direct":
+                    per_route_cpu[route].append(app_ms)
+                if route == "predict":
+                    runs[target]["app_cpu_ms"].append(app_ms)
+                    runs[target]["edge_cpu_ms"].append(
+                        1000 * (tree_cpu_seconds(edge_pid) - edge_before) / handled
+                    )
+            runs[target]["livez_rps"].append(rates["livez"])
+            runs[target]["predict_rps"].append(rates["predict"])
+            runs[target]["ratio"].append(rates["predict"] / rates["livez"])
+    return {
+        "settings": "monolith: 2 gunicorn workers x 4 threads (gthread), wrk -c8",
+        **{
+            target: {name: spread(values) for name, values in measured.items() if values}
+            for target, measured in runs.items()
+        },
+        "worker_cpu_ms_per_request": {route: spread(v) for route, v in per_route_cpu.items()},
+    }
+
+
+# --- 3. microservices against the monolith ----------------------------------------------------
+
+
+def in_turns(
+    deployments: dict[str, LocalDeployment], round_number: int
+) -> list[tuple[str, LocalDeployment]]:
+    """The deployments in this round's order, reversed every other round (ABBA): whatever the
+    first run of a round leaves behind (a warm cache, a disk still flushing) falls on each
+    deployment equally often."""
+    turns = list(deployments.items())
+    return turns if round_number % 2 == 0 else turns[::-1]
+
+
+def served_rps_and_cpu_ms(
+    deployment: LocalDeployment, record: dict, seconds: int
+) -> tuple[float, float]:
+    """`/v1/predict` through the edge with wrk's 16 connections: requests a second, and the CPU
+    every process of the deployment (its edge included) spent per request."""
+    before = tree_cpu_seconds(deployment.pid)
+    result = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=seconds, connections=16)
+    used = tree_cpu_seconds(deployment.pid) - before
+    return result.requests_per_second, 1000 * used / (result.requests_per_second * seconds)
+
+
+def microservices_figures(
+    record: dict, monolith: LocalDeployment, micro: LocalDeployment, seconds: int, rounds: int
+) -> dict:
+    """Both behind their edge, on the same machine, in alternating runs. CPU per request is
+    every process of the deployment, its edge included. The gateway calls features, inference
+    and then ingest (which records the request with its answer): three hops in a row."""
+    deployments = {"monolith": monolith, "micro": micro}
+    rps: dict[str, list[float]] = {name: [] for name in deployments}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
+    low_load_ms: dict[str, list[float]] = {name: [] for name in deployments}
+    for deployment in deployments.values():
+        run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=1, connections=16)
+    for round_number in range(rounds):
+        for name, deployment in in_turns(deployments, round_number):
+            served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
+            rps[name].append(served)
+            cpu_ms[name].append(cpu)
+            quiet = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=2, connections=1)
+            low_load_ms[name].append(quiet.median_ms)
+    floor_cpu_ms, floor_ms = hop_floor(micro)
+    sequential_hops = 3
+    added = [m - s for m, s in zip(low_load_ms["micro"], low_load_ms["monolith"], strict=True)]
+    return {
+        "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
+        "gateway_over_monolith": spread(
+            [m / s for m, s in zip(rps["micro"], rps["monolith"], strict=True)]
+        ),
+        "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
+        "p50_ms_low_load": {name: spread(values) for name, values in low_load_ms.items()},
+        "added_ms": spread(added),
+        "sequential_hops": sequential_hops,
+        "added_ms_per_sequential_hop": spread([value / sequential_hops for value in added]),
+        "hop_floor_ms": round(floor_ms, 3),
+        "hop_floor_cpu_ms": round(floor_cpu_ms, 3),
+    }
+
+
+def durability_http_figures(
+    record: dict, full: LocalDeployment, normal: LocalDeployment, seconds: int, rounds: int
+) -> dict:
+    """The monolith at the default synchronous=FULL against one at NORMAL, in alternating
+    rounds (wrk, 16 connections): what an fsync per commit costs a served prediction, with
+    concurrent requests sharing commits as they do in production."""
+    deployments = {"full": full, "normal": normal}
+    rps: dict[str, list[float]] = {name: [] for name in deployments}
+    cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
+    for round_number in range(rounds):
+        for name, deployment in in_turns(deployments, round_number):
+            served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
+            rps[name].append(served)
+            cpu_ms[name].append(cpu)
+    return {
+        "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
+        "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
+        "full_over_normal_rps": spread(
+            [f / n for f, n in zip(rps["full"], rps["normal"], strict=True)]
+        ),
+    }
+
+
+def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
+    """One hop at its cheapest: the gateway's own client calling a service's /livez.
+
+    Returns (CPU ms per hop, client and server together; median wall ms per hop at low load).
+    """
+    client = StageClient("floor", micro.stage_url("features"), Settings(health_every_seconds=0))
+    server_pid = micro.faults.pids("features")[-1]
+    latencies = []
+    for _ in range(200):
+        client.call("GET", "/livez")
+    cpu_before, server_before = time.process_time(), tree_cpu_seconds(server_pid)
+    for _ in range(calls):
+        started = time.perf_counter()
+        client.call("GET", "/livez")
+        latencies.append(time.perf_counter() - started)
+    client_cpu = time.process_time() - cpu_before
+    server_cpu = tree_cpu_seconds(server_pid) - server_before
+    return 1000 * (client_cpu + server_cpu) / calls, 1000 * statistics.median(latencies)
+
+
+# --- 4. MLflow --------------------------------------------------------------------------------
+
+
+def mlflow_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: int) -> dict:
+    """ChurnLab's monolith (through its edge) against `mlflow models serve` on the same model
+    and record, alternating, same machine, same wrk settings."""
+    from lab.bench.mlflow_baseline import probability, served
+
+    with served() as mlflow_url:
+        mlflow_probability = probability(mlflow_url, record)
+        mlflow_body = {"dataframe_records": [record]}
+        churnlab_rps, mlflow_rps = [], []
+        run_wrk(f"{mlflow_url}/invocations", body=mlflow_body, seconds=1)
+        for _ in range(rounds):
+            churnlab_rps.append(
+                run_wrk(
+                    f"{monolith.url}/v1/predict", body=record, seconds=seconds
+                ).requests_per_second
+            )
+            mlflow_rps.append(
+                run_wrk(
+                    f"{mlflow_url}/invocations", body=mlflow_body, seconds=seconds
+                ).requests_per_second
+            )
+    return {
+        "same_probability": round(mlflow_probability, 6),
+        "churnlab_rps": spread(churnlab_rps, 1),
+        "mlflow_rps": spread(mlflow_rps, 1),
+        "churnlab_over_mlflow": spread(
+            [c / m for c, m in zip(churnlab_rps, mlflow_rps, strict=True)], 1
+        ),
+    }
+
+
+def _range(figure: Spread, unit: str = "", digits: int = 2) -> str:
+    return (
+        f"{figure['median']:,.{digits}f}{unit} "
+        f"({figure['min']:,.{digits}f} to {figure['max']:,.{digits}f})"
+    )
+
+
+def summary_markdown(figures: dict) -> str:
+    """The figures as the README shows them: each HTTP one as median (min to max)."""
+    inprocess, http, micro = figures["inprocess"], figures["http"], figures["microservices"]
+    durability = figures["durability"]
+    stages = " / ".join(
+        f"{inprocess[f'stage_{name}_us']:g}"
+        for name in ("validate", "ingest", "features", "inference", "response")
+    )
+    rows = [
+        (
+            "single prediction in-process, all four stages",
+            f"{inprocess['single_prediction_us']:g} µs",
+        ),
+        ("— validate / ingest / features / inference / response, each alone", f"{stages} µs"),
+        (
+            "CPU per prediction, four threads at once (their log writes share commits)",
+            f"{inprocess['four_threads_cpu_us_per_prediction']:g} µs",
+        ),
+        ("batch of 10,000 records", f"{inprocess['batch_rows_per_second']:,} rows/s"),
+        (
+            "the log's commit, synchronous FULL (the default) / NORMAL, one writer "
+            f"({durability['filesystem']})",
+            f"{_range(durability['full_us'], ' µs', 1)} / "
+            f"{_range(durability['normal_us'], ' µs', 1)}: FULL costs "
+            f"{_range(durability['full_over_normal'], 'x')}",
+        ),
+        (
+            "`/v1/predict` through the edge, FULL (the default) ÷ NORMAL, 16 connections",
+            f"{_range(durability['full_over_normal_rps'])} "
+            f"({durability['predict_rps']['full']['median']:,.0f} vs "
+            f"{durability['predict_rps']['normal']['median']:,.0f} req/s)",
+        ),
+        ("`/v1/predict` ÷ `/livez`, through the edge", _range(http["edge"]["ratio"])),
+        ("`/v1/predict` ÷ `/livez`, directly", _range(http["direct"]["ratio"])),
+        ("`/v1/predict` through the edge", _range(http["edge"]["predict_rps"], " req/s", 0)),
+        ("workers' CPU per `/livez`", _range(http["worker_cpu_ms_per_request"]["livez"], " ms")),
+        (
+            "workers' CPU per `/v1/predict`",
+            _range(http["worker_cpu_ms_per_request"]["predict"], " ms"),
+        ),
+        ("edge's CPU per `/v1/predict`", _range(http["edge"]["edge_cpu_ms"], " ms", 3)),
+        (
+            "microservices ÷ monolith, `/v1/predict` throughput",
+            _range(micro["gateway_over_monolith"]),
+        ),
+        (
+            "CPU per prediction, every process: monolith",
+            _range(micro["cpu_ms_per_request"]["monolith"], " ms"),
+        ),
+        (
+            "CPU per prediction, every process: microservices",
+            _range(micro["cpu_ms_per_request"]["micro"], " ms"),
+        ),
+        (
+            "median latency at low load: monolith",
+            _range(micro["p50_ms_low_load"]["monolith"], " ms"),
+        ),
+        (
+            "median latency at low load: microservices",
+            _range(micro["p50_ms_low_load"]["micro"], " ms"),
+        ),
+        (
+            f"added per sequential hop ({micro['sequential_hops']})",
+            _range(micro["added_ms_per_sequential_hop"], " ms"),
+        ),
+        (
+            "floor of one hop: client call + Flask request (`GET /livez`)",
+            f"{micro['hop_floor_ms']:g} ms wall, {micro['hop_floor_cpu_ms']:g} ms CPU",
+        ),
+    ]
+    if "mlflow" in figures:
+        mlflow = figures["mlflow"]
+        rates = f"{mlflow['churnlab_rps']['median']:,.0f} vs {mlflow['mlflow_rps']['median']:,.0f}"
+        rows.append(
+            (
+                "ChurnLab ÷ MLflow `models serve`, same model and record",
+                f"{_range(mlflow['churnlab_over_mlflow'], 'x', 1)} ({rates} req/s)",
+            )
+        )
+    for name, image in figures.get("images", {}).items():
+        rows.append(
+            (
+                f"image `{name}`: size, cold start",
+                f"{image['size_mb']} MB, {image['cold_start_s']} s",
+            )
+        )
+    machine = figures["machine"]
+    lines = [
+        f"Measured by `{figures['command']}` on {figures['date']}: {machine['cpus']} CPUs, "
+        f"Linux {machine['kernel']}, Python {machine['python']}. HTTP figures: median of "
+        f"{figures['rounds']} alternating rounds, (min to max) beside it.",
+        "",
+        "| figure | value |",
+        "| --- | --- |",
+        *(f"| {name} | {value} |" for name, value in rows),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def machine() -> dict:
+    return {
+        "cpus": os.cpu_count(),
+        "kernel": platform.release(),
+        "python": platform.python_version(),
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seconds", type=int, default=3, help="length of each HTTP run")
+    parser.add_argument("--rounds", type=int, default=5, help="alternating HTTP runs")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
+    parser.add_argument(
+        "--images", action="store_true", help="also image sizes and cold starts (needs Docker)"
+    )
+    args = parser.parse_args()
+    records = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")
+    figures: dict = {
+        "command": "make bench",
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": machine(),
+        "rounds": args.rounds,
+    }
+    with tempfile.TemporaryDirectory() as scratch:
+        base = Path(scratch)
+        figures["inprocess"] = inprocess_figures(records, base)
+        figures["durability"] = log_durability_figures(records, base)
+        with local_deployment("monolith", base / "monolith") as monolith:
+            figures["http"] = http_figures(records[0], monolith, args.seconds, args.rounds)
+            if not args.no_mlflow:
+                figures["mlflow"] = mlflow_figures(records[0], monolith, args.seconds, args.rounds)
+            with local_deployment("micro", base / "micro") as micro:  # idle, it would be noise
+                figures["microservices"] = microservices_figures(
+                    records[0], monolith, micro, args.seconds, args.rounds
+                )
+            with local_deployment(
+                "monolith", base / "normal", CHURNLAB_SQLITE_SYNCHRONOUS="NORMAL"
+            ) as normal:
+                figures["durability"] |= durability_http_figures(
+                    records[0], monolith, normal, args.seconds, args.rounds
+                )
+    if args.images:
+        from lab.bench.images import image_figures
+
+        figures["images"] = image_figures()
+    summary = summary_markdown(figures)
+    print(summary)
+    if args.json:
+        args.json.parent.mkdir(parents=True, exist_ok=True)
+        args.json.write_text(json.dumps(figures, indent=2) + "\n")
+        args.json.with_suffix(".md").write_text(summary)
+
+
+if __name__ == "__main__":
+    main()

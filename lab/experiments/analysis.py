@@ -1,0 +1,170 @@
+"""The experiments' arithmetic: request logs in, figures out. Pure, and unit-tested on
+hand-made logs (tests/unit/test_experiment_analysis.py).
+
+Latencies go into an HdrHistogram (microsecond resolution, three significant digits), which
+keeps tail percentiles exact enough at any rate. In the open loop a request's latency runs from
+when it was due, so requests a stalled server kept waiting are counted at their full wait.
+"""
+
+from __future__ import annotations
+
+import statistics
+from collections import Counter
+from collections.abc import Iterable, Sequence
+
+from hdrh.histogram import HdrHistogram
+
+from lab.load.locust import Request
+
+PREDICTION_ROUTES = ("/v1/predict", "/v1/predict/batch")
+SPREAD_FLAG = 0.15  # a repeated figure whose (max - min) / median exceeds this is flagged
+LATE_MS = 10.0  # a request that left this much after it was due says the generator lagged
+
+
+def predictions(log: Iterable[Request]) -> list[Request]:
+    return [r for r in log if r.route.startswith("/v1/predict")]
+
+
+def percentiles(milliseconds: Iterable[float]) -> dict[str, float | None]:
+    """p50, p99 and p99.9 in ms, from an HdrHistogram of the latencies."""
+    histogram = HdrHistogram(1, 3_600_000_000, 3)  # 1 us to an hour
+    for ms in milliseconds:
+        histogram.record_value(max(round(ms * 1000), 1))
+    if histogram.get_total_count() == 0:
+        return {"p50_ms": None, "p99_ms": None, "p999_ms": None}
+    return {
+        name: round(histogram.get_value_at_percentile(percentile) / 1000, 2)
+        for name, percentile in (("p50_ms", 50), ("p99_ms", 99), ("p999_ms", 99.9))
+    }
+
+
+def window(log: Iterable[Request], start: float, end: float) -> list[Request]:
+    return [r for r in log if start <= r.time < end]
+
+
+def rate_step(
+    log: Sequence[Request], offered: float, start: float, end: float
+) -> dict[str, float | None]:
+    """One step of offered load: what was offered, intended and achieved, and the latency of
+    predictions from their due time."""
+    requests = window(log, start, end)
+    seconds = end - start
+    answered = [r for r in requests if r.ok]
+    late = [r for r in requests if r.late_ms > LATE_MS]
+    return {
+        "offered_rps": offered,
+        "intended_rps": round(len(requests) / seconds, 1),
+        "achieved_rps": round(len(answered) / seconds, 1),
+        "success": round(len(answered) / len(requests), 4) if requests else None,
+        "late_share": round(len(late) / len(requests), 4) if requests else None,
+        **percentiles(r.ms for r in predictions(requests)),
+    }
+
+
+def capacity(steps: Sequence[dict], slo_ms: float) -> float:
+    """The highest offered rate whose p99 stays within the SLO while at least 99% of what was
+    intended is achieved; 0 when no step qualifies."""
+    good = [
+        step["offered_rps"]
+        for step in steps
+        if step["p99_ms"] is not None
+        and step["p99_ms"] <= slo_ms
+        and step["intended_rps"]
+        and step["achieved_rps"] >= 0.99 * step["intended_rps"]
+    ]
+    return max(good, default=0.0)
+
+
+def spread(values: Sequence[float], digits: int = 2) -> dict:
+    """Median of repeated runs with min and max; flagged when the spread exceeds 15%."""
+    median = statistics.median(values)
+    relative = (max(values) - min(values)) / median if median else 0.0
+    return {
+        "median": round(float(median), digits),
+        "min": round(float(min(values)), digits),
+        "max": round(float(max(values)), digits),
+        "runs": len(values),
+        "spread": round(relative, 3),
+        "flagged": relative > SPREAD_FLAG,
+    }
+
+
+def success_by_route(requests: Sequence[Request]) -> dict[str, dict[str, float | None]]:
+    """Per route: answered (200) over intended, and the p99 of everything intended."""
+    routes = {}
+    for route in sorted({r.route for r in requests}):
+        mine = [r for r in requests if r.route == route]
+        routes[route] = {
+            "success": round(sum(r.ok for r in mine) / len(mine), 4),
+            "p99_ms": percentiles(r.ms for r in mine)["p99_ms"],
+            "intended": len(mine),
+        }
+    return routes
+
+
+def blast_radius(routes: dict[str, dict], threshold: float = 0.99) -> list[str]:
+    """The routes a fault hurt: fewer than 99% of their intended requests answered."""
+    return [route for route, figures in routes.items() if figures["success"] < threshold]
+
+
+def time_to_detect(readiness: Sequence[tuple[float, str]], start: float) -> float | None:
+    noticed = [t for t, state in readiness if t >= start and state != "ready"]
+    return round(noticed[0] - start, 2) if noticed else None
+
+
+def time_to_recover(
+    log: Sequence[Request], readiness: Sequence[tuple[float, str]], end: float
+) -> float | None:
+    """From the fault's undoing until requests are answered again and /readyz says ready.
+
+    "Answered" is the first success, sent after the last failure, *completing*: a restarted
+    process accepts connections at once and may hold them while it loads its model, so the
+    last failure alone would flatter it.
+    """
+    last_failure = max((r.time for r in log if r.time >= end and not r.ok), default=end)
+    answered = [r.time + r.ms / 1000 for r in log if r.ok and r.time >= last_failure]
+    if not answered or (readiness and readiness[-1][1] != "ready"):
+        return None  # never came back while we watched
+    not_ready = [t for t, state in readiness if t >= end and state != "ready"]
+    probe_back = min(
+        (t for t, state in readiness if t > max(not_ready, default=end) and state == "ready"),
+        default=end,
+    )
+    return round(max(min(answered), probe_back) - end, 2)
+
+
+def accepted_records(log: Iterable[Request]) -> Counter[str]:
+    """Records each 200 acknowledged, by the request's correlation id (unique per request in
+    the load generators): what must be in the prediction log."""
+    accepted: Counter[str] = Counter()
+    for r in predictions(log):
+        if r.ok:
+            accepted[r.request_id] += r.records
+    return accepted
+
+
+def missing(accepted: Counter[str], logged: Counter[str]) -> int:
+    """Acknowledged records the log does not have (a request's extra rows never make up for
+    another's missing ones)."""
+    return sum((accepted - logged).values())
+
+
+def timeline(log: Sequence[Request], start: float) -> dict[str, list[int]]:
+    """Answered and failed requests per second, for the plots."""
+    length = int(max(r.time for r in log) - start) + 1
+    ok, failed = [0] * length, [0] * length
+    for r in log:
+        second = int(r.time - start)
+        if second >= 0:
+            (ok if r.ok else failed)[second] += 1
+    return {"ok": ok, "failed": failed}
+
+
+def best_by_nodes(scaling: list[dict]) -> dict[str, dict[int, dict]]:
+    """Per deployment and node count, the configuration with the highest capacity."""
+    best: dict[str, dict[int, dict]] = {}
+    for row in scaling:
+        current = best.setdefault(row["deployment"], {}).get(row["nodes"])
+        if current is None or row["capacity_rps"] > current["capacity_rps"]:
+            best[row["deployment"]][row["nodes"]] = row
+    return best

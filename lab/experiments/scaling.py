@@ -1,0 +1,83 @@
+"""Like-for-like scaling on one host: the same CPU set and memory for every configuration.
+
+The monolith scales as replicas behind the edge, each with its share of the CPU quota and of
+the memory. The microservices scale per stage; the configurations below split the same budget
+differently, and the one that serves most is reported. Each configuration's capacity comes
+from the open-loop latency curve (capacity.py). On one host extra replicas share the same
+CPUs: this shows what splitting costs; the cluster (make cluster-up) shows what it buys.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lab.experiments.budget import MEMORY_MB, Budget
+from lab.experiments.capacity import latency_curve
+from runtimes.compose import ComposeDeployment
+
+MICRO_SERVICES = ("gateway", "ingest", "features", "inference")
+
+
+@dataclass(frozen=True)
+class Configuration:
+    name: str
+    replicas: dict[str, int]
+    environment: dict[str, str] = field(default_factory=dict)
+
+
+def monolith_replicas(count: int, cpus: int) -> Configuration:
+    """`count` replicas sharing the monolith's CPUs and memory; one worker each beyond one."""
+    memory = MEMORY_MB - 256  # the edge keeps its own
+    return Configuration(
+        f"{count} replica(s)",
+        {"monolith": count},
+        {
+            "MONOLITH_CPUS": f"{cpus / count:.2f}",
+            "MONOLITH_MEMORY": f"{memory // count}m",
+            "MONOLITH_WORKERS": "2" if count == 1 else "1",
+        },
+    )
+
+
+MICRO_SPLITS = (
+    Configuration("one of each", {}),
+    Configuration("2 inference", {"inference": 2}),
+    Configuration("2 gateways", {"gateway": 2}),
+)
+
+
+def apply(deployment: ComposeDeployment, configuration: Configuration) -> None:
+    """Scale (and set quotas) to the configuration; services it does not name run once."""
+    deployment.environment |= configuration.environment
+    services = ("monolith",) if deployment.file == "monolith" else MICRO_SERVICES
+    scales = [
+        argument
+        for service in services
+        for argument in ("--scale", f"{service}={configuration.replicas.get(service, 1)}")
+    ]
+    deployment.compose("up", "-d", "--no-build", "--wait", *scales)
+
+
+def scale(
+    deployment: ComposeDeployment,
+    out: Path,
+    budget: Budget,
+    configurations: list[Configuration],
+    **curve: object,
+) -> list[dict]:
+    results = []
+    for configuration in configurations:
+        apply(deployment, configuration)
+        measured = latency_curve(
+            deployment, out / f"scaling-{configuration.name.replace(' ', '-')}.csv", budget, **curve
+        )
+        results.append(
+            {
+                "configuration": configuration.name,
+                "replicas": configuration.replicas,
+                "capacity_rps": measured["capacity_rps"],
+                "generator": measured["generator"],
+            }
+        )
+    return results

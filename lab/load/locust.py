@@ -1,0 +1,159 @@
+"""Run Locust headless for a bounded time against a loopback URL, and read back its exact
+per-request log (lab/locustfile.py writes it): what tests and experiments analyse."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from lab.load.cpu import tree_cpu_seconds
+from runtimes.paths import ROOT
+
+
+@dataclass(frozen=True)
+class Request:
+    """One request as the generator saw it. `time` is when it was sent (closed loop) or due
+    (open loop), in epoch seconds; `ms` runs from then to its answer."""
+
+    time: float
+    route: str
+    ok: bool
+    ms: float
+    request_id: str
+    records: int
+    late_ms: float = 0.0
+    status: int = 200
+
+
+@dataclass(frozen=True)
+class LocustRun:
+    requests: list[Request]
+    generator_cpu_seconds: float
+    seconds: float
+    niceness: int | None = None  # the generator's, as the kernel had it during the run
+
+
+GENERATOR_NICENESS = -10  # ten times a default process's CPU weight when they compete
+
+
+def run_locust(
+    url: str,
+    log: Path,
+    *,
+    shape: str,
+    seconds: float,
+    loop: str = "closed",
+    cpus: str | None = None,
+    **settings: str | int | float,
+) -> LocustRun:
+    """Locust on `url` with a load shape (see the locustfile), for at most `seconds` plus a
+    margin; `settings` become CHURNLAB_<NAME> variables. With `cpus` (a CPU list such as "0")
+    the generator runs on those CPUs only, apart from what it measures."""
+    if not url.startswith("http://127.0.0.1:"):
+        raise ValueError("load is only ever sent to loopback")
+    log.parent.mkdir(parents=True, exist_ok=True)
+    env = os.environ | {
+        "CHURNLAB_LOOP": loop,
+        "CHURNLAB_SHAPE": shape,
+        "CHURNLAB_SECONDS": str(seconds),
+        "CHURNLAB_REQUEST_LOG": str(log),
+        **{f"CHURNLAB_{name.upper()}": str(value) for name, value in settings.items()},
+    }
+    command = [
+        str(Path(sys.executable).parent / "locust"),
+        "-f",
+        "lab/locustfile.py",
+        "--headless",
+        "--host",
+        url,
+        "--only-summary",
+        "--loglevel",
+        "WARNING",
+        "--csv",
+        str(log.with_suffix("")),
+        "--csv-full-history",
+    ]
+    if cpus is not None and shutil.which("taskset"):
+        command = ["taskset", "-c", cpus, *command]
+    if shutil.which("nice"):
+        # Its sends are timed: another process on its CPUs must not make them late. Where it
+        # may not (not root), nice runs it as it is; its late share says whether it kept up.
+        command = ["nice", "-n", str(GENERATOR_NICENESS), *command]
+    generator = subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    used, niceness, deadline = 0.0, None, time.monotonic() + seconds + 60
+    try:
+        while generator.poll() is None and time.monotonic() < deadline:
+            used = max(used, tree_cpu_seconds(generator.pid))  # sampled: gone once it exits
+            with contextlib.suppress(ProcessLookupError):
+                niceness = os.getpriority(os.PRIO_PROCESS, generator.pid)
+            try:
+                generator.wait(timeout=0.5)
+            except subprocess.TimeoutExpired:
+                continue
+    finally:
+        if generator.poll() is None:
+            generator.kill()
+            generator.wait()
+    return LocustRun(read_request_log(log), used, seconds, niceness)
+
+
+def steady_open_load(
+    url: str, log: Path, *, rate: float, seconds: float, cpus: str | None = None
+) -> LocustRun:
+    """One offered rate held for `seconds`, open loop: the load cost and fault runs stand in."""
+    return run_locust(
+        url,
+        log,
+        loop="open",
+        shape="rates",
+        seconds=seconds,
+        cpus=cpus,
+        rates=f"{rate:g}",
+        step_seconds=seconds,
+    )
+
+
+# How long the generator takes to send its first request (seen: about 3 s): a fault run's load
+# lasts this much longer, so that the phase after the fault is as long as asked.
+GENERATOR_START_SECONDS = 5.0
+
+
+def wait_for_first_request(log: Path, timeout: float = 120) -> None:
+    """Until the load's request log has its first request: the generator takes seconds to
+    start, and a fault timed from before that would strike before the baseline it needs."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if log.exists() and len(log.read_text().splitlines()) >= 2:  # the header, and a row
+            return
+        time.sleep(0.1)
+    raise TimeoutError(f"no request in {log} within {timeout:g} s")
+
+
+def read_request_log(log: Path) -> list[Request]:
+    with log.open(newline="") as stream:
+        return [
+            Request(
+                time=float(row["time"]),
+                route=row["route"],
+                ok=row["ok"] == "1",
+                ms=float(row["ms"]),
+                request_id=row["request_id"],
+                records=int(row["records"]),
+                late_ms=float(row["late_ms"]),
+                status=int(row["status"]),
+            )
+            for row in csv.DictReader(stream)
+        ]

@@ -1,1 +1,0 @@
-"""`make bench`: speed as ratios from one run (`python -m loadtests.bench`)."""

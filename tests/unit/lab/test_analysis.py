@@ -1,0 +1,158 @@
+"""The experiments' arithmetic, on hand-made request logs."""
+
+from collections import Counter
+
+import pytest
+
+from lab.experiments.analysis import (
+    accepted_records,
+    blast_radius,
+    capacity,
+    missing,
+    percentiles,
+    rate_step,
+    spread,
+    success_by_route,
+    time_to_detect,
+    time_to_recover,
+)
+from lab.experiments.budget import Budget, _count, generator_check
+from lab.experiments.model_cost import crossover, overhead
+from lab.load.locust import LocustRun, Request
+
+
+def request(time: float, ok: bool = True, ms: float = 5.0, **extra) -> Request:
+    return Request(time, extra.pop("route", "/v1/predict"), ok, ms, "id", 1, **extra)
+
+
+def test_percentiles_come_from_an_hdr_histogram_of_every_latency():
+    figures = percentiles(float(ms) for ms in range(1, 1001))
+    assert figures["p50_ms"] == pytest.approx(500, rel=0.002)
+    assert figures["p99_ms"] == pytest.approx(990, rel=0.002)
+    assert figures["p999_ms"] == pytest.approx(999, rel=0.002)
+    assert percentiles([]) == {"p50_ms": None, "p99_ms": None, "p999_ms": None}
+
+
+def test_a_rate_step_counts_intended_achieved_and_late_requests_in_its_window():
+    log = [request(10 + i / 10, ok=i % 10 != 0, ms=20.0) for i in range(20)]  # 10/s, 2 fail
+    log += [request(10.05, late_ms=50.0), request(12.5)]  # late; outside the window
+    step = rate_step(log, offered=10, start=10.0, end=12.0)
+    assert step["intended_rps"] == 10.5
+    assert step["achieved_rps"] == 9.5
+    assert step["success"] == pytest.approx(19 / 21, abs=1e-4)
+    assert step["late_share"] == pytest.approx(1 / 21, abs=1e-4)
+    assert step["p99_ms"] == pytest.approx(20.0, rel=0.01)
+
+
+def step(offered: float, achieved: float, p99: float | None) -> dict:
+    return {
+        "offered_rps": offered,
+        "intended_rps": offered,
+        "achieved_rps": achieved,
+        "p99_ms": p99,
+    }
+
+
+def test_capacity_is_the_highest_rate_within_the_slo_and_nearly_all_answered():
+    steps = [step(50, 50, 10), step(100, 100, 40), step(200, 150, 90), step(400, 400, 900)]
+    assert capacity(steps, slo_ms=250) == 100  # 200 misses 99% answered, 400 misses the SLO
+    assert capacity([step(50, 50, 300)], slo_ms=250) == 0
+
+
+def test_spread_flags_repeated_figures_that_move_over_fifteen_percent():
+    steady = spread([100, 104, 98])
+    assert (steady["median"], steady["min"], steady["max"], steady["runs"]) == (100, 98, 104, 3)
+    assert steady["flagged"] is False
+    wide = spread([80, 100, 120])
+    assert wide["flagged"] is True
+    assert wide["spread"] == 0.4
+
+
+def test_success_per_route_is_answered_over_intended_and_names_the_blast_radius():
+    log = [request(1, route="/v1/predict", ok=i < 3) for i in range(4)]
+    log += [request(1, route="/v1/model") for _ in range(2)]
+    routes = success_by_route(log)
+    assert routes["/v1/predict"]["success"] == 0.75
+    assert routes["/v1/model"]["success"] == 1.0
+    assert blast_radius(routes) == ["/v1/predict"]
+
+
+def test_accepted_records_count_each_acknowledged_record_by_request():
+    log = [
+        Request(1, "/v1/predict", True, 5, "single", 1),
+        Request(1, "/v1/predict/batch", True, 5, "batch", 3),
+        Request(1, "/v1/predict", False, 5, "failed", 1),
+        Request(1, "/v1/model", True, 5, "", 0),
+    ]
+    assert accepted_records(log) == {"single": 1, "batch": 3}
+
+
+def test_a_missing_record_is_counted_even_when_another_request_has_extra():
+    accepted = Counter({"single": 1, "batch": 3})
+    assert missing(accepted, Counter({"single": 1, "batch": 3})) == 0
+    assert missing(accepted, Counter({"single": 2, "batch": 2})) == 1  # extras don't cancel
+    assert missing(accepted, Counter()) == 4
+
+
+def test_detection_is_the_first_not_ready_after_the_fault():
+    assert time_to_detect([(9.0, "degraded"), (10.4, "not ready")], start=10.0) == 0.4
+    assert time_to_detect([(10.4, "ready")], start=10.0) is None
+
+
+def test_recovery_waits_for_the_first_success_to_complete():
+    # Undone at t=10; failures until 10.2; the next request is held 0.8 s (model loading).
+    log = [request(9.5, False), request(10.2, False), request(10.3, ms=800), request(11.2)]
+    assert time_to_recover(log, [(10.5, "not ready"), (11.0, "ready")], end=10.0) == 1.1
+
+
+def test_recovery_also_waits_for_readiness():
+    log = [request(10.1)]
+    assert time_to_recover(log, [(10.2, "unreachable"), (12.0, "ready")], end=10.0) == 2.0
+
+
+def test_no_recovery_while_still_failing():
+    assert time_to_recover([request(10.5, False)], [(11.0, "ready")], end=10.0) is None
+    assert time_to_recover([request(10.5)], [(11.0, "not ready")], end=10.0) is None
+
+
+def test_the_generator_is_kept_apart_and_a_saturated_one_invalidates_its_run():
+    budget = Budget("0", "1-3", shared=False)
+    assert _count("1-3") == 3
+    assert _count("0,2,4-5") == 4
+    calm = LocustRun([request(1)] * 99 + [request(1, late_ms=50.0)], 3.0, seconds=10)
+    assert generator_check(calm, budget) == {"cpu_share": 0.3, "late_share": 0.01, "valid": True}
+    busy = LocustRun([request(1)], 9.5, seconds=10)
+    assert generator_check(busy, budget)["valid"] is False
+    lagging = LocustRun([request(1, late_ms=50.0)] * 2 + [request(1)] * 98, 1.0, seconds=10)
+    assert generator_check(lagging, budget)["valid"] is False
+
+
+def point(model_us: float, monolith: float, micro: float) -> dict:
+    return {"model_us": model_us} | overhead(
+        {"capacity_rps": monolith, "p99_ms": 10.0}, {"capacity_rps": micro, "p99_ms": 20.0}
+    )
+
+
+def test_overhead_is_the_microservices_over_the_monolith():
+    assert point(40, 400, 100) == {
+        "model_us": 40,
+        "monolith_rps": 400,
+        "micro_rps": 100,
+        "capacity_ratio": 0.25,
+        "p99_ratio": 2.0,
+    }
+
+
+def test_the_crossover_is_measured_when_a_model_gets_there():
+    points = [point(40, 1000, 200), point(20_000, 40, 35)]
+    assert crossover(points) == {"model_us": 20_000, "extrapolated": False}
+
+
+def test_the_crossover_is_extrapolated_from_the_cpu_each_request_costs():
+    # 1 / capacity grows with the model's cost m (in µs) from each one's fixed cost per
+    # request: monolith 1,000 µs + m, microservices 5,000 µs + m (capacity = 1e6 / cost).
+    points = [point(m, 1e6 / (1_000 + m), 1e6 / (5_000 + m)) for m in (40, 110, 400)]
+    found = crossover(points)
+    assert found["extrapolated"] is True
+    # (1000 + m) / (5000 + m) = 0.8  =>  m = 15,000 µs
+    assert found["model_us"] == pytest.approx(15_000, rel=0.01)

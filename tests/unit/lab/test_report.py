@@ -1,0 +1,244 @@
+"""results.json's schema, and the report written from results that follow it."""
+
+from __future__ import annotations
+
+import copy
+import json
+
+import jsonschema
+import pytest
+
+from lab.experiments.analysis import spread
+from lab.experiments.report import summary_markdown, write_reports
+from runtimes.paths import ROOT
+
+SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
+GENERATOR = {"cpu_share": 0.3, "late_share": 0.0, "valid": True}
+
+
+def curve(capacity_rps: float, rates=(25, 100, 300)) -> dict:
+    steps = [
+        {
+            "offered_rps": rate,
+            "intended_rps": rate,
+            "achieved_rps": min(rate, capacity_rps * 1.1),
+            "success": 1.0 if rate <= capacity_rps else 0.7,
+            "late_share": 0.0,
+            "p50_ms": 2.0 if rate <= capacity_rps else 900.0,
+            "p99_ms": 9.0 if rate <= capacity_rps else 4000.0,
+            "p999_ms": 15.0 if rate <= capacity_rps else 5000.0,
+        }
+        for rate in rates
+    ]
+    return {"steps": steps, "capacity_rps": capacity_rps, "generator": GENERATOR}
+
+
+def fault(deployment: str, label: str, resilience: bool = True, **routes: float) -> dict:
+    return {
+        "deployment": deployment,
+        "resilience": resilience,
+        "fault": label,
+        "routes": {
+            route: {"success": success, "p99_ms": 12.0, "intended": 100}
+            for route, success in (routes or {"/v1/predict": 1.0}).items()
+        },
+        "blast_radius": [route for route, success in routes.items() if success < 0.99],
+        "time_to_detect_s": 0.4,
+        "time_to_recover_s": 1.2,
+        "records_lost": 0,
+        "timeline": {"ok": [10, 10, 0, 10], "failed": [0, 0, 10, 0]},
+        "fault_window_s": [1.0, 3.0],
+        "generator": GENERATOR,
+    }
+
+
+@pytest.fixture
+def results() -> dict:
+    run = {
+        "offered_rps": 40,
+        "cpu_seconds_per_1000_predictions": 1.1,
+        "memory_mb": 300.0,
+        "containers": 2,
+        "p50_ms": 2.0,
+        "p99_ms": 8.0,
+        "p999_ms": 12.0,
+        "generator": GENERATOR,
+    }
+
+    def cost(cpu: list[float], containers: int) -> dict:
+        return {
+            "runs": [run] * len(cpu),
+            "offered_rps": 40,
+            "containers": containers,
+            "cpu_seconds_per_1000_predictions": spread(cpu, 3),
+            "memory_mb": spread([300.0] * len(cpu)),
+            "p99_ms": spread([8.0] * len(cpu)),
+        }
+
+    model_run = {"capacity_rps": 100.0, "p99_ms": 9.0, "generator": GENERATOR}
+    return {
+        "command": "make compare QUICK=1",
+        "started": "2026-11-26 15:00 UTC",
+        "finished": "2026-11-26 15:06 UTC",
+        "machine": {"cpus": 2, "memory_gb": 23.5, "kernel": "6.18", "python": "3.11.7"},
+        "budget": {
+            "generator_cpus": "0",
+            "deployment_cpus": "1",
+            "deployment_memory_mb": 1536,
+            "shared": False,
+        },
+        "plan": {
+            "repeats": 3,
+            "rates": [25, 100, 300],
+            "slo_ms": 250,
+            "fault_rate": 30,
+            "cost_rate": 40,
+        },
+        "capacity": {
+            "monolith": {"runs": [curve(300)] * 3, "capacity_rps": spread([300, 300, 300], 1)},
+            "micro": {"runs": [curve(100)] * 3, "capacity_rps": spread([80, 100, 120], 1)},
+        },
+        "cost": {"monolith": cost([1.1, 1.0, 1.2], 2), "micro": cost([5.5, 5.0, 6.0], 5)},
+        "loops": {
+            "closed": {
+                "users": 8,
+                "achieved_rps": 150.0,
+                "p50_ms": 3.0,
+                "p99_ms": 20.0,
+                "p999_ms": 40.0,
+                "generator": GENERATOR,
+            },
+            "open": {
+                "offered_rps": 150.0,
+                "achieved_rps": 149.0,
+                "p50_ms": 4.0,
+                "p99_ms": 90.0,
+                "p999_ms": 300.0,
+                "generator": GENERATOR,
+            },
+        },
+        "scaling": {
+            "monolith": [
+                {
+                    "configuration": "1 replica(s)",
+                    "replicas": {"monolith": 1},
+                    "capacity_rps": 300.0,
+                    "generator": GENERATOR,
+                },
+                {
+                    "configuration": "2 replica(s)",
+                    "replicas": {"monolith": 2},
+                    "capacity_rps": 250.0,
+                    "generator": GENERATOR,
+                },
+            ],
+            "micro": [
+                {
+                    "configuration": "one of each",
+                    "replicas": {},
+                    "capacity_rps": 100.0,
+                    "generator": GENERATOR,
+                },
+                {
+                    "configuration": "2 gateways",
+                    "replicas": {"gateway": 2},
+                    "capacity_rps": 110.0,
+                    "generator": GENERATOR,
+                },
+            ],
+        },
+        "faults": [
+            fault("monolith", "kill monolith", **{"/v1/predict": 0.0, "/v1/model": 0.0}),
+            fault("micro", "pause ingest", **{"/v1/predict": 1.0}),
+            fault("micro", "pause ingest", False, **{"/v1/predict": 0.2}),
+            {
+                "deployment": "micro",
+                "resilience": True,
+                "fault": "latency features",
+                "error": "FaultUnavailableError: no netem",
+            },
+        ],
+        "model_cost": {
+            "models": {"logistic regression": {"monolith": model_run, "micro": model_run}},
+            "points": [
+                {
+                    "model": "logistic regression",
+                    "model_us": 40.0,
+                    "monolith_rps": 300.0,
+                    "micro_rps": 100.0,
+                    "capacity_ratio": 0.33,
+                    "p99_ratio": 2.0,
+                },
+                {
+                    "model": "neural network, width 1024",
+                    "model_us": 110.0,
+                    "monolith_rps": 250.0,
+                    "micro_rps": 95.0,
+                    "capacity_ratio": 0.38,
+                    "p99_ratio": 1.8,
+                },
+            ],
+            "crossover": {"model_us": 15_000.0, "extrapolated": True},
+        },
+    }
+
+
+def test_results_of_the_documented_shape_pass_the_schema(results):
+    jsonschema.validate(results, SCHEMA)
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        lambda r: r.pop("faults"),
+        lambda r: r["faults"][0].pop("records_lost"),
+        lambda r: r["capacity"]["micro"]["capacity_rps"].pop("flagged"),
+        lambda r: r["capacity"]["monolith"]["runs"][0]["steps"][0].update(p99_ms=-1),
+        lambda r: r["faults"][0].update(deployment="mainframe"),
+        lambda r: r["model_cost"].pop("crossover"),
+    ],
+)
+def test_the_schema_refuses_results_that_miss_what_the_report_needs(results, damage):
+    damaged = copy.deepcopy(results)
+    damage(damaged)
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(damaged, SCHEMA)
+
+
+def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
+    summary = summary_markdown(results)
+    assert "on CPU(s) 1, 1536 MiB" in summary
+    assert "generator (Locust, open loop" in summary
+    assert "100.0 (80.0 to 120.0) ⚠ spread over 15%" in summary  # the flagged micro capacity
+    assert "| monolith | kill monolith | on | 0.0% |" in summary
+    assert "| microservices | pause ingest | off | 20.0% |" in summary
+    assert "not applied: FaultUnavailableError" in summary
+    assert "← best split" in summary
+    assert "3.0 times the microservices' offered rate" in summary
+    assert "closed loop reports a p99 of 20.0 ms and the open loop 90.0 ms" in summary
+    assert "about 15.0 ms per prediction (by the lines fitted" in summary
+    # The fault that could not be applied counted nothing: never passed off as 0 lost.
+    assert "Records lost across every fault: 0 (1 fault run(s) could not be counted)." in summary
+
+
+def test_the_html_report_embeds_every_plot(results, tmp_path):
+    write_reports(results, tmp_path)
+    page = (tmp_path / "compare.html").read_text()
+    # latency, loops, scaling, model cost, and one timeline per applied fault
+    assert page.count('class="plot"') == 4 + 3
+    assert page.count("data:image/png;base64,") == 7
+    assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
+
+
+def test_the_html_report_adds_the_swarm_results_measured_beside_it(results, tmp_path):
+    scaling = [
+        {"nodes": n, "deployment": d, "configuration": "c", "capacity_rps": rps}
+        for n, d, rps in [(1, "monolith", 300), (2, "monolith", 250), (1, "micro", 50)]
+    ]
+    (tmp_path / "swarm.json").write_text(json.dumps({"scaling": scaling}))
+    (tmp_path / "swarm.md").write_text("| micro | kill node-2 | 0 / 0 |\n")
+    write_reports(results, tmp_path)
+    page = (tmp_path / "compare.html").read_text()
+    assert 'alt="capacity by node count"' in page
+    assert page.count("data:image/png;base64,") == 7 + 1
+    assert "| micro | kill node-2 | 0 / 0 |" in page
