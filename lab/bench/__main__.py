@@ -20,8 +20,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import statistics
 import tempfile
 import time
@@ -40,17 +38,9 @@ from churnlab.domain.scores import Scores
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
 from lab.load.cpu import tree_cpu_seconds
 from lab.load.wrk import run_wrk
+from lab.machine import machine
+from lab.stats import spread
 from runtimes.local import LocalDeployment, local_deployment
-
-Spread = dict[str, float]
-
-
-def spread(values: list[float], digits: int = 3) -> Spread:
-    return {
-        "median": round(statistics.median(values), digits),
-        "min": round(min(values), digits),
-        "max": round(max(values), digits),
-    }
 
 
 def median_microseconds(
@@ -398,7 +388,7 @@ def mlflow_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds
     }
 
 
-def _range(figure: Spread, unit: str = "", digits: int = 2) -> str:
+def _range(figure: dict, unit: str = "", digits: int = 2) -> str:
     return (
         f"{figure['median']:,.{digits}f}{unit} "
         f"({figure['min']:,.{digits}f} to {figure['max']:,.{digits}f})"
@@ -502,14 +492,6 @@ def summary_markdown(figures: dict) -> str:
         *(f"| {name} | {value} |" for name, value in rows),
     ]
     return "\n".join(lines) + "\n"
-
-
-def machine() -> dict:
-    return {
-        "cpus": os.cpu_count(),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 def main() -> None:

@@ -13,13 +13,11 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import time
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab.experiments import model_cost
-from lab.experiments.analysis import spread
 from lab.experiments.budget import Budget
 from lab.experiments.capacity import latency_curve
 from lab.experiments.cost import steady_cost
@@ -33,6 +31,8 @@ from lab.experiments.scaling import (
     monolith_replicas,
     scale,
 )
+from lab.machine import machine
+from lab.stats import spread
 from runtimes.compose import ComposeDeployment, compose_deployment
 from runtimes.http import wait_ready
 
@@ -122,15 +122,6 @@ _STARTED = time.monotonic()
 
 def log(message: str) -> None:
     print(f"==> [{time.monotonic() - _STARTED:4.0f} s] {message}", flush=True)
-
-
-def machine() -> dict:
-    return {
-        "cpus": os.cpu_count(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 2**30, 1),
-        "kernel": platform.release(),
-        "python": platform.python_version(),
-    }
 
 
 def restore(

@@ -8,7 +8,6 @@ when it was due, so requests a stalled server kept waiting are counted at their 
 
 from __future__ import annotations
 
-import statistics
 from collections import Counter
 from collections.abc import Iterable, Sequence
 
@@ -17,7 +16,6 @@ from hdrh.histogram import HdrHistogram
 from lab.load.locust import Request
 
 PREDICTION_ROUTES = ("/v1/predict", "/v1/predict/batch")
-SPREAD_FLAG = 0.15  # a repeated figure whose (max - min) / median exceeds this is flagged
 LATE_MS = 10.0  # a request that left this much after it was due says the generator lagged
 
 
@@ -73,20 +71,6 @@ def capacity(steps: Sequence[dict], slo_ms: float) -> float:
         and step["achieved_rps"] >= 0.99 * step["intended_rps"]
     ]
     return max(good, default=0.0)
-
-
-def spread(values: Sequence[float], digits: int = 2) -> dict:
-    """Median of repeated runs with min and max; flagged when the spread exceeds 15%."""
-    median = statistics.median(values)
-    relative = (max(values) - min(values)) / median if median else 0.0
-    return {
-        "median": round(float(median), digits),
-        "min": round(float(min(values)), digits),
-        "max": round(float(max(values)), digits),
-        "runs": len(values),
-        "spread": round(relative, 3),
-        "flagged": relative > SPREAD_FLAG,
-    }
 
 
 def success_by_route(requests: Sequence[Request]) -> dict[str, dict[str, float | None]]:

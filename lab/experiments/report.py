@@ -60,8 +60,16 @@ def _fmt(value, suffix: str = "", digits: int = 1) -> str:
 
 
 def _spread(figure: dict, suffix: str = "") -> str:
-    text = f"{_fmt(figure['median'], suffix)} ({_fmt(figure['min'])} to {_fmt(figure['max'])})"
-    return text + (" ⚠ spread over 15%" if figure["flagged"] else "")
+    """median [95% interval] (min to max, n runs), and a warning where the runs did not settle
+    the figure."""
+    interval = figure.get("ci95")
+    text = _fmt(figure["median"], suffix)
+    if interval:
+        text += f" [{_fmt(interval[0])}, {_fmt(interval[1])}]"
+    text += f" ({_fmt(figure['min'])} to {_fmt(figure['max'])}, n={figure['runs']})"
+    if figure["flagged"]:
+        text += " ⚠ one run" if not interval else " ⚠ interval over ±15%"
+    return text
 
 
 def median_steps(runs: list[dict]) -> list[dict]:

@@ -11,7 +11,6 @@ from lab.experiments.analysis import (
     missing,
     percentiles,
     rate_step,
-    spread,
     success_by_route,
     time_to_detect,
     time_to_recover,
@@ -57,15 +56,6 @@ def test_capacity_is_the_highest_rate_within_the_slo_and_nearly_all_answered():
     steps = [step(50, 50, 10), step(100, 100, 40), step(200, 150, 90), step(400, 400, 900)]
     assert capacity(steps, slo_ms=250) == 100  # 200 misses 99% answered, 400 misses the SLO
     assert capacity([step(50, 50, 300)], slo_ms=250) == 0
-
-
-def test_spread_flags_repeated_figures_that_move_over_fifteen_percent():
-    steady = spread([100, 104, 98])
-    assert (steady["median"], steady["min"], steady["max"], steady["runs"]) == (100, 98, 104, 3)
-    assert steady["flagged"] is False
-    wide = spread([80, 100, 120])
-    assert wide["flagged"] is True
-    assert wide["spread"] == 0.4
 
 
 def test_success_per_route_is_answered_over_intended_and_names_the_blast_radius():

@@ -8,8 +8,8 @@ import json
 import jsonschema
 import pytest
 
-from lab.experiments.analysis import spread
 from lab.experiments.report import summary_markdown, write_reports
+from lab.stats import spread
 from runtimes.paths import ROOT
 
 SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
@@ -209,7 +209,7 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     summary = summary_markdown(results)
     assert "on CPU(s) 1, 1536 MiB" in summary
     assert "generator (Locust, open loop" in summary
-    assert "100.0 (80.0 to 120.0) ⚠ spread over 15%" in summary  # the flagged micro capacity
+    assert "100.0 [80.0, 120.0] (80.0 to 120.0, n=3) ⚠ interval over ±15%" in summary
     assert "| monolith | kill monolith | on | 0.0% |" in summary
     assert "| microservices | pause ingest | off | 20.0% |" in summary
     assert "not applied: FaultUnavailableError" in summary
