@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import math
 import os
 import shutil
 import subprocess
@@ -53,23 +54,22 @@ def run_locust(
     cpus: str | None = None,
     **settings: str | int | float,
 ) -> LocustRun:
-    """Locust on `url` with a load shape (see the locustfile), for at most `seconds` plus a
-    margin; `settings` become CHURNLAB_<NAME> variables. With `cpus` (a CPU list such as "0")
-    the generator runs on those CPUs only, apart from what it measures."""
+    """Locust on `url` with a load shape (lab/shapes/<shape>.py), for at most `seconds` plus a
+    margin; `users` is Locust's -u, and the other `settings` the locustfile's custom arguments
+    (step_seconds=5 is --step-seconds 5). With `cpus` (a CPU list such as "0") the generator
+    runs on those CPUs only, apart from what it measures."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("load is only ever sent to loopback")
     log.parent.mkdir(parents=True, exist_ok=True)
-    env = os.environ | {
-        "CHURNLAB_LOOP": loop,
-        "CHURNLAB_SHAPE": shape,
-        "CHURNLAB_SECONDS": str(seconds),
-        "CHURNLAB_REQUEST_LOG": str(log),
-        **{f"CHURNLAB_{name.upper()}": str(value) for name, value in settings.items()},
-    }
+    options = {"loop": loop, "request_log": log, **settings}
     command = [
         str(Path(sys.executable).parent / "locust"),
         "-f",
-        "lab/locustfile.py",
+        f"lab/locustfile.py,lab/shapes/{shape}.py",
+        "--run-time",
+        f"{math.ceil(seconds)}s",
+        *(["--users", str(options.pop("users"))] if "users" in options else []),
+        *(arg for name, value in options.items() for arg in (_flag(name), str(value))),
         "--headless",
         "--host",
         url,
@@ -89,7 +89,6 @@ def run_locust(
     generator = subprocess.Popen(
         command,
         cwd=ROOT,
-        env=env,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
@@ -108,6 +107,10 @@ def run_locust(
             generator.kill()
             generator.wait()
     return LocustRun(read_request_log(log), used, seconds, niceness)
+
+
+def _flag(setting: str) -> str:
+    return "--" + setting.replace("_", "-")
 
 
 def steady_open_load(

@@ -1,0 +1,17 @@
+"""Open loop: each offered rate of --rates for --step-seconds, in turn; as many users as
+offer it at --rate-per-user, all at once, so the rate is the step's from its first second."""
+
+from locust import LoadTestShape
+
+
+class Rates(LoadTestShape):
+    use_common_options = True
+
+    def tick(self):
+        options = self.runner.environment.parsed_options
+        rates = [float(rate) for rate in options.rates.split(",") if rate]
+        step = int(self.get_run_time() // options.step_seconds)
+        if step >= len(rates):
+            return None
+        users = max(round(rates[step] / options.rate_per_user), 1)
+        return users, users
