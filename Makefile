@@ -6,7 +6,7 @@ BIN := $(VENV)/bin
 ARCH ?= monolith
 SHAPE ?= ramp
 USERS ?= 32
-SECONDS ?= 60
+RUN_TIME ?= 60s
 NODES ?= 3
 TARGET ?= compose
 TARGET_URL = $(if $(filter micro,$(ARCH)),http://127.0.0.1:$${GATEWAY_PORT:-8080},http://127.0.0.1:$${MONOLITH_PORT:-8000})
@@ -58,10 +58,10 @@ rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=infer
 load: model ## Locust dashboard on 127.0.0.1:8089 against ARCH=monolith|micro (start it first)
 	$(BIN)/locust -f lab/locustfile.py --host $(TARGET_URL) --web-host 127.0.0.1 --web-port 8089
 
-load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike, USERS, SECONDS) writing CSV + HTML to reports/
+load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike, USERS, RUN_TIME) writing CSV + HTML to reports/
 	mkdir -p reports
 	$(BIN)/locust -f lab/locustfile.py,lab/shapes/$(SHAPE).py --host $(TARGET_URL) --headless \
-	  -u $(USERS) -t $(SECONDS)s \
+	  -u $(USERS) -t $(RUN_TIME) \
 	  --csv reports/load-$(ARCH)-$(SHAPE) --csv-full-history --html reports/load-$(ARCH)-$(SHAPE).html --only-summary
 
 compare: model ## Both deployments, same experiments: reports/compare.html, results.json, summary.md

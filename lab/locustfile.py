@@ -64,7 +64,7 @@ RECORDS = load_records()
 @events.init_command_line_parser.add_listener
 def _options(parser) -> None:
     """The generator's knobs, as Locust's own custom arguments."""
-    add = parser.add_argument_group("ChurnLab").add_argument
+    add = parser.add_argument  # Locust's own: it puts the argument in the dashboard too
     add(
         "--loop",
         choices=["closed", "open"],
@@ -139,6 +139,7 @@ def _options(parser) -> None:
         default="",
         env_var="LOCUST_REQUEST_LOG",
         help="write every request (due time, route, status, ms, id, how late) to this CSV",
+        include_in_web_ui=False,  # opened once, when Locust starts
     )
 
 
@@ -261,7 +262,7 @@ def _open_request_log(environment, **_) -> None:
 
 
 @events.request.add_listener
-def _log_request(name, response_time, response, exception, context, **_) -> None:
+def _log_request(name, response_time, exception, context, response=None, **_) -> None:
     if _request_log is None:
         return
     status = getattr(response, "status_code", 0) or 0

@@ -119,7 +119,6 @@ def require_docker() -> None:
 def local_monolith(tmp_path_factory, dataset_records):
     """The monolith as local processes behind the edge (HAProxy), as `make up-monolith`."""
     from runtimes.local import local_deployment
-    from tests.conftest import TEST_SETTINGS
 
     with local_deployment(
         "monolith", tmp_path_factory.mktemp("monolith"), **TEST_SETTINGS
@@ -132,7 +131,6 @@ def local_monolith(tmp_path_factory, dataset_records):
 def local_micro(tmp_path_factory, dataset_records):
     """The microservices as local processes behind the edge, three inference replicas."""
     from runtimes.local import local_deployment
-    from tests.conftest import TEST_SETTINGS
 
     with local_deployment("micro", tmp_path_factory.mktemp("micro"), **TEST_SETTINGS) as running:
         wait_predicting(running.url, dataset_records[0])

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lab.experiments.analysis import best_by_nodes
+from lab.stats import overlap
 
 COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
 LABELS = {"monolith": "monolith", "micro": "microservices"}
@@ -325,16 +326,22 @@ def validity_notes(results: dict) -> list[str]:
 
 
 def conclusions(results: dict) -> list[str]:
-    capacity = {a: results["capacity"][a]["capacity_rps"]["median"] for a in ARCHES}
+    figures = {a: results["capacity"][a]["capacity_rps"] for a in ARCHES}
+    capacity = {a: figures[a]["median"] for a in ARCHES}
     cost = {a: results["cost"][a]["cpu_seconds_per_1000_predictions"]["median"] for a in ARCHES}
     lines = []
     if capacity["micro"]:
         more = capacity["monolith"] / capacity["micro"]
         cheaper = cost["micro"] / cost["monolith"]
+        told_apart = (
+            ""
+            if not overlap(figures["monolith"], figures["micro"])
+            else " ⚠ their capacity intervals overlap: these runs do not tell the two apart"
+        )
         lines.append(
             f"On the same CPUs and memory, the monolith sustains {more:.1f} times the "
             f"microservices' offered rate within the SLO, at {cheaper:.1f} times less CPU per "
-            "prediction."
+            f"prediction.{told_apart}"
         )
     loops = results["loops"]
     lines.append(

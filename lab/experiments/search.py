@@ -21,6 +21,10 @@ class CapacitySearch:
     resolution: float = 0.05  # the bracket's width, as a share of its lower end, to stop at
     tried: dict[float, bool] = field(default_factory=dict)  # rate -> passed
 
+    def __post_init__(self) -> None:
+        if min(self.start, self.floor) < 0.1:  # rates are offered to a tenth of a request/s
+            raise ValueError("a capacity search starts and ends at 0.1 requests/s or more")
+
     def record(self, rate: float, passed: bool) -> None:
         self.tried[rate] = passed
 
@@ -40,7 +44,11 @@ class CapacitySearch:
         return min((rate for rate, passed in self.tried.items() if not passed), default=None)
 
     def next_rate(self) -> float | None:
-        """The next rate to try, or None when the search is done."""
+        """The next rate to try, or None when the search is done (or would repeat a rate)."""
+        rate = self._next()
+        return None if rate is None or rate in self.tried else rate
+
+    def _next(self) -> float | None:
         if not self.tried:
             return round(min(self.start, self.limit), 1)
         low, high = self.passing, self.failing

@@ -1,4 +1,4 @@
-"""`make compare-swarm`: both architectures on the local Swarm (lab/load/swarm.py).
+"""`make compare-swarm`: both architectures on the local Swarm (runtimes/swarm.py).
 
     python -m lab.experiments.swarm            # about 25 minutes
     python -m lab.experiments.swarm --quick    # 1 and 2 nodes, one node fault each

@@ -1,1 +1,1 @@
-"""What tests and experiments share: running deployments, faults, load generators."""
+"""The load the lab sends and watches: the Locust runner, wrk, readiness watching, CPU."""

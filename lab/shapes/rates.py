@@ -10,6 +10,8 @@ class Rates(LoadTestShape):
     def tick(self):
         options = self.runner.environment.parsed_options
         rates = [float(rate) for rate in options.rates.split(",") if rate]
+        if not rates:
+            raise ValueError("the rates shape needs --rates, e.g. --rates 50,100,200")
         step = int(self.get_run_time() // options.step_seconds)
         if step >= len(rates):
             return None

@@ -2,7 +2,7 @@
 
 Timeouts, retries on a killed replica, the circuit breaker opening and closing, degraded mode
 with spool and replay, and fast 503s when a critical stage is down. The deployment runs with
-short timeouts (runtimes.TEST_SETTINGS): stage read timeout 0.5 s,
+short timeouts (TEST_SETTINGS in tests/conftest.py): stage read timeout 0.5 s,
 breaker after 3 failures, closed again after 2 s.
 """
 

@@ -1,4 +1,4 @@
-"""Helpers for the container tests, over runtimes.ComposeDeployment."""
+"""Helpers for the container tests, over runtimes.compose.ComposeDeployment."""
 
 from __future__ import annotations
 

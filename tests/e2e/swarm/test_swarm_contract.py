@@ -8,5 +8,5 @@ pytestmark = [pytest.mark.docker, pytest.mark.swarm]
 
 
 @pytest.fixture
-def urls(swarm) -> dict[str, str]:  # replaces the imported one: the deployments on the swarm
-    return swarm
+def urls(stacks) -> dict[str, str]:  # replaces the imported one: the deployments on the swarm
+    return stacks

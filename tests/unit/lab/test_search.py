@@ -57,3 +57,12 @@ def test_the_search_stays_short():
     tried = []
     search(lambda rate: tried.append(rate) or rate <= 450, start=25, limit=5000)
     assert len(tried) <= 12
+
+
+def test_rates_below_a_tenth_are_refused_not_looped_on():
+    with pytest.raises(ValueError, match=r"0\.1 requests"):
+        CapacitySearch(start=0.01, limit=100)
+    with pytest.raises(ValueError, match=r"0\.1 requests"):
+        CapacitySearch(start=10, limit=100, floor=0.04)
+    found = search(service(0.05), start=0.4, limit=100, floor=0.1)
+    assert (found["censored"], found["capacity_rps"]) == ("below", 0.1)
