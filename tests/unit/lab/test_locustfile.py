@@ -1,0 +1,35 @@
+"""The request log the lab's analysis reads: every call, the ones never sent included. Locust
+monkey-patches the interpreter that imports it (gevent), so the locustfile is imported in a
+Python of its own, never in the test run's."""
+
+from __future__ import annotations
+
+import csv
+import io
+import subprocess
+import sys
+
+from runtimes.paths import ROOT
+
+NOT_SENT = """
+import csv, sys, time
+from lab import locustfile
+locustfile._request_log = csv.writer(sys.stdout)
+locustfile._not_sent("predict_batch", time.perf_counter() - 0.25, max_in_flight=200)
+print(locustfile._late_ms(None), locustfile._late_ms(time.perf_counter() + 5),
+      locustfile._late_ms(time.perf_counter() - 0.1), file=sys.stderr)
+"""
+
+
+def test_a_call_that_could_not_be_sent_is_logged_as_a_failure_from_its_due_time():
+    done = subprocess.run(
+        [sys.executable, "-c", NOT_SENT], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    [row] = list(csv.reader(io.StringIO(done.stdout)))
+    _, route, status, ok, ms, _, _, late_ms = row
+    assert (route, status, ok, late_ms) == ("/v1/predict/batch", "0", "0", "inf")
+    assert float(ms) >= 250
+    not_due, early, late = (float(value) for value in done.stderr.split()[-3:])
+    assert (not_due, early) == (0.0, 0.0)  # lateness never counts below zero
+    assert 90 <= late < 1000
