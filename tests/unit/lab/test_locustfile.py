@@ -16,8 +16,6 @@ import csv, sys, time
 from lab import locustfile
 locustfile._request_log = csv.writer(sys.stdout)
 locustfile._not_sent("predict_batch", time.perf_counter() - 0.25, max_in_flight=200)
-print(locustfile._late_ms(None), locustfile._late_ms(time.perf_counter() + 5),
-      locustfile._late_ms(time.perf_counter() - 0.1), file=sys.stderr)
 """
 
 
@@ -30,6 +28,3 @@ def test_a_call_that_could_not_be_sent_is_logged_as_a_failure_from_its_due_time(
     _, route, status, ok, ms, _, _, late_ms = row
     assert (route, status, ok, late_ms) == ("/v1/predict/batch", "0", "0", "inf")
     assert float(ms) >= 250
-    not_due, early, late = (float(value) for value in done.stderr.split()[-3:])
-    assert (not_due, early) == (0.0, 0.0)  # lateness never counts below zero
-    assert 90 <= late < 1000
