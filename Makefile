@@ -64,8 +64,8 @@ load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike, USERS, R
 	  -u $(USERS) -t $(RUN_TIME) \
 	  --csv reports/load-$(ARCH)-$(SHAPE) --csv-full-history --html reports/load-$(ARCH)-$(SHAPE).html --only-summary
 
-compare: model ## Both deployments, same experiments: reports/compare.html, results.json, summary.md
-	$(BIN)/python -m lab.experiments $(if $(QUICK),--quick)
+compare: model ## Both deployments, same experiments (QUICK=1 short; ONLY=capacity,... some; resumes): reports/
+	$(BIN)/python -m lab.experiments $(if $(QUICK),--quick) $(if $(ONLY),--only $(ONLY))
 
 compare-swarm: model ## Both architectures on the local Swarm: scaling over 1-3 nodes, node faults (reports/swarm.*)
 	$(BIN)/python -m lab.experiments.swarm $(if $(QUICK),--quick)

@@ -128,6 +128,14 @@ def _options(parser) -> None:
         help="shapes ramp and rates: the length of a step",
     )
     add(
+        "--drain-seconds",
+        type=float,
+        default=0.0,
+        env_var="LOCUST_DRAIN_SECONDS",
+        help="shape rates: after the last step, send nothing for this long, so that every call "
+        "in flight ends in an answer or its timeout and is logged",
+    )
+    add(
         "--step-users",
         type=int,
         default=4,
@@ -208,7 +216,7 @@ class ChurnUser(ChurnCalls, FastHttpUser):
     def _offer(self) -> None:
         rate, poisson = self.options.rate_per_user, self.options.arrivals == "poisson"
         due = time.perf_counter()
-        while True:  # until Locust stops this user
+        while offering(self.environment):  # until a shape drains, or Locust stops this user
             due += random.expovariate(rate) if poisson else 1 / rate
             ahead = due - time.perf_counter()
             if ahead > 0:
@@ -218,6 +226,15 @@ class ChurnUser(ChurnCalls, FastHttpUser):
                 _not_sent(call.__name__, due, self.options.max_in_flight)
                 continue
             self._in_flight.spawn(call, due, max(-ahead, 0.0) * 1000)
+        self._in_flight.join()  # draining: every call sent ends, and is logged, before the stop
+        while True:
+            gevent.sleep(1)
+
+
+def offering(environment) -> bool:
+    """False once a shape drains (lab/shapes/rates.py): users keep their calls in flight but
+    send no more."""
+    return getattr(environment, "offering", True)
 
 
 def _not_sent(call: str, due: float, max_in_flight: int) -> None:

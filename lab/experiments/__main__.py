@@ -1,7 +1,12 @@
 """`make compare`: both deployments, the same experiments, one machine, one report.
 
-    python -m lab.experiments            # about 25 minutes
-    python -m lab.experiments --quick    # about 6 minutes: fewer steps, runs and faults
+    python -m lab.experiments                      # the full plan
+    python -m lab.experiments --quick              # the short one, for CI: indicative only
+    python -m lab.experiments --only capacity      # one experiment (or several, comma-separated)
+
+Capacity comes first: `repeats` blocks, each with a fresh deployment of each architecture, in
+alternating order (A B, B A, ...), so that the machine's drift over the run falls on both alike.
+Every finished cell is kept (cells.py): an interrupted run, started again, resumes.
 
 Writes reports/results.json (its schema: lab/experiments/results.schema.json),
 reports/summary.md and reports/compare.html. Needs Docker: the faults are container faults,
@@ -14,12 +19,15 @@ import argparse
 import json
 import os
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab.experiments import model_cost
 from lab.experiments.budget import Budget
-from lab.experiments.capacity import latency_curve
+from lab.experiments.capacity import Method, capacity_search, summarise
+from lab.experiments.cells import Cells
 from lab.experiments.cost import steady_cost
 from lab.experiments.failures import RESILIENCE_OFF, Fault, fault_run
 from lab.experiments.loops import closed_and_open
@@ -29,10 +37,10 @@ from lab.experiments.scaling import (
     Configuration,
     apply,
     monolith_replicas,
-    scale,
 )
+from lab.load.locust import run_locust
 from lab.machine import machine
-from lab.stats import spread
+from lab.stats import ratio_interval, spread
 from runtimes.compose import ComposeDeployment, compose_deployment
 from runtimes.http import wait_ready
 
@@ -54,22 +62,25 @@ FAULTS = (
 WITHOUT_RESILIENCE = {"pause ingest", "pause features", "blackhole features", "kill inference"}
 
 
+ARCHES = ("monolith", "micro")
+EXPERIMENTS = ("capacity", "cost", "loops", "faults", "scaling", "model_cost")
+
+
 @dataclass(frozen=True)
 class Plan:
-    repeats: int  # of the headline capacity curve
-    rates: tuple[float, ...]  # offered requests/s, stepped past saturation
-    step_seconds: float
-    settle_seconds: float
-    slo_ms: float
+    repeats: int  # blocks of the headline capacity, each a fresh deployment of each architecture
+    warm_up_seconds: float  # after each fresh deployment, before anything is measured
+    capacity: Method  # how every capacity of the plan is measured
     loop_users: int  # closed-loop users of the closed/open pair
     loop_seconds: float
+    settle_seconds: float  # left out at the start of the loops' and cost's runs
     cost_rate: float  # the steady rate CPU and memory are measured at
     cost_seconds: float
     fault_rate: float
     fault_phases: tuple[float, float, float]  # before, during, after
     faults: tuple[str, ...]  # labels of FAULTS
     without_resilience: tuple[str, ...]
-    # Scaling beyond the deployments' own configuration (whose capacity is the headline one):
+    # Scaling: the deployments' configurations, each searched for its capacity
     monolith_replicas: tuple[int, ...]
     micro_splits: tuple[str, ...]  # names of scaling.MICRO_SPLITS
     network_widths: tuple[int, ...]  # heavier models for the model-cost experiment
@@ -77,31 +88,47 @@ class Plan:
 
 PLANS = {
     "full": Plan(
-        repeats=3,
-        rates=(10, 25, 50, 75, 100, 150, 200, 300, 400, 600),
-        step_seconds=4,
-        settle_seconds=1.5,
-        slo_ms=250,
+        repeats=5,
+        warm_up_seconds=30,
+        capacity=Method(
+            slo_ms=250,
+            settle_seconds=5,
+            measure_seconds=30,
+            calls=1000,  # a p99 from 1,000 samples
+            timeout_seconds=5,  # the server's whole request budget
+            start=50,
+            limit=800,
+            resolution=0.05,
+        ),
         loop_users=16,
-        loop_seconds=10,
+        loop_seconds=30,
+        settle_seconds=5,
         cost_rate=50,
-        cost_seconds=10,
+        cost_seconds=30,
         fault_rate=40,
-        fault_phases=(3, 6, 6),
+        fault_phases=(20, 20, 30),
         faults=tuple(f.label for f in FAULTS),
         without_resilience=tuple(sorted(WITHOUT_RESILIENCE)),
-        monolith_replicas=(2, 3),
-        micro_splits=("2 inference", "2 gateways"),
+        monolith_replicas=(1, 2, 3),
+        micro_splits=("one of each", "2 inference", "2 gateways"),
         network_widths=(1024, 2048),
     ),
     "quick": Plan(
         repeats=1,
-        rates=(10, 25, 50, 100, 300),  # from 10, as in full: a slow machine's micro is below 25
-        step_seconds=2.5,
-        settle_seconds=1,
-        slo_ms=250,
+        warm_up_seconds=3,
+        capacity=Method(
+            slo_ms=250,
+            settle_seconds=1,
+            measure_seconds=2,
+            calls=150,  # indicative only: no p99 from so few is quoted
+            timeout_seconds=2,
+            start=50,
+            limit=800,
+            resolution=0.25,
+        ),
         loop_users=8,
         loop_seconds=4,
+        settle_seconds=1,
         cost_rate=40,
         cost_seconds=4,
         fault_rate=30,
@@ -110,8 +137,8 @@ PLANS = {
         fault_phases=(2, 5, 3),
         faults=("kill monolith", "pause ingest", "kill inference"),
         without_resilience=("pause ingest",),
-        monolith_replicas=(2,),
-        micro_splits=("2 gateways",),
+        monolith_replicas=(1, 2),
+        micro_splits=("one of each", "2 gateways"),
         network_widths=(1024,),
     ),
 }
@@ -138,98 +165,134 @@ def restore(
     wait_ready(deployment.url)
 
 
-def run(plan: Plan, out: Path, command: str) -> dict:
+def warm_up(deployment: ComposeDeployment, plan: Plan, budget: Budget, out: Path) -> None:
+    """Single predictions at half the search's first rate for `warm_up_seconds`, unmeasured:
+    caches, connection pools and the model's first calls warm before anything is read."""
+    run_locust(
+        deployment.url,
+        out / "warm-up.csv",
+        loop="open",
+        shape="rates",
+        seconds=plan.warm_up_seconds,
+        cpus=budget.generator_cpus,
+        rates=f"{plan.capacity.start / 2:g}",
+        step_seconds=plan.warm_up_seconds,
+        mix="single",
+    )
+
+
+@contextmanager
+def fresh(arch: str, plan: Plan, budget: Budget, out: Path) -> Iterator[ComposeDeployment]:
+    """A fresh deployment of `arch` on the plan's budget, warmed up, and down afterwards."""
+    project = f"churnlab-compare-{arch}"
+    with compose_deployment(arch, project=project, **budget.environment()) as deployment:
+        warm_up(deployment, plan, budget, out)
+        yield deployment
+
+
+def run(plan: Plan, out: Path, command: str, only: tuple[str, ...], cells: Cells) -> dict:
     budget = Budget.for_this_machine()
     raw = out / "raw"
-    curve = {
-        "step_seconds": plan.step_seconds,
-        "settle_seconds": plan.settle_seconds,
-        "slo_ms": plan.slo_ms,
-    }
     results: dict = {
         "command": command,
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": machine(),
         "budget": budget.describe(),
         "plan": asdict(plan),
-        "capacity": {},
-        "cost": {},
-        "loops": None,
-        "scaling": {},
-        "faults": [],
-        "model_cost": {"models": {}},
+        "experiments": list(only),
     }
-    networks = {
-        f"neural network, width {width}": model_cost.network_model(width)
-        for width in plan.network_widths
-    }
-    baked = "logistic regression"  # the model in the images: its curve is the headline one
-    for arch in ("monolith", "micro"):
-        project = f"churnlab-compare-{arch}"
-        with compose_deployment(arch, project=project, **budget.environment()) as deployment:
-            log(f"{arch}: latency against offered load, {plan.repeats} run(s)")
-            curves = [
-                latency_curve(
-                    deployment, raw / arch / f"curve-{run}.csv", budget, rates=plan.rates, **curve
-                )
-                for run in range(plan.repeats)
-            ]
-            results["capacity"][arch] = {
-                "runs": curves,
-                "capacity_rps": spread([c["capacity_rps"] for c in curves], 1),
-            }
-            log(f"{arch}: cost at {plan.cost_rate:g} requests/s, {plan.repeats} run(s)")
-            costs = [
-                steady_cost(
-                    deployment,
-                    raw / arch / f"cost-{run}.csv",
-                    budget,
-                    rate=plan.cost_rate,
-                    seconds=plan.cost_seconds,
-                )
-                for run in range(plan.repeats)
-            ]
-            results["cost"][arch] = summarise_costs(costs)
-            if arch == "monolith":
-                log("monolith: closed loop against open loop")
-                results["loops"] = closed_and_open(
-                    deployment,
-                    raw / arch / "loops",
-                    budget,
-                    users=plan.loop_users,
-                    seconds=plan.loop_seconds,
-                    settle_seconds=plan.settle_seconds,
-                )
-            results["faults"] += run_faults(deployment, plan, raw / arch, budget)
-            log(f"{arch}: scaling on one host")
-            configurations = (
-                [monolith_replicas(n, budget_cpus(budget)) for n in plan.monolith_replicas]
-                if arch == "monolith"
-                else [split for split in MICRO_SPLITS if split.name in plan.micro_splits]
-            )
-            own = (
-                monolith_replicas(1, budget_cpus(budget)) if arch == "monolith" else MICRO_SPLITS[0]
-            )
-            results["scaling"][arch] = [
-                {
-                    "configuration": own.name,
-                    "replicas": own.replicas,
-                    "capacity_rps": curves[0]["capacity_rps"],
-                    "generator": curves[0]["generator"],
-                },
-                *scale(deployment, raw / arch, budget, configurations, rates=plan.rates, **curve),
-            ]
-            results["model_cost"]["models"].setdefault(baked, {})[arch] = model_figures(curves[0])
-            for name, model_dir in networks.items():
-                log(f"{arch}: model cost, {name}")
-                results["model_cost"]["models"].setdefault(name, {})[arch] = measure_model(
-                    deployment, model_dir, raw / arch / f"model-{name}.csv", budget, plan, curve
-                )
-    results["model_cost"] |= model_cost_summary(
-        results["model_cost"]["models"], {baked: None} | networks
-    )
+    if "capacity" in only:
+        results["capacity"] = capacity_blocks(plan, raw, budget, cells)
+    for arch in ARCHES:
+        results |= deployment_experiments(arch, plan, raw / arch, budget, cells, only, results)
+    if "model_cost" in only:
+        results["model_cost"] = model_cost_summary(results.pop("models"), plan)
     results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return results
+
+
+def capacity_blocks(plan: Plan, raw: Path, budget: Budget, cells: Cells) -> dict:
+    """`repeats` blocks; in each, a fresh deployment of each architecture searched for its
+    capacity, the order alternating by block. Searches after the first start from the first's
+    estimate. The ratio of the two is read per block (stats.ratio_interval)."""
+    searches: dict[str, list[dict]] = {arch: [] for arch in ARCHES}
+    for block in range(plan.repeats):
+        for arch in ARCHES if block % 2 == 0 else ARCHES[::-1]:
+            earlier = searches[arch][0] if searches[arch] else None
+            estimate = earlier["capacity_rps"] if earlier and not earlier["censored"] else None
+
+            def search(arch: str = arch, block: int = block, estimate=estimate) -> dict:
+                log(f"capacity, block {block + 1} of {plan.repeats}: {arch}, fresh deployment")
+                with fresh(arch, plan, budget, raw / arch) as deployment:
+                    return capacity_search(
+                        deployment, raw / arch / f"capacity-{block + 1}", budget, plan.capacity,
+                        estimate,
+                    )  # fmt: skip
+
+            searches[arch].append(cells.get(f"capacity-{block + 1}-{arch}", search))
+    uncensored = [
+        (m["capacity_rps"], u["capacity_rps"])
+        for m, u in zip(searches["monolith"], searches["micro"], strict=True)
+        if not m["censored"] and not u["censored"]
+    ]
+    return {
+        **{arch: summarise(searches[arch]) for arch in ARCHES},
+        "monolith_over_micro": ratio_interval(*zip(*uncensored, strict=True))
+        if uncensored
+        else None,
+    }
+
+
+def deployment_experiments(
+    arch: str, plan: Plan, raw: Path, budget: Budget, cells: Cells, only: tuple, results: dict
+) -> dict:
+    """Every other experiment of `only` on one deployment of `arch`, each kept as a cell; the
+    deployment is stood up only when a cell is missing."""
+    estimate = None
+    if "capacity" in results and results["capacity"][arch]["reads"] == "=":
+        estimate = results["capacity"][arch]["capacity_rps"]["median"]
+    experiments = {
+        "cost": lambda d: summarise_costs(
+            [
+                steady_cost(d, raw / f"cost-{run}.csv", budget, rate=plan.cost_rate,
+                            seconds=plan.cost_seconds)
+                for run in range(plan.repeats)
+            ]
+        ),
+        "loops": lambda d: closed_and_open(
+            d, raw / "loops", budget, users=plan.loop_users, seconds=plan.loop_seconds,
+            settle_seconds=plan.settle_seconds,
+        ),
+        "faults": lambda d: run_faults(d, plan, raw, budget),
+        "scaling": lambda d: scaling(d, plan, raw, budget, estimate),
+        "model_cost": lambda d: model_costs(d, plan, raw, budget),
+    }  # fmt: skip
+    wanted = [
+        name for name in experiments if name in only and (name != "loops" or arch == "monolith")
+    ]
+    missing = [name for name in wanted if not cells.has(f"{name}-{arch}")]
+    measured: dict = {}
+    if missing:
+        with fresh(arch, plan, budget, raw) as deployment:
+            for name in wanted:
+                log(f"{arch}: {name}")
+                measured[name] = cells.get(
+                    f"{name}-{arch}", lambda n=name: experiments[n](deployment)
+                )
+                restore(deployment)
+    else:
+        measured = {name: cells.get(f"{name}-{arch}", dict) for name in wanted}
+    merged: dict = {}
+    for name, value in measured.items():
+        if name == "loops":
+            merged["loops"] = value
+        elif name == "faults":
+            merged["faults"] = results.get("faults", []) + value
+        elif name == "model_cost":
+            merged["models"] = results.get("models", {}) | {arch: value}
+        else:
+            merged[name] = results.get(name, {}) | {arch: value}
+    return merged
 
 
 def summarise_costs(runs: list[dict]) -> dict:
@@ -276,60 +339,115 @@ def run_faults(deployment: ComposeDeployment, plan: Plan, out: Path, budget: Bud
     return outcomes
 
 
-def measure_model(
-    deployment: ComposeDeployment,
-    model_dir: Path,
-    log: Path,
-    budget: Budget,
-    plan: Plan,
-    curve: dict,
-) -> dict:
-    """The model at `model_dir` served by this deployment: its latency curve. The deployment
-    keeps serving it (the experiment is the last of each deployment's)."""
-    deployment.overrides = [model_cost.override(deployment.file)]
-    deployment.environment["CHURNLAB_MODEL_HOST_DIR"] = str(model_dir)
-    restore(deployment)
-    return model_figures(latency_curve(deployment, log, budget, rates=plan.rates, **curve))
+def scaling(
+    deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget, estimate: float | None
+) -> list[dict]:
+    """Each planned configuration of this deployment on the same CPU set, searched for its
+    capacity (from the headline estimate, where there is one)."""
+    cpus = budget_cpus(budget)
+    configurations = (
+        [monolith_replicas(n, cpus) for n in plan.monolith_replicas]
+        if deployment.file == "monolith"
+        else [split for split in MICRO_SPLITS if split.name in plan.micro_splits]
+    )
+    rows = []
+    for configuration in configurations:
+        restore(deployment, configuration.replicas, configuration.environment)
+        found = capacity_search(
+            deployment,
+            raw / f"scaling-{configuration.name.replace(' ', '-')}",
+            budget,
+            plan.capacity,
+            estimate,
+        )
+        rows.append(
+            {"configuration": configuration.name, "replicas": configuration.replicas, **found}
+        )
+    return rows
 
 
-def model_figures(measured: dict) -> dict:
+BAKED = "logistic regression"  # the model in the images
+
+
+def model_costs(deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget) -> dict:
+    """The baked model and each heavier one served by this deployment, each searched from the
+    plan's first rate, so that every model's first trial is at the same rate on both
+    architectures (its p99 is the one compared). The heavier ones are mounted over the baked
+    one (model_cost.override); the deployment is left serving the last."""
+    figures = {}
+    for name, model_dir in {BAKED: None, **_networks(plan)}.items():
+        if model_dir is not None:
+            deployment.overrides = [model_cost.override(deployment.file)]
+            deployment.environment["CHURNLAB_MODEL_HOST_DIR"] = str(model_dir)
+            restore(deployment)
+        found = capacity_search(
+            deployment, raw / f"model-{name.replace(' ', '-')}", budget, plan.capacity
+        )
+        figures[name] = {
+            "capacity_rps": found["capacity_rps"],
+            "censored": found["censored"],
+            "p99_ms": found["trials"][0]["p99_ms"],
+            "p99_at_rps": found["trials"][0]["offered_rps"],
+        }
+    deployment.overrides = []
+    deployment.environment.pop("CHURNLAB_MODEL_HOST_DIR", None)
+    return figures
+
+
+def _networks(plan: Plan) -> dict[str, Path]:
     return {
-        "capacity_rps": measured["capacity_rps"],
-        "p99_ms": measured["steps"][0]["p99_ms"],  # at the lowest rate, which both sustain
-        "generator": measured["generator"],
+        f"neural network, width {width}": model_cost.network_model(width)
+        for width in plan.network_widths
     }
 
 
-def model_cost_summary(measured: dict, models: dict) -> dict:
+def model_cost_summary(measured: dict[str, dict], plan: Plan) -> dict:
     from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
     from runtimes.paths import ROOT
 
     record = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")[0]
     points = []
-    for name, model_dir in models.items():
-        per_arch = measured[name]
+    for name, model_dir in {BAKED: None, **_networks(plan)}.items():
         points.append(
             {
                 "model": name,
                 "model_us": model_cost.inference_microseconds(
                     model_dir or ROOT / "models" / "current", record
                 ),
-                **model_cost.overhead(per_arch["monolith"], per_arch["micro"]),
+                **model_cost.overhead(measured["monolith"][name], measured["micro"][name]),
             }
         )
-    return {"points": points, "crossover": model_cost.crossover(points)}
+    by_model = {name: {arch: measured[arch][name] for arch in ARCHES} for name in measured["micro"]}
+    return {"models": by_model, "points": points, "crossover": model_cost.crossover(points)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="the short form, for tests")
     parser.add_argument("--out", type=Path, default=Path("reports"))
+    parser.add_argument(
+        "--only",
+        default=",".join(EXPERIMENTS),
+        help=f"experiments to run, comma-separated, of: {', '.join(EXPERIMENTS)}",
+    )
     args = parser.parse_args()
+    only = tuple(name for name in EXPERIMENTS if name in args.only.split(","))
+    unknown = set(args.only.split(",")) - set(EXPERIMENTS)
+    if unknown or not only:
+        parser.error(f"unknown experiment(s) {sorted(unknown)}: choose from {EXPERIMENTS}")
+    name = "quick" if args.quick else "full"
     command = "make compare" + (" QUICK=1" if args.quick else "")
-    results = run(PLANS["quick" if args.quick else "full"], args.out, command)
+    if only != EXPERIMENTS:
+        command += f" ONLY={','.join(only)}"
+    plan = PLANS[name]
+    cells = Cells(args.out / "cells" / f"{name}-{'-'.join(only)}", asdict(plan))
+    if len(cells):
+        log(f"resuming: {len(cells)} cell(s) kept in {cells.root}")
+    results = run(plan, args.out, command, only, cells)
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     write_reports(results, args.out)
+    cells.finish(time.strftime("%Y%m%dT%H%M%S", time.gmtime()))
     print((args.out / "summary.md").read_text())
 
 

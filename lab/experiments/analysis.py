@@ -23,17 +23,24 @@ def predictions(log: Iterable[Request]) -> list[Request]:
     return [r for r in log if r.route.startswith("/v1/predict")]
 
 
-def percentiles(milliseconds: Iterable[float]) -> dict[str, float | None]:
-    """p50, p99 and p99.9 in ms, from an HdrHistogram of the latencies."""
+# A percentile is quoted only from enough samples to have ten beyond it: under 1,000 a p99 is
+# one of the few slowest calls, and under 10,000 a p99.9 is simply the maximum.
+QUOTABLE_FROM = {"p50_ms": 20, "p99_ms": 1_000, "p999_ms": 10_000}
+
+
+def percentiles(milliseconds: Iterable[float]) -> dict[str, float | int | None]:
+    """p50, p99 and p99.9 in ms, from an HdrHistogram of the latencies, each null when there
+    are too few samples to quote it (QUOTABLE_FROM), and the samples they came from."""
     histogram = HdrHistogram(1, 3_600_000_000, 3)  # 1 us to an hour
     for ms in milliseconds:
         histogram.record_value(max(round(ms * 1000), 1))
-    if histogram.get_total_count() == 0:
-        return {"p50_ms": None, "p99_ms": None, "p999_ms": None}
+    samples = histogram.get_total_count()
     return {
         name: round(histogram.get_value_at_percentile(percentile) / 1000, 2)
+        if samples >= QUOTABLE_FROM[name]
+        else None
         for name, percentile in (("p50_ms", 50), ("p99_ms", 99), ("p999_ms", 99.9))
-    }
+    } | {"samples": samples}
 
 
 def window(log: Iterable[Request], start: float, end: float) -> list[Request]:
@@ -57,20 +64,6 @@ def rate_step(
         "late_share": round(len(late) / len(requests), 4) if requests else None,
         **percentiles(r.ms for r in predictions(requests)),
     }
-
-
-def capacity(steps: Sequence[dict], slo_ms: float) -> float:
-    """The highest offered rate whose p99 stays within the SLO while at least 99% of what was
-    intended is achieved; 0 when no step qualifies."""
-    good = [
-        step["offered_rps"]
-        for step in steps
-        if step["p99_ms"] is not None
-        and step["p99_ms"] <= slo_ms
-        and step["intended_rps"]
-        and step["achieved_rps"] >= 0.99 * step["intended_rps"]
-    ]
-    return max(good, default=0.0)
 
 
 def success_by_route(requests: Sequence[Request]) -> dict[str, dict[str, float | None]]:

@@ -1,62 +1,189 @@
-"""Latency against offered load, open loop: each deployment stepped past saturation.
+"""Capacity by search (search.py), one open-loop trial per rate the search asks for.
 
-Each step offers one rate of single predictions for `step_seconds`; its first `settle_seconds`
-are left out (users starting, queues forming). Capacity is the highest offered rate whose p99
-stays within the SLO while at least 99% of what was intended is answered (analysis.capacity):
-predictions a second, one record each.
+A trial is one Locust run of single predictions at one offered rate: `settle_seconds` left out
+(users starting, queues forming), a measured window long enough for `calls` intended calls
+(1,000 where a p99 is quoted) and at least `measure_seconds`, then a drain past the client's
+timeout so that every call due in the window ends in an answer or a timeout and is counted.
+
+The trial passes when at least 99% of the window's intended calls were answered (200) within
+the SLO: a p99 within the SLO, with failures counted as slow. It is decided by the Wilson
+interval of that share: above 99% passes, below fails, and a trial too short to tell runs once
+more, twice as long, then goes by its point estimate. A trial whose generator fell off its own
+schedule (the window's calls outside λT ± 3√(λT), or its CPU saturated, or over 1% of calls
+left over 10 ms late) tells nothing of the deployment: the search stops there, and its result
+says the generator limited it.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Protocol
 
-from lab.experiments.analysis import capacity, rate_step
-from lab.experiments.budget import Budget, generator_check
+from scipy.stats import binomtest
+
+from lab.experiments.analysis import LATE_MS, rate_step, window
+from lab.experiments.budget import SATURATED_SHARE, Budget
+from lab.experiments.search import CapacitySearch
 from lab.load.locust import run_locust
+from lab.stats import spread
+
+TARGET_SHARE = 0.99  # of calls answered within the SLO
+LATE_SHARE = 0.01
+RATE_PER_USER = 5.0  # at most: each user offers its share of the rate, so any rate is exact
 
 
 class Serving(Protocol):
-    """All a latency curve needs of a deployment (Compose, local or on the swarm)."""
+    """All a trial needs of a deployment (Compose, local or on the swarm)."""
 
     @property
     def url(self) -> str: ...
 
 
-def latency_curve(
-    deployment: Serving,
-    log: Path,
-    budget: Budget,
-    *,
-    rates: Sequence[float],
-    step_seconds: float,
-    settle_seconds: float,
-    slo_ms: float,
+@dataclass(frozen=True)
+class Method:
+    """How a capacity is measured: the same for every deployment of one plan."""
+
+    slo_ms: float
+    settle_seconds: float
+    measure_seconds: float  # at least
+    calls: int  # at least, in the measured window
+    timeout_seconds: float  # a call's, at the client
+    start: float  # the search's first rate
+    limit: float  # its highest
+    resolution: float  # the bracket's width to stop at, as a share of its lower end
+
+    def window_seconds(self, rate: float) -> float:
+        return max(self.measure_seconds, self.calls / rate)
+
+    @property
+    def drain_seconds(self) -> float:
+        return self.timeout_seconds + 1
+
+
+def trial(
+    deployment: Serving, log: Path, budget: Budget, method: Method, rate: float, longer: int = 1
 ) -> dict:
+    """One offered rate, measured: the step's figures, the generator's check, and `passed`
+    (True, False, or None when the generator could not hold the rate)."""
+    measured = method.window_seconds(rate) * longer
+    step = method.settle_seconds + measured
+    users = math.ceil(rate / RATE_PER_USER)
     run = run_locust(
         deployment.url,
         log,
         loop="open",
         shape="rates",
-        seconds=len(rates) * step_seconds,
+        seconds=step + method.drain_seconds + 1,
         cpus=budget.generator_cpus,
-        rates=",".join(f"{rate:g}" for rate in rates),
-        step_seconds=step_seconds,
+        rates=f"{rate:g}",
+        rate_per_user=rate / users,
+        step_seconds=step,
+        drain_seconds=method.drain_seconds,
+        timeout_seconds=method.timeout_seconds,
         mix="single",
     )
-    start = min(r.time for r in run.requests)
-    steps = [
-        rate_step(
-            run.requests,
-            rate,
-            start + index * step_seconds + settle_seconds,
-            start + (index + 1) * step_seconds,
-        )
-        for index, rate in enumerate(rates)
-    ]
+    if not run.requests:
+        raise RuntimeError(f"the generator sent nothing at {rate:g}/s (see {log})")
+    start = min(r.time for r in run.requests) + method.settle_seconds
+    calls = window(run.requests, start, start + measured)
+    figures = rate_step(run.requests, rate, start, start + measured)
+    good = sum(r.ok and r.ms <= method.slo_ms for r in calls)
+    generator = _generator(run, budget, rate, measured, calls)
+    verdict = slo_verdict(good, len(calls)) if generator["valid"] else None
     return {
-        "steps": steps,
-        "capacity_rps": capacity(steps, slo_ms),
-        "generator": generator_check(run, budget),
+        **figures,
+        "window_s": round(measured, 1),
+        "calls": len(calls),
+        "within_slo": good,
+        "generator": generator,
+        "verdict": verdict,
+    }
+
+
+def _generator(run, budget: Budget, rate: float, seconds: float, calls: list) -> dict:
+    """Whether the generator held its schedule in the window: the count it should have sent
+    (Poisson, so within 3 standard deviations of λT), its CPU, and its lateness."""
+    expected = rate * seconds
+    late = sum(r.late_ms > LATE_MS for r in calls)
+    share = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count)
+    late_share = late / len(calls) if calls else 0.0
+    on_schedule = abs(len(calls) - expected) <= 3 * math.sqrt(expected)
+    return {
+        "cpu_share": round(share, 3),
+        "late_share": round(late_share, 4),
+        "expected_calls": round(expected),
+        "on_schedule": on_schedule,
+        "valid": on_schedule and share < SATURATED_SHARE and late_share <= LATE_SHARE,
+    }
+
+
+def slo_verdict(good: int, calls: int) -> str:
+    """ "pass" when the Wilson 95% interval of the share answered within the SLO lies above
+    99%, "fail" when below, else "undecided" (too few calls to tell)."""
+    if calls == 0:
+        return "fail"
+    interval = binomtest(good, calls).proportion_ci(0.95, method="wilson")
+    if interval.low >= TARGET_SHARE:
+        return "pass"
+    return "fail" if interval.high < TARGET_SHARE else "undecided"
+
+
+def capacity_search(
+    deployment: Serving, out: Path, budget: Budget, method: Method, estimate: float | None = None
+) -> dict:
+    """The deployment's capacity by search, from `method.start` doubling, or from an earlier
+    `estimate` in steps of twice the resolution (10% at 5%): search.py's result, with
+    `limited_by` the generator when it stopped the search, and every trial it ran."""
+    search = CapacitySearch(
+        estimate or method.start,
+        method.limit,
+        resolution=method.resolution,
+        growth=1 + 2 * method.resolution if estimate else 2.0,
+    )
+    trials: list[dict] = []
+    limited_by = None
+    while (rate := search.next_rate()) is not None:
+        measured = trial(deployment, out / f"rate-{rate:g}.csv", budget, method, rate)
+        if measured["verdict"] == "undecided":
+            trials.append(measured)
+            measured = trial(deployment, out / f"rate-{rate:g}-x2.csv", budget, method, rate, 2)
+        trials.append(measured)
+        if measured["verdict"] is None:
+            limited_by = "generator"
+            break
+        passed = measured["verdict"] == "pass" or (
+            measured["verdict"] == "undecided"
+            and measured["within_slo"] >= TARGET_SHARE * measured["calls"]
+        )
+        search.record(rate, passed)
+    return {
+        **search.result(),
+        "limited_by": limited_by,
+        "trials": trials,
+        "method": asdict(method),
+    }
+
+
+BOUNDS = {"above": "≥", "below": "<"}  # a censored capacity is a bound of this kind
+
+
+def describe(found: dict) -> str:
+    """One search's capacity as read: "237.5", "≥ 800" (never failed), "< 10" (never passed),
+    with what limited it where that was the generator."""
+    text = f"{BOUNDS.get(found['censored'], '')} {found['capacity_rps']:g}".strip()
+    return text + (" (the generator's limit)" if found.get("limited_by") else "")
+
+
+def summarise(searches: list[dict]) -> dict:
+    """Repeated searches as one figure. Censored runs are bounds, not values: the median of
+    lower bounds is a lower bound of the median, so the figure then reads "≥" (or "<")."""
+    censored = {s["censored"] for s in searches} - {None}
+    reads = "=" if not censored else "?" if len(censored) > 1 else BOUNDS[censored.pop()]
+    return {
+        "runs": searches,
+        "capacity_rps": spread([s["capacity_rps"] for s in searches], 1),
+        "reads": reads,
+        "censored_runs": sum(s["censored"] is not None for s in searches),
     }

@@ -15,6 +15,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lab.experiments.analysis import best_by_nodes
+from lab.experiments.capacity import describe
 from lab.stats import overlap
 
 COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
@@ -60,28 +61,32 @@ def _fmt(value, suffix: str = "", digits: int = 1) -> str:
     return f"{value}{suffix}"
 
 
-def _spread(figure: dict, suffix: str = "") -> str:
-    """median [95% interval] (min to max, n runs), and a warning where the runs did not settle
-    the figure."""
-    interval = figure.get("ci95")
-    text = _fmt(figure["median"], suffix)
+def _spread(figure: dict, suffix: str = "", reads: str = "=") -> str:
+    """median [interval, its coverage] (min to max, n runs), and a warning where the runs did
+    not settle the figure; `reads` "≥" or "<" where censored runs make the median a bound."""
+    interval = figure.get("interval")
+    text = ("" if reads == "=" else f"{reads} ") + _fmt(figure["median"], suffix)
     if interval:
-        text += f" [{_fmt(interval[0])}, {_fmt(interval[1])}]"
+        text += f" [{_fmt(interval[0])}, {_fmt(interval[1])}; {figure['coverage']:.0%}]"
     text += f" ({_fmt(figure['min'])} to {_fmt(figure['max'])}, n={figure['runs']})"
     if figure["flagged"]:
         text += " ⚠ one run" if not interval else " ⚠ interval over ±15%"
     return text
 
 
-def median_steps(runs: list[dict]) -> list[dict]:
-    """Per offered rate, the median over repeated runs of each step figure."""
+def trials_by_rate(runs: list[dict]) -> list[dict]:
+    """Every trial of every repeated search, by offered rate: per rate, the median of each
+    figure over the trials that offered it (the longer rerun of an undecided one standing for
+    it)."""
+    by_rate: dict[float, list[dict]] = {}
+    for run in runs:
+        for trial in run["trials"]:
+            by_rate.setdefault(trial["offered_rps"], []).append(trial)
     steps = []
-    for index, first in enumerate(runs[0]["steps"]):
-        step = {"offered_rps": first["offered_rps"]}
+    for rate in sorted(by_rate):
+        step = {"offered_rps": rate}
         for key in ("achieved_rps", "p50_ms", "p99_ms", "p999_ms"):
-            values = [
-                run["steps"][index][key] for run in runs if run["steps"][index][key] is not None
-            ]
+            values = [t[key] for t in by_rate[rate] if t[key] is not None]
             step[key] = statistics.median(values) if values else None
         steps.append(step)
     return steps
@@ -91,9 +96,10 @@ def median_steps(runs: list[dict]) -> list[dict]:
 
 
 def latency_plot(results: dict) -> str:
+    capacity = results["capacity"]
     figure, (latency, achieved) = plt.subplots(1, 2, figsize=(11, 3.8))
     for arch in ARCHES:
-        steps = median_steps(results["capacity"][arch]["runs"])
+        steps = trials_by_rate(capacity[arch]["runs"])
         offered = [s["offered_rps"] for s in steps]
         for key, style in (("p50_ms", ":"), ("p99_ms", "-"), ("p999_ms", "--")):
             latency.plot(
@@ -111,15 +117,15 @@ def latency_plot(results: dict) -> str:
             color=COLOURS[arch],
             label=LABELS[arch],
         )
-    slo = results["plan"]["slo_ms"]
+    slo = results["plan"]["capacity"]["slo_ms"]
     latency.axhline(slo, color="grey", linewidth=1, linestyle="--")
     latency.set(
         xlabel="offered requests / s",
         ylabel="latency from due time (ms)",
         yscale="log",
-        title=f"Latency against offered load (SLO p99 {slo:g} ms)",
+        title=f"Latency of the searches' trials (SLO p99 {slo:g} ms)",
     )
-    top = max(s["offered_rps"] for s in results["capacity"]["monolith"]["runs"][0]["steps"])
+    top = max(step["offered_rps"] for a in ARCHES for step in trials_by_rate(capacity[a]["runs"]))
     achieved.plot(
         [0, top], [0, top], color="grey", linewidth=1, linestyle="--", label="achieved = offered"
     )
@@ -224,14 +230,37 @@ def model_cost_plot(model_cost: dict) -> str:
 
 
 def headline_rows(results: dict) -> list[list[str]]:
-    capacity, cost = results["capacity"], results["cost"]
-    rows = [
+    rows = []
+    if "capacity" in results:
+        capacity = results["capacity"]
+        slo = results["plan"]["capacity"]["slo_ms"]
+        rows.append(
+            [
+                f"capacity: offered/s with 99% answered within {slo:g} ms",
+                *(_spread(capacity[a]["capacity_rps"], reads=capacity[a]["reads"]) for a in ARCHES),
+            ]
+        )
+        ratio = capacity.get("monolith_over_micro")
+        if ratio:
+            rows.append(
+                [
+                    f"capacity, monolith ÷ microservices, paired by block (n={ratio['blocks']})",
+                    f"{ratio['ratio']:.2f} [{ratio['interval'][0]:.2f}, "
+                    f"{ratio['interval'][1]:.2f}; {ratio['coverage']:.0%}]",
+                    "",
+                ]
+            )
+    if "cost" in results:
+        rows += _cost_rows(results["cost"])
+    if "scaling" in results:
+        rows += _scaling_rows(results)
+    return rows
+
+
+def _cost_rows(cost: dict) -> list[list[str]]:
+    return [
         [
-            f"capacity: offered/s with p99 ≤ {results['plan']['slo_ms']:g} ms, 99% answered",
-            *(_spread(capacity[a]["capacity_rps"]) for a in ARCHES),
-        ],
-        [
-            f"p99 at {results['plan']['cost_rate']:g} requests/s, the API's mix (from due time)",
+            f"p99 at {cost['monolith']['offered_rps']:g} requests/s, the API's mix (from due time)",
             *(_spread(cost[a]["p99_ms"], " ms") for a in ARCHES),
         ],
         [
@@ -244,23 +273,20 @@ def headline_rows(results: dict) -> list[list[str]]:
         ],
         ["containers", *(str(cost[a]["containers"]) for a in ARCHES)],
     ]
-    for arch_rows in _scaling_rows(results):
-        rows.append(arch_rows)
-    return rows
 
 
 def _scaling_rows(results: dict) -> list[list[str]]:
     monolith, micro = results["scaling"]["monolith"], results["scaling"]["micro"]
     best = max(micro, key=lambda r: r["capacity_rps"])
     return [
-        [f"capacity, monolith as {r['configuration']} (same CPU set)", _fmt(r["capacity_rps"]), ""]
+        [f"capacity, monolith as {r['configuration']} (same CPU set)", describe(r), ""]
         for r in monolith
     ] + [
         [
             f"capacity, microservices as {r['configuration']} (same CPU set)"
             + (" ← best split" if r is best else ""),
             "",
-            _fmt(r["capacity_rps"]),
+            describe(r),
         ]
         for r in micro
     ]
@@ -311,68 +337,102 @@ def model_rows(results: dict) -> list[list[str]]:
 def validity_notes(results: dict) -> list[str]:
     """Runs whose generator saturated or lagged: their figures describe the generator."""
     notes = []
-    for arch in ARCHES:
+    for arch in ARCHES if "capacity" in results else ():
         for index, run in enumerate(results["capacity"][arch]["runs"]):
-            if not run["generator"]["valid"]:
-                notes.append(
-                    f"{LABELS[arch]} capacity run {index + 1}: generator at "
-                    f"{_fmt(run['generator']['cpu_share'], '%')} CPU, "
-                    f"{_fmt(run['generator']['late_share'], '%')} late: invalid"
-                )
-    for f in results["faults"]:
+            for trial in run["trials"]:
+                if not trial["generator"]["valid"]:
+                    notes.append(
+                        f"{LABELS[arch]} capacity run {index + 1}, {trial['offered_rps']:g}/s: "
+                        f"the generator sent {trial['calls']} of "
+                        f"{trial['generator']['expected_calls']} due, at "
+                        f"{_fmt(trial['generator']['cpu_share'], '%')} CPU, "
+                        f"{_fmt(trial['generator']['late_share'], '%')} late: invalid, so the "
+                        "search stopped there"
+                    )
+    for f in results.get("faults", []):
         if "generator" in f and not f["generator"]["valid"]:
             notes.append(f"{LABELS[f['deployment']]} {f['fault']}: the generator lagged: invalid")
     return notes
 
 
 def conclusions(results: dict) -> list[str]:
-    figures = {a: results["capacity"][a]["capacity_rps"] for a in ARCHES}
-    capacity = {a: figures[a]["median"] for a in ARCHES}
-    cost = {a: results["cost"][a]["cpu_seconds_per_1000_predictions"]["median"] for a in ARCHES}
     lines = []
-    if capacity["micro"]:
-        more = capacity["monolith"] / capacity["micro"]
-        cheaper = cost["micro"] / cost["monolith"]
-        told_apart = (
-            ""
-            if not overlap(figures["monolith"], figures["micro"])
-            else " ⚠ their capacity intervals overlap: these runs do not tell the two apart"
-        )
+    if "capacity" in results:
+        lines.append(capacity_conclusion(results["capacity"]))
+    if "cost" in results:
+        cost = {a: results["cost"][a]["cpu_seconds_per_1000_predictions"]["median"] for a in ARCHES}
         lines.append(
-            f"On the same CPUs and memory, the monolith sustains {more:.1f} times the "
-            f"microservices' offered rate within the SLO, at {cheaper:.1f} times less CPU per "
-            f"prediction.{told_apart}"
+            f"Per predicted record the microservices spend {cost['micro'] / cost['monolith']:.1f} "
+            "times the monolith's CPU, at the same steady rate of the API's mix."
         )
-    loops = results["loops"]
-    lines.append(
+    if "loops" in results:
+        lines.append(loops_conclusion(results["loops"]))
+    if "model_cost" in results:
+        lines.append(model_conclusion(results["model_cost"]["crossover"]))
+    if "faults" in results:
+        counted = [f["records_lost"] for f in results["faults"] if "records_lost" in f]
+        uncounted = len(results["faults"]) - len(counted)
+        lines.append(
+            f"Records lost across every fault: {sum(counted)}"
+            + (f" ({uncounted} fault run(s) could not be counted)." if uncounted else ".")
+        )
+    return lines
+
+
+def capacity_conclusion(capacity: dict) -> str:
+    figures = {a: capacity[a]["capacity_rps"] for a in ARCHES}
+    reads = {a: capacity[a]["reads"] for a in ARCHES}
+    ratio = capacity.get("monolith_over_micro")
+    if ratio:
+        how = (
+            f"{ratio['ratio']:.1f} times the microservices' rate within the SLO "
+            f"({ratio['interval'][0]:.1f} to {ratio['interval'][1]:.1f}, "
+            f"{ratio['coverage']:.0%} interval over {ratio['blocks']} paired blocks)"
+        )
+    elif figures["micro"]["median"]:
+        how = (
+            f"{figures['monolith']['median'] / figures['micro']['median']:.1f} times the "
+            "microservices' rate within the SLO (from medians: no paired interval)"
+        )
+    else:
+        how = "more than the microservices, which passed no rate tried"
+    bounds = [f"{LABELS[a]} {reads[a]} its median" for a in ARCHES if reads[a] != "="]
+    told_apart = (
+        ""
+        if not overlap(figures["monolith"], figures["micro"])
+        else " ⚠ their capacity intervals overlap: these runs do not tell the two apart"
+    )
+    return (
+        f"On the same CPUs and memory, the monolith sustains {how}."
+        + (f" Censored: {', '.join(bounds)}." if bounds else "")
+        + told_apart
+    )
+
+
+def loops_conclusion(loops: dict) -> str:
+    return (
         f"At the same {loops['open']['offered_rps']:g} requests/s, the closed loop reports a "
         f"p99 of {_fmt(loops['closed']['p99_ms'], ' ms')} and the open loop "
-        f"{_fmt(loops['open']['p99_ms'], ' ms')}: "
+        f"{_fmt(loops['open']['p99_ms'], ' ms')} (n/a: under 1,000 samples): "
         "a closed loop sends less while the server is slow, and so hides its queues."
     )
-    crossover = results["model_cost"]["crossover"]
+
+
+def model_conclusion(crossover: dict) -> str:
     if crossover["model_us"] is None:
-        lines.append(
+        return (
             "From the models measured, nothing shows the microservices' share of the monolith's "
             "capacity rising towards 80% on one host."
         )
-    else:
-        how = (
-            "by the lines fitted to the models measured, which were all lighter"
-            if crossover["extrapolated"]
-            else "as measured"
-        )
-        lines.append(
-            "The microservices would keep 80% of the monolith's capacity on one host once the "
-            f"model costs about {crossover['model_us'] / 1000:.1f} ms per prediction ({how})."
-        )
-    counted = [f["records_lost"] for f in results["faults"] if "records_lost" in f]
-    uncounted = len(results["faults"]) - len(counted)
-    lines.append(
-        f"Records lost across every fault: {sum(counted)}"
-        + (f" ({uncounted} fault run(s) could not be counted)." if uncounted else ".")
+    how = (
+        "by the lines fitted to the models measured, which were all lighter"
+        if crossover["extrapolated"]
+        else "as measured"
     )
-    return lines
+    return (
+        "The microservices would keep 80% of the monolith's capacity on one host once the "
+        f"model costs about {crossover['model_us'] / 1000:.1f} ms per prediction ({how})."
+    )
 
 
 def markdown_table(header: list[str], rows: list[list[str]]) -> str:
@@ -397,19 +457,29 @@ def preamble(results: dict) -> str:
         f"{budget['deployment_cpus']}, {budget['deployment_memory_mb']} MiB of memory limits in "
         "all; "
         f"the load generator (Locust, open loop, latency from each request's due time, "
-        f"HdrHistogram percentiles) on CPU(s) {budget['generator_cpus']}. Headline capacities are "
-        f"the median of {results['plan']['repeats']} run(s), (min to max) beside them."
+        f"HdrHistogram percentiles, a p99 only from 1,000 samples, a p99.9 from 10,000) on "
+        f"CPU(s) {budget['generator_cpus']}. Capacities are searched to "
+        f"{results['plan']['capacity']['resolution']:.0%}; the headline ones are the median of "
+        f"{results['plan']['repeats']} block(s), each a fresh deployment of each architecture "
+        "in alternating order, with the median's order-statistic interval and its coverage, "
+        "then (min to max, n)."
+        + (
+            f" Experiments run: {', '.join(results['experiments'])}."
+            if len(results["experiments"]) < 6
+            else ""
+        )
     )
 
 
 def summary_markdown(results: dict) -> str:
-    parts = [
-        preamble(results),
-        markdown_table(["", "monolith", "microservices"], headline_rows(results)),
-        markdown_table(FAULT_HEADER, fault_rows(results)),
-        markdown_table(MODEL_HEADER, model_rows(results)),
-        "\n".join(f"- {line}" for line in conclusions(results)),
-    ]
+    parts = [preamble(results)]
+    if headline_rows(results):
+        parts.append(markdown_table(["", "monolith", "microservices"], headline_rows(results)))
+    if "faults" in results:
+        parts.append(markdown_table(FAULT_HEADER, fault_rows(results)))
+    if "model_cost" in results:
+        parts.append(markdown_table(MODEL_HEADER, model_rows(results)))
+    parts.append("\n".join(f"- {line}" for line in conclusions(results)))
     notes = validity_notes(results)
     if notes:
         parts.append("\n".join(f"- {note}" for note in notes))
@@ -446,12 +516,47 @@ def swarm_section(out: Path) -> str:
 
 def write_reports(results: dict, out: Path) -> None:
     (out / "summary.md").write_text(summary_markdown(results))
-    faults = "".join(
-        f"<figure>{img('fault timeline', fault_plot(f))}</figure>"
-        for f in results["faults"]
-        if "error" not in f
-    )
-    loops = results["loops"]
+    sections = []
+    if headline_rows(results):
+        sections.append(
+            "<h2>Capacity and cost</h2>"
+            + _html_table(["", "monolith", "microservices"], headline_rows(results))
+        )
+    if "capacity" in results:
+        sections.append(
+            img("latency and achieved rate against offered load", latency_plot(results))
+        )
+    if "loops" in results:
+        loops = results["loops"]
+        sections.append(
+            f"""<h2>Closed loop against open loop</h2>
+<p>{loops["closed"]["users"]} closed-loop users achieved
+{loops["closed"]["achieved_rps"]:g} predictions/s;
+the open loop then offered exactly that rate.</p>
+{img("closed and open loop latency", loops_plot(loops))}"""
+        )
+    if "scaling" in results:
+        plot = img("capacity per configuration", scaling_plot(results))
+        sections.append(f"<h2>Scaling on one host</h2>{plot}")
+    if "faults" in results:
+        figures = "".join(
+            f"<figure>{img('fault timeline', fault_plot(f))}</figure>"
+            for f in results["faults"]
+            if "error" not in f
+        )
+        sections.append(
+            f"""<h2>Faults, at {results["plan"]["fault_rate"]:g} requests/s offered</h2>
+<p>Answered is the share of intended requests that got a 200 during the fault.</p>
+{_html_table(FAULT_HEADER, fault_rows(results))}
+{figures}"""
+        )
+    if "model_cost" in results:
+        sections.append(
+            f"""<h2>When do the microservices pay?</h2>
+{_html_table(MODEL_HEADER, model_rows(results))}
+{img("overhead against model cost", model_cost_plot(results["model_cost"]))}"""
+        )
+    notes = "".join(f"<p class='invalid'>{html.escape(n)}</p>" for n in validity_notes(results))
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>ChurnLab: monolith vs microservices</title>
 <style>
@@ -464,24 +569,8 @@ figure {{ display: inline-block; margin: .3rem; }}
 <h1>Monolith or microservices, for this workload?</h1>
 <p>{html.escape(preamble(results))}</p>
 <ul>{"".join(f"<li>{html.escape(line)}</li>" for line in conclusions(results))}</ul>
-<h2>Capacity and cost</h2>
-{_html_table(["", "monolith", "microservices"], headline_rows(results))}
-{img("latency and achieved rate against offered load", latency_plot(results))}
-<h2>Closed loop against open loop</h2>
-<p>{loops["closed"]["users"]} closed-loop users achieved
-{loops["closed"]["achieved_rps"]:g} predictions/s;
-the open loop then offered exactly that rate.</p>
-{img("closed and open loop latency", loops_plot(loops))}
-<h2>Scaling on one host</h2>
-{img("capacity per configuration", scaling_plot(results))}
-<h2>Faults, at {results["plan"]["fault_rate"]:g} requests/s offered</h2>
-<p>Answered is the share of intended requests that got a 200 during the fault.</p>
-{_html_table(FAULT_HEADER, fault_rows(results))}
-{faults}
-<h2>When do the microservices pay?</h2>
-{_html_table(MODEL_HEADER, model_rows(results))}
-{img("overhead against model cost", model_cost_plot(results["model_cost"]))}
-{"".join(f"<p class='invalid'>{html.escape(n)}</p>" for n in validity_notes(results))}
+{"".join(sections)}
+{notes}
 {swarm_section(out)}
 </body></html>
 """

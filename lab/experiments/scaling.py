@@ -3,17 +3,15 @@
 The monolith scales as replicas behind the edge, each with its share of the CPU quota and of
 the memory. The microservices scale per stage; the configurations below split the same budget
 differently, and the one that serves most is reported. Each configuration's capacity comes
-from the open-loop latency curve (capacity.py). On one host extra replicas share the same
+from the same search as the headline one (capacity.py). On one host extra replicas share the same
 CPUs: this shows what splitting costs; the cluster (make cluster-up) shows what it buys.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from lab.experiments.budget import MEMORY_MB, Budget
-from lab.experiments.capacity import latency_curve
+from lab.experiments.budget import MEMORY_MB
 from runtimes.compose import ComposeDeployment
 
 MICRO_SERVICES = ("gateway", "ingest", "features", "inference")
@@ -57,27 +55,3 @@ def apply(deployment: ComposeDeployment, configuration: Configuration) -> None:
         for argument in ("--scale", f"{service}={configuration.replicas.get(service, 1)}")
     ]
     deployment.compose("up", "-d", "--no-build", "--wait", *scales)
-
-
-def scale(
-    deployment: ComposeDeployment,
-    out: Path,
-    budget: Budget,
-    configurations: list[Configuration],
-    **curve: object,
-) -> list[dict]:
-    results = []
-    for configuration in configurations:
-        apply(deployment, configuration)
-        measured = latency_curve(
-            deployment, out / f"scaling-{configuration.name.replace(' ', '-')}.csv", budget, **curve
-        )
-        results.append(
-            {
-                "configuration": configuration.name,
-                "replicas": configuration.replicas,
-                "capacity_rps": measured["capacity_rps"],
-                "generator": measured["generator"],
-            }
-        )
-    return results

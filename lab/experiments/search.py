@@ -1,8 +1,9 @@
-"""Capacity by search, not by grid: rates double from a start until one fails, then the
-bracket between the highest passing rate and the lowest failing one is halved until it is
-within 5%. Capacity is the highest tried rate at which that step and every lower one passed,
-so a lucky pass above a failure never counts. A search whose highest rate still passed is
-censored: it says "at least N", never N; one whose lowest rate failed says "below N".
+"""Capacity by search, not by grid: rates grow from a start (doubling, or by a smaller factor
+when the start is an earlier estimate) until one fails, then the bracket between the highest
+passing rate and the lowest failing one is halved until it is within 5%. Capacity is the
+highest tried rate at which that step and every lower one passed, so a lucky pass above a
+failure never counts. A search whose highest rate still passed is censored: it says "at least
+N", never N; one whose lowest rate failed says "below N".
 
 Pure: `next_rate` reads what was tried and says what to try next, so any runner (one host or
 the swarm) drives it, and tests drive it with a made-up service.
@@ -19,9 +20,12 @@ class CapacitySearch:
     limit: float  # never offered more (what the generator can send)
     floor: float = 1.0  # never offered less
     resolution: float = 0.05  # the bracket's width, as a share of its lower end, to stop at
+    growth: float = 2.0  # the factor up (or down, while the lowest rate fails) before a bracket
     tried: dict[float, bool] = field(default_factory=dict)  # rate -> passed
 
     def __post_init__(self) -> None:
+        if self.growth <= 1:
+            raise ValueError("a capacity search grows its rate by a factor over 1")
         if min(self.start, self.floor) < 0.1:  # rates are offered to a tenth of a request/s
             raise ValueError("a capacity search starts and ends at 0.1 requests/s or more")
 
@@ -52,12 +56,12 @@ class CapacitySearch:
         if not self.tried:
             return round(min(self.start, self.limit), 1)
         low, high = self.passing, self.failing
-        if high is None:  # nothing failed yet: double, up to the limit
+        if high is None:  # nothing failed yet: grow, up to the limit
             top = max(self.tried)
-            return round(min(top * 2, self.limit), 1) if top < self.limit else None
-        if low is None:  # the lowest rate failed: halve, down to the floor
+            return round(min(top * self.growth, self.limit), 1) if top < self.limit else None
+        if low is None:  # the lowest rate failed: shrink, down to the floor
             bottom = min(self.tried)
-            return round(max(bottom / 2, self.floor), 1) if bottom > self.floor else None
+            return round(max(bottom / self.growth, self.floor), 1) if bottom > self.floor else None
         if high - low <= self.resolution * low:
             return None
         middle = round((low + high) / 2, 1)

@@ -5,7 +5,7 @@
 
 Scaling across nodes: 1, 2 and 3 nodes sharing the same total budget (the deployment CPU set
 of budget.py, and the same memory), the monolith as one replica per node, the microservices
-split per stage; capacity at the SLO from the same open-loop curve as `make compare`. Then node
+split per stage; capacity at the SLO by the same search as `make compare` (capacity.py). Then node
 faults on the largest cluster, under open-loop load. Writes reports/swarm.json and
 reports/swarm.md, and plots into reports/swarm.html.
 
@@ -24,27 +24,41 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lab.experiments.budget import MEMORY_MB, Budget
-from lab.experiments.capacity import latency_curve
+from lab.experiments.capacity import Method, capacity_search, describe
 from lab.experiments.node_faults import NODE_FAULTS, node_fault_run
 from lab.experiments.report import img, markdown_table, node_scaling_plot, write_reports
 from runtimes import swarm
+
+SLO_MS = 250
 
 
 @dataclass(frozen=True)
 class SwarmPlan:
     node_counts: tuple[int, ...]
-    rates: tuple[float, ...]
-    step_seconds: float
+    capacity: Method
     faults: tuple[str, ...]
     fault_rate: float
     fault_phases: tuple[float, float, float]
 
 
 PLANS = {
-    "full": SwarmPlan((1, 2, 3), (10, 25, 50, 100, 150, 200, 300), 4, NODE_FAULTS, 15, (5, 35, 15)),
-    "quick": SwarmPlan((1, 2), (25, 50, 100, 200), 3, ("kill",), 10, (3, 35, 10)),
-}
-SLO_MS = 250
+    "full": SwarmPlan(
+        (1, 2, 3),
+        Method(
+            slo_ms=SLO_MS, settle_seconds=5, measure_seconds=30, calls=1000, timeout_seconds=5,
+            start=25, limit=800, resolution=0.05,
+        ),
+        NODE_FAULTS, 15, (5, 35, 15),
+    ),
+    "quick": SwarmPlan(
+        (1, 2),
+        Method(
+            slo_ms=SLO_MS, settle_seconds=1, measure_seconds=2, calls=150, timeout_seconds=2,
+            start=25, limit=800, resolution=0.25,
+        ),
+        ("kill",), 10, (3, 35, 10),
+    ),
+}  # fmt: skip
 # The microservices' splits of a cluster's budget: stage -> replicas, for n nodes.
 MICRO_SPLITS = {
     "inference on every node": lambda n: {"INFERENCE_REPLICAS": str(n)},
@@ -62,18 +76,10 @@ def log(message: str) -> None:
 def measure(
     deployment: str, settings: dict[str, str], log_file: Path, budget: Budget, plan: SwarmPlan
 ) -> dict:
-    """The deployment alone on the cluster with these settings: its latency curve."""
+    """The deployment alone on the cluster with these settings: its capacity by search."""
     swarm.deploy(deployment, **settings)
     time.sleep(5)  # every replica past its start period, DNS caught up
-    measured = latency_curve(
-        swarm.Stack(deployment),
-        log_file,
-        budget,
-        rates=plan.rates,
-        step_seconds=plan.step_seconds,
-        settle_seconds=1,
-        slo_ms=SLO_MS,
-    )
+    measured = capacity_search(swarm.Stack(deployment), log_file, budget, plan.capacity)
     swarm.remove(deployment)
     return measured
 
@@ -99,7 +105,7 @@ def run(plan: SwarmPlan, out: Path) -> dict:
         configurations += [("micro", name, split(nodes)) for name, split in MICRO_SPLITS.items()]
         for deployment, name, settings in configurations:
             log(f"{nodes} node(s): {deployment}, {name}")
-            log_file = out / f"{deployment}-{nodes}-nodes-{len(results['scaling'])}.csv"
+            log_file = out / f"{deployment}-{nodes}-nodes-{len(results['scaling'])}"
             curve = measure(deployment, settings, log_file, budget, plan)
             results["scaling"].append(
                 {"nodes": nodes, "deployment": deployment, "configuration": name, **curve}
@@ -125,10 +131,11 @@ def run(plan: SwarmPlan, out: Path) -> dict:
 
 def summary(results: dict) -> str:
     scaling = markdown_table(
-        ["nodes", "deployment", "configuration", f"capacity (p99 <= {SLO_MS} ms)", "valid"],
+        ["nodes", "deployment", "configuration", f"capacity (99% within {SLO_MS} ms)",
+         "bracket"],
         [
-            [str(r["nodes"]), r["deployment"], r["configuration"], f"{r['capacity_rps']:g}",
-             "yes" if r["generator"]["valid"] else "no (generator)"]
+            [str(r["nodes"]), r["deployment"], r["configuration"], describe(r),
+             " to ".join(f"{rate:g}" for rate in r["bracket"] if rate is not None)]
             for r in results["scaling"]
         ],
     )  # fmt: skip

@@ -7,7 +7,6 @@ import pytest
 from lab.experiments.analysis import (
     accepted_records,
     blast_radius,
-    capacity,
     missing,
     percentiles,
     rate_step,
@@ -25,37 +24,33 @@ def request(time: float, ok: bool = True, ms: float = 5.0, **extra) -> Request:
 
 
 def test_percentiles_come_from_an_hdr_histogram_of_every_latency():
+    figures = percentiles(float(ms) for ms in range(1, 10_001))
+    assert figures["p50_ms"] == pytest.approx(5_000, rel=0.002)
+    assert figures["p99_ms"] == pytest.approx(9_900, rel=0.002)
+    assert figures["p999_ms"] == pytest.approx(9_990, rel=0.002)
+    assert figures["samples"] == 10_000
+
+
+def test_a_percentile_from_too_few_samples_is_not_quoted():
+    """A p99 needs 1,000 samples and a p99.9 10,000: below that each is null, not the max."""
     figures = percentiles(float(ms) for ms in range(1, 1001))
-    assert figures["p50_ms"] == pytest.approx(500, rel=0.002)
     assert figures["p99_ms"] == pytest.approx(990, rel=0.002)
-    assert figures["p999_ms"] == pytest.approx(999, rel=0.002)
-    assert percentiles([]) == {"p50_ms": None, "p99_ms": None, "p999_ms": None}
+    assert figures["p999_ms"] is None
+    few = percentiles(float(ms) for ms in range(1, 999))
+    assert (few["p99_ms"], few["samples"]) == (None, 998)
+    assert few["p50_ms"] == pytest.approx(499, rel=0.01)
+    assert percentiles([]) == {"p50_ms": None, "p99_ms": None, "p999_ms": None, "samples": 0}
 
 
 def test_a_rate_step_counts_intended_achieved_and_late_requests_in_its_window():
-    log = [request(10 + i / 10, ok=i % 10 != 0, ms=20.0) for i in range(20)]  # 10/s, 2 fail
+    log = [request(10 + i / 1000, ok=i % 10 != 0, ms=20.0) for i in range(2000)]  # 1 in 10 fails
     log += [request(10.05, late_ms=50.0), request(12.5)]  # late; outside the window
-    step = rate_step(log, offered=10, start=10.0, end=12.0)
-    assert step["intended_rps"] == 10.5
-    assert step["achieved_rps"] == 9.5
-    assert step["success"] == pytest.approx(19 / 21, abs=1e-4)
-    assert step["late_share"] == pytest.approx(1 / 21, abs=1e-4)
+    step = rate_step(log, offered=1000, start=10.0, end=12.0)
+    assert step["intended_rps"] == 1000.5
+    assert step["achieved_rps"] == 900.5
+    assert step["success"] == pytest.approx(1801 / 2001, abs=1e-4)
+    assert step["late_share"] == pytest.approx(1 / 2001, abs=1e-4)
     assert step["p99_ms"] == pytest.approx(20.0, rel=0.01)
-
-
-def step(offered: float, achieved: float, p99: float | None) -> dict:
-    return {
-        "offered_rps": offered,
-        "intended_rps": offered,
-        "achieved_rps": achieved,
-        "p99_ms": p99,
-    }
-
-
-def test_capacity_is_the_highest_rate_within_the_slo_and_nearly_all_answered():
-    steps = [step(50, 50, 10), step(100, 100, 40), step(200, 150, 90), step(400, 400, 900)]
-    assert capacity(steps, slo_ms=250) == 100  # 200 misses 99% answered, 400 misses the SLO
-    assert capacity([step(50, 50, 300)], slo_ms=250) == 0
 
 
 def test_success_per_route_is_answered_over_intended_and_names_the_blast_radius():

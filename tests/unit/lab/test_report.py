@@ -8,29 +8,58 @@ import json
 import jsonschema
 import pytest
 
+from lab.experiments.capacity import summarise
 from lab.experiments.report import summary_markdown, write_reports
-from lab.stats import spread
+from lab.stats import ratio_interval, spread
 from runtimes.paths import ROOT
 
 SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
 GENERATOR = {"cpu_share": 0.3, "late_share": 0.0, "valid": True}
 
 
-def curve(capacity_rps: float, rates=(25, 100, 300)) -> dict:
-    steps = [
-        {
-            "offered_rps": rate,
-            "intended_rps": rate,
-            "achieved_rps": min(rate, capacity_rps * 1.1),
-            "success": 1.0 if rate <= capacity_rps else 0.7,
-            "late_share": 0.0,
-            "p50_ms": 2.0 if rate <= capacity_rps else 900.0,
-            "p99_ms": 9.0 if rate <= capacity_rps else 4000.0,
-            "p999_ms": 15.0 if rate <= capacity_rps else 5000.0,
-        }
-        for rate in rates
-    ]
-    return {"steps": steps, "capacity_rps": capacity_rps, "generator": GENERATOR}
+def trial(rate: float, passed: bool) -> dict:
+    return {
+        "offered_rps": rate,
+        "intended_rps": rate,
+        "achieved_rps": rate if passed else rate * 0.8,
+        "success": 1.0 if passed else 0.7,
+        "late_share": 0.0,
+        "p50_ms": 2.0 if passed else 900.0,
+        "p99_ms": 9.0 if passed else 4000.0,
+        "p999_ms": None,
+        "samples": 1200,
+        "window_s": 30.0,
+        "calls": 1200,
+        "within_slo": 1200 if passed else 800,
+        "generator": {**GENERATOR, "expected_calls": 1200, "on_schedule": True},
+        "verdict": "pass" if passed else "fail",
+    }
+
+
+def found(capacity_rps: float, top: float | None = None) -> dict:
+    """A search that bracketed `capacity_rps` (or, with no `top`, never failed up to it)."""
+    tried = [(50.0, True), (capacity_rps, True)] + ([(top, False)] if top else [])
+    return {
+        "capacity_rps": capacity_rps,
+        "censored": None if top else "above",
+        "bracket": [capacity_rps, top],
+        "tried": [list(t) for t in tried],
+        "limited_by": None,
+        "trials": [trial(rate, passed) for rate, passed in tried],
+        "method": METHOD,
+    }
+
+
+METHOD = {
+    "slo_ms": 250,
+    "settle_seconds": 1,
+    "measure_seconds": 2,
+    "calls": 150,
+    "timeout_seconds": 2,
+    "start": 50,
+    "limit": 800,
+    "resolution": 0.25,
+}
 
 
 def fault(deployment: str, label: str, resilience: bool = True, **routes: float) -> dict:
@@ -75,7 +104,9 @@ def results() -> dict:
             "p99_ms": spread([8.0] * len(cpu)),
         }
 
-    model_run = {"capacity_rps": 100.0, "p99_ms": 9.0, "generator": GENERATOR}
+    model_run = {"capacity_rps": 100.0, "censored": None, "p99_ms": 9.0, "p99_at_rps": 50}
+    monolith = [found(300, 310), found(290, 300), found(310, 320)]
+    micro = [found(80, 83), found(100, 104), found(120, 125)]
     return {
         "command": "make compare QUICK=1",
         "started": "2026-11-26 15:00 UTC",
@@ -89,14 +120,18 @@ def results() -> dict:
         },
         "plan": {
             "repeats": 3,
-            "rates": [25, 100, 300],
-            "slo_ms": 250,
+            "warm_up_seconds": 3,
+            "capacity": METHOD,
             "fault_rate": 30,
             "cost_rate": 40,
         },
+        "experiments": ["capacity", "cost", "loops", "faults", "scaling", "model_cost"],
         "capacity": {
-            "monolith": {"runs": [curve(300)] * 3, "capacity_rps": spread([300, 300, 300], 1)},
-            "micro": {"runs": [curve(100)] * 3, "capacity_rps": spread([80, 100, 120], 1)},
+            "monolith": summarise(monolith),
+            "micro": summarise(micro),
+            "monolith_over_micro": ratio_interval(
+                [s["capacity_rps"] for s in monolith], [s["capacity_rps"] for s in micro]
+            ),
         },
         "cost": {"monolith": cost([1.1, 1.0, 1.2], 2), "micro": cost([5.5, 5.0, 6.0], 5)},
         "loops": {
@@ -119,32 +154,12 @@ def results() -> dict:
         },
         "scaling": {
             "monolith": [
-                {
-                    "configuration": "1 replica(s)",
-                    "replicas": {"monolith": 1},
-                    "capacity_rps": 300.0,
-                    "generator": GENERATOR,
-                },
-                {
-                    "configuration": "2 replica(s)",
-                    "replicas": {"monolith": 2},
-                    "capacity_rps": 250.0,
-                    "generator": GENERATOR,
-                },
+                {"configuration": "1 replica(s)", "replicas": {"monolith": 1}, **found(300.0, 310)},
+                {"configuration": "2 replica(s)", "replicas": {"monolith": 2}, **found(250.0, 260)},
             ],
             "micro": [
-                {
-                    "configuration": "one of each",
-                    "replicas": {},
-                    "capacity_rps": 100.0,
-                    "generator": GENERATOR,
-                },
-                {
-                    "configuration": "2 gateways",
-                    "replicas": {"gateway": 2},
-                    "capacity_rps": 110.0,
-                    "generator": GENERATOR,
-                },
+                {"configuration": "one of each", "replicas": {}, **found(100.0, 104)},
+                {"configuration": "2 gateways", "replicas": {"gateway": 2}, **found(110.0, None)},
             ],
         },
         "faults": [
@@ -190,10 +205,12 @@ def test_results_of_the_documented_shape_pass_the_schema(results):
 @pytest.mark.parametrize(
     "damage",
     [
-        lambda r: r.pop("faults"),
+        lambda r: r.pop("experiments"),
         lambda r: r["faults"][0].pop("records_lost"),
         lambda r: r["capacity"]["micro"]["capacity_rps"].pop("flagged"),
-        lambda r: r["capacity"]["monolith"]["runs"][0]["steps"][0].update(p99_ms=-1),
+        lambda r: r["capacity"]["monolith"]["runs"][0]["trials"][0].update(p99_ms=-1),
+        lambda r: r["capacity"]["micro"]["runs"][0].pop("censored"),
+        lambda r: r["capacity"]["micro"].update(reads="about"),
         lambda r: r["faults"][0].update(deployment="mainframe"),
         lambda r: r["model_cost"].pop("crossover"),
     ],
@@ -209,12 +226,15 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     summary = summary_markdown(results)
     assert "on CPU(s) 1, 1536 MiB" in summary
     assert "generator (Locust, open loop" in summary
-    assert "100.0 [80.0, 120.0] (80.0 to 120.0, n=3) ⚠ interval over ±15%" in summary
+    assert "100.0 [80.0, 120.0; 75%] (80.0 to 120.0, n=3) ⚠ interval over ±15%" in summary
+    assert "capacity, monolith ÷ microservices, paired by block (n=3) | 3.04 [" in summary
+    assert "| capacity, microservices as 2 gateways (same CPU set) ← best split |  | ≥ 110 |" in (
+        summary
+    )
     assert "| monolith | kill monolith | on | 0.0% |" in summary
     assert "| microservices | pause ingest | off | 20.0% |" in summary
     assert "not applied: FaultUnavailableError" in summary
-    assert "← best split" in summary
-    assert "3.0 times the microservices' offered rate" in summary
+    assert "the monolith sustains 3.0 times the microservices' rate within the SLO (" in summary
     assert "closed loop reports a p99 of 20.0 ms and the open loop 90.0 ms" in summary
     assert "about 15.0 ms per prediction (by the lines fitted" in summary
     # The fault that could not be applied counted nothing: never passed off as 0 lost.

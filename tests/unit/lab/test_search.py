@@ -66,3 +66,21 @@ def test_rates_below_a_tenth_are_refused_not_looped_on():
         CapacitySearch(start=10, limit=100, floor=0.04)
     found = search(service(0.05), start=0.4, limit=100, floor=0.1)
     assert (found["censored"], found["capacity_rps"]) == ("below", 0.1)
+
+
+@pytest.mark.parametrize("true_capacity", [180.0, 260.0])
+def test_a_search_from_an_earlier_estimate_grows_gently_and_stays_shorter(true_capacity):
+    """Started at an earlier run's capacity with 10% steps, it brackets the same capacity
+    within 5% in fewer trials than doubling from far below."""
+    tried = []
+    found = search(
+        lambda rate: tried.append(rate) or rate <= true_capacity, start=200, limit=5000, growth=1.1
+    )
+    low, high = found["bracket"]
+    assert low <= true_capacity < high
+    assert (high - low) <= 0.05 * low
+    doubled = []
+    search(lambda rate: doubled.append(rate) or rate <= true_capacity, start=25, limit=5000)
+    assert len(tried) <= 5 < len(doubled)
+    with pytest.raises(ValueError, match="over 1"):
+        CapacitySearch(start=10, limit=100, growth=1.0)

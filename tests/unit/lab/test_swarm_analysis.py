@@ -12,7 +12,9 @@ def row(nodes: int, deployment: str, configuration: str, capacity: float) -> dic
         "deployment": deployment,
         "configuration": configuration,
         "capacity_rps": capacity,
-        "generator": {"valid": True},
+        "censored": None if capacity < 800 else "above",
+        "bracket": [capacity, capacity * 1.04 if capacity < 800 else None],
+        "limited_by": None,
     }
 
 
@@ -49,7 +51,7 @@ def test_summary_tables_every_configuration_and_fault():
         "command": "make compare-swarm",
         "started": "2026-11-26 16:00 UTC",
         "budget": {"deployment_cpus": "1", "generator_cpus": "0"},
-        "scaling": [row(1, "monolith", "1 replica", 100), row(2, "micro", "a", 50)],
+        "scaling": [row(1, "monolith", "1 replica", 800), row(2, "micro", "a", 50)],
         "node_faults": [
             {
                 "deployment": "micro",
@@ -67,7 +69,8 @@ def test_summary_tables_every_configuration_and_fault():
         ],
     }
     text = summary(results)
-    assert "| 2 | micro | a | 50 | yes |" in text
+    assert "| 2 | micro | a | 50 | 50 to 52 |" in text
+    assert "| 1 | monolith | 1 replica | ≥ 800 | 800 |" in text  # never failed: a bound
     row_text = (
         "| micro | kill node-2 | 11.5 s | 16 s | not in the run | 24.5 s | 3 of 600 | 0 | 0 / 0 |"
     )

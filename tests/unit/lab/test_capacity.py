@@ -1,0 +1,99 @@
+"""The capacity experiment's decisions, on made-up trials: the SLO verdict of a step, the rerun
+of a step too short to tell, the stop where the generator could not hold its schedule, and the
+figure repeated searches make."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.experiments import capacity
+from lab.experiments.capacity import Method, capacity_search, slo_verdict, summarise
+
+METHOD = Method(
+    slo_ms=250,
+    settle_seconds=1,
+    measure_seconds=2,
+    calls=400,
+    timeout_seconds=2,
+    start=50,
+    limit=800,
+    resolution=0.05,
+)
+
+
+def test_a_step_passes_only_when_its_interval_clears_99_percent():
+    assert slo_verdict(1000, 1000) == "pass"
+    assert slo_verdict(960, 1000) == "fail"
+    assert slo_verdict(992, 1000) == "undecided"  # 99.2%: too few calls to tell
+    assert slo_verdict(380, 380) == "undecided"  # under 381 calls nothing can pass
+    assert slo_verdict(0, 0) == "fail"
+
+
+def made_up(true_capacity: float, undecided_near: float = 0.0, limit: float = 10_000):
+    """Trials of a service that answers within the SLO up to `true_capacity`; within
+    `undecided_near` of it, a first trial cannot tell and the longer one can."""
+    tried = []
+
+    def trial(deployment, log, budget, method, rate, longer=1):
+        tried.append((rate, longer))
+        if rate > limit:
+            verdict = None
+        elif abs(rate - true_capacity) < undecided_near and longer == 1:
+            verdict = "undecided"
+        else:
+            verdict = "pass" if rate <= true_capacity else "fail"
+        calls = 1000 * longer
+        good = calls if verdict == "pass" else int(0.9 * calls)
+        return {"offered_rps": rate, "verdict": verdict, "calls": calls, "within_slo": good}
+
+    return trial, tried
+
+
+def test_the_search_brackets_a_true_capacity_and_keeps_every_trial(monkeypatch, tmp_path):
+    trial, tried = made_up(237)
+    monkeypatch.setattr(capacity, "trial", trial)
+    found = capacity_search(None, tmp_path, None, METHOD)
+    low, high = found["bracket"]
+    assert low <= 237 < high
+    assert high - low <= 0.05 * low
+    assert [t["offered_rps"] for t in found["trials"]] == [rate for rate, _ in tried]
+    assert found["limited_by"] is None
+
+
+def test_a_step_too_short_to_tell_runs_again_twice_as_long(monkeypatch, tmp_path):
+    trial, tried = made_up(237, undecided_near=20)
+    monkeypatch.setattr(capacity, "trial", trial)
+    found = capacity_search(None, tmp_path, None, METHOD)
+    reruns = [rate for rate, longer in tried if longer == 2]
+    assert reruns, tried
+    assert all((rate, 1) in tried for rate in reruns)
+    assert found["bracket"][0] <= 237 < found["bracket"][1]
+
+
+def test_a_generator_that_cannot_hold_the_rate_stops_the_search_as_censored(monkeypatch, tmp_path):
+    trial, _ = made_up(10_000, limit=300)
+    monkeypatch.setattr(capacity, "trial", trial)
+    found = capacity_search(None, tmp_path, None, METHOD)
+    assert found["limited_by"] == "generator"
+    assert (found["censored"], found["capacity_rps"]) == ("above", 200)
+
+
+def test_an_estimate_starts_the_search_near_it_in_small_steps(monkeypatch, tmp_path):
+    trial, tried = made_up(237)
+    monkeypatch.setattr(capacity, "trial", trial)
+    capacity_search(None, tmp_path, None, METHOD, estimate=230)
+    assert tried[0] == (230, 1)
+    assert tried[1][0] == pytest.approx(253, abs=0.1)  # 10% up at a 5% resolution
+    assert len(tried) <= 4
+
+
+def search(capacity_rps: float, censored: str | None = None) -> dict:
+    return {"capacity_rps": capacity_rps, "censored": censored}
+
+
+def test_repeated_searches_read_as_a_bound_when_any_was_censored():
+    assert summarise([search(100), search(110), search(105)])["reads"] == "="
+    bounded = summarise([search(100), search(800, "above"), search(105)])
+    assert (bounded["reads"], bounded["censored_runs"]) == ("≥", 1)
+    assert summarise([search(1, "below"), search(800, "above")])["reads"] == "?"
+    assert summarise([search(100)] * 3)["capacity_rps"]["median"] == 100
