@@ -30,6 +30,9 @@ from lab.load.locust import run_locust
 from lab.stats import spread
 
 TARGET_SHARE = 0.99  # of calls answered within the SLO
+# Fewer calls than this can never pass: even all of them within the SLO leave the Wilson
+# interval's lower end under 99%.
+CALLS_TO_PASS = 381
 LATE_SHARE = 0.01
 RATE_PER_USER = 5.0  # at most: each user offers its share of the rate, so any rate is exact
 
@@ -53,6 +56,10 @@ class Method:
     start: float  # the search's first rate
     limit: float  # its highest
     resolution: float  # the bracket's width to stop at, as a share of its lower end
+
+    def __post_init__(self) -> None:
+        if self.calls < CALLS_TO_PASS:
+            raise ValueError(f"a trial of fewer than {CALLS_TO_PASS} calls can never pass")
 
     def window_seconds(self, rate: float) -> float:
         return max(self.measure_seconds, self.calls / rate)

@@ -53,7 +53,7 @@ PLANS = {
     "quick": SwarmPlan(
         (1, 2),
         Method(
-            slo_ms=SLO_MS, settle_seconds=1, measure_seconds=2, calls=150, timeout_seconds=2,
+            slo_ms=SLO_MS, settle_seconds=1, measure_seconds=2, calls=400, timeout_seconds=2,
             start=25, limit=800, resolution=0.25,
         ),
         ("kill",), 10, (3, 35, 10),

@@ -29,6 +29,11 @@ def test_a_step_passes_only_when_its_interval_clears_99_percent():
     assert slo_verdict(0, 0) == "fail"
 
 
+def test_a_method_whose_trials_could_never_pass_is_refused():
+    with pytest.raises(ValueError, match="never pass"):
+        Method(**{**METHOD.__dict__, "calls": 150})
+
+
 def made_up(true_capacity: float, undecided_near: float = 0.0, limit: float = 10_000):
     """Trials of a service that answers within the SLO up to `true_capacity`; within
     `undecided_near` of it, a first trial cannot tell and the longer one can."""

@@ -54,7 +54,7 @@ METHOD = {
     "slo_ms": 250,
     "settle_seconds": 1,
     "measure_seconds": 2,
-    "calls": 150,
+    "calls": 400,
     "timeout_seconds": 2,
     "start": 50,
     "limit": 800,
