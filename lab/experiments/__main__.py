@@ -98,6 +98,7 @@ PLANS = {
             timeout_seconds=5,  # the server's whole request budget
             start=50,
             limit=800,
+            floor=5,
             resolution=0.05,
         ),
         loop_users=16,
@@ -118,12 +119,13 @@ PLANS = {
         warm_up_seconds=3,
         capacity=Method(
             slo_ms=250,
-            settle_seconds=1,
+            settle_seconds=2,
             measure_seconds=2,
             calls=400,  # the fewest that can pass (capacity.CALLS_TO_PASS); no p99 is quoted
             timeout_seconds=2,
             start=50,
             limit=800,
+            floor=10,
             resolution=0.25,
         ),
         loop_users=8,

@@ -71,6 +71,8 @@ class CapacitySearch:
         """capacity_rps with how far to trust it: `censored` is "above" (the highest rate
         tried passed: capacity is at least this) or "below" (the lowest failed: less than
         this), else null; `bracket` the passing and failing rates around it."""
+        if not self.tried:
+            raise RuntimeError("no rate was decided: the generator could not hold the first")
         low, high = self.passing, self.failing
         censored = "above" if high is None else "below" if low is None else None
         return {

@@ -46,7 +46,7 @@ PLANS = {
         (1, 2, 3),
         Method(
             slo_ms=SLO_MS, settle_seconds=5, measure_seconds=30, calls=1000, timeout_seconds=5,
-            start=25, limit=800, resolution=0.05,
+            start=25, limit=800, floor=5, resolution=0.05,
         ),
         NODE_FAULTS, 15, (5, 35, 15),
     ),
@@ -54,7 +54,7 @@ PLANS = {
         (1, 2),
         Method(
             slo_ms=SLO_MS, settle_seconds=1, measure_seconds=2, calls=400, timeout_seconds=2,
-            start=25, limit=800, resolution=0.25,
+            start=25, limit=800, floor=10, resolution=0.25,
         ),
         ("kill",), 10, (3, 35, 10),
     ),

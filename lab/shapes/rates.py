@@ -1,9 +1,12 @@
 """Open loop: each offered rate of --rates for --step-seconds, in turn; as many users as
-offer it at --rate-per-user, all at once, so the rate is the step's from its first second.
+offer it at --rate-per-user, all at once (spawned at 1,000 a second), so the rate is the
+step's from its first second.
 Then --drain-seconds with the users kept but sending nothing, so that the calls still in flight
 at the last step's end are answered (or time out) and logged rather than dropped."""
 
 from locust import LoadTestShape
+
+SPAWN_AT_ONCE = 1000  # users a second: a step's users all start in its first moments
 
 
 class Rates(LoadTestShape):
@@ -21,4 +24,4 @@ class Rates(LoadTestShape):
             self.runner.environment.offering = False
             step = len(rates) - 1
         users = max(round(rates[step] / options.rate_per_user), 1)
-        return users, users
+        return users, SPAWN_AT_ONCE

@@ -17,6 +17,7 @@ METHOD = Method(
     timeout_seconds=2,
     start=50,
     limit=800,
+    floor=5,
     resolution=0.05,
 )
 
@@ -34,14 +35,22 @@ def test_a_method_whose_trials_could_never_pass_is_refused():
         Method(**{**METHOD.__dict__, "calls": 150})
 
 
-def made_up(true_capacity: float, undecided_near: float = 0.0, limit: float = 10_000):
+def made_up(
+    true_capacity: float,
+    undecided_near: float = 0.0,
+    limit: float = 10_000,
+    stalls_once_at: float | None = None,
+):
     """Trials of a service that answers within the SLO up to `true_capacity`; within
-    `undecided_near` of it, a first trial cannot tell and the longer one can."""
+    `undecided_near` of it, a first trial cannot tell and the longer one can; at
+    `stalls_once_at` its first trial fails (a stall of the machine), and later ones do not."""
     tried = []
 
     def trial(deployment, log, budget, method, rate, longer=1):
         tried.append((rate, longer))
-        if rate > limit:
+        if rate == stalls_once_at and tried.count((rate, 1)) == 1:
+            verdict = "fail"
+        elif rate > limit:
             verdict = None
         elif abs(rate - true_capacity) < undecided_near and longer == 1:
             verdict = "undecided"
@@ -49,7 +58,13 @@ def made_up(true_capacity: float, undecided_near: float = 0.0, limit: float = 10
             verdict = "pass" if rate <= true_capacity else "fail"
         calls = 1000 * longer
         good = calls if verdict == "pass" else int(0.9 * calls)
-        return {"offered_rps": rate, "verdict": verdict, "calls": calls, "within_slo": good}
+        return {
+            "offered_rps": rate,
+            "verdict": verdict,
+            "calls": calls,
+            "within_slo": good,
+            "generator": {"expected_calls": calls, "cpu_share": 0.2, "late_share": 0.0},
+        }
 
     return trial, tried
 
@@ -89,7 +104,7 @@ def test_an_estimate_starts_the_search_near_it_in_small_steps(monkeypatch, tmp_p
     capacity_search(None, tmp_path, None, METHOD, estimate=230)
     assert tried[0] == (230, 1)
     assert tried[1][0] == pytest.approx(253, abs=0.1)  # 10% up at a 5% resolution
-    assert len(tried) <= 4
+    assert len({rate for rate, _ in tried}) <= 4  # rates; each failure is tried twice
 
 
 def search(capacity_rps: float, censored: str | None = None) -> dict:
@@ -102,3 +117,20 @@ def test_repeated_searches_read_as_a_bound_when_any_was_censored():
     assert (bounded["reads"], bounded["censored_runs"]) == ("≥", 1)
     assert summarise([search(1, "below"), search(800, "above")])["reads"] == "?"
     assert summarise([search(100)] * 3)["capacity_rps"]["median"] == 100
+
+
+def test_one_stall_does_not_fail_a_rate_but_a_confirmed_failure_does(monkeypatch, tmp_path):
+    trial, tried = made_up(237, stalls_once_at=100)
+    monkeypatch.setattr(capacity, "trial", trial)
+    found = capacity_search(None, tmp_path, None, METHOD)
+    assert tried[:4] == [(50, 1), (100, 1), (100, 1), (100, 1)]  # fail, pass, pass: 2 of 3
+    assert found["bracket"][0] <= 237 < found["bracket"][1]
+    failing = [rate for rate, _ in tried if rate > 237]
+    assert all(failing.count(rate) == 2 for rate in failing)  # each failure seen twice
+
+
+def test_no_rate_decided_is_an_error_not_a_figure(monkeypatch, tmp_path):
+    trial, _ = made_up(237, limit=10)
+    monkeypatch.setattr(capacity, "trial", trial)
+    with pytest.raises(RuntimeError, match="no rate was decided"):
+        capacity_search(None, tmp_path, None, METHOD)

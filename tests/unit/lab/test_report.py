@@ -58,6 +58,7 @@ METHOD = {
     "timeout_seconds": 2,
     "start": 50,
     "limit": 800,
+    "floor": 10,
     "resolution": 0.25,
 }
 
