@@ -304,9 +304,11 @@ def summarise_costs(runs: list[dict]) -> dict:
         "offered_rps": runs[0]["offered_rps"],
         "containers": runs[0]["containers"],
         **{
-            key: spread([run[key] for run in runs], 3)
+            key: spread(values, 3)
+            if (values := [r[key] for r in runs if r[key] is not None])
+            else None
             for key in ("cpu_seconds_per_1000_predictions", "memory_mb", "p99_ms")
-        },
+        },  # a p99 from too few samples is null (analysis.QUOTABLE_FROM): never a figure
     }
 
 

@@ -13,8 +13,9 @@ is tried again, and passes if 2 of 3 trials do: a shared machine stalls now and 
 0.3-3 s were seen on this VM), and one stall fails a step at any rate, so an unconfirmed failure
 would walk the search down to the floor. A trial whose generator fell off its own
 schedule (the window's calls outside λT ± 3√(λT), or its CPU saturated, or over 1% of calls
-left over 10 ms late) tells nothing of the deployment: the search stops there, and its result
-says the generator limited it.
+left over 10 ms late) tells nothing of the deployment: the search goes on below that rate, and
+its result says the generator limited it (a capacity that never failed under the generator's
+limit reads "≥").
 """
 
 from __future__ import annotations
@@ -164,9 +165,13 @@ def capacity_search(
             outcomes.append(passed)
             if outcomes[0] or max(outcomes.count(True), outcomes.count(False)) == 2:
                 break
-        if passed is None:
+        if passed is None:  # the generator's limit is under `rate`: search below it
             limited_by = "generator"
-            break
+            low = search.passing
+            if low is None or search.failing is not None or rate - low <= method.resolution * low:
+                break
+            search.limit = round((low + rate) / 2, 1)
+            continue
         search.record(rate, outcomes.count(True) > outcomes.count(False))
     return {
         **search.result(),

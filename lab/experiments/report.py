@@ -61,9 +61,11 @@ def _fmt(value, suffix: str = "", digits: int = 1) -> str:
     return f"{value}{suffix}"
 
 
-def _spread(figure: dict, suffix: str = "", reads: str = "=") -> str:
+def _spread(figure: dict | None, suffix: str = "", reads: str = "=") -> str:
     """median [interval, its coverage] (min to max, n runs), and a warning where the runs did
     not settle the figure; `reads` "≥" or "<" where censored runs make the median a bound."""
+    if figure is None:
+        return "n/a (too few samples)"
     interval = figure.get("interval")
     text = ("" if reads == "=" else f"{reads} ") + _fmt(figure["median"], suffix)
     if interval:

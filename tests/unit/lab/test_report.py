@@ -263,3 +263,11 @@ def test_the_html_report_adds_the_swarm_results_measured_beside_it(results, tmp_
     assert 'alt="capacity by node count"' in page
     assert page.count("data:image/png;base64,") == 7 + 1
     assert "| micro | kill node-2 | 0 / 0 |" in page
+
+
+def test_a_percentile_from_too_few_samples_reads_not_available(results):
+    results["cost"]["micro"]["p99_ms"] = None
+    jsonschema.validate(results, SCHEMA)
+    assert "| 8.0 ms [8.0, 8.0; 75%] (8.0 to 8.0, n=3) | n/a (too few samples) |" in (
+        summary_markdown(results)
+    )
