@@ -38,7 +38,7 @@ DATASET = Path(__file__).resolve().parents[1] / "data" / "telco_customer_churn.c
 BATCH_SIZE = 50
 # What a client of this API sends: mostly single predictions, some batches, a few card reads.
 MIX = (("predict_one", 20), ("predict_batch", 2), ("model_card", 1))
-MIXES = {"api": MIX, "single": (("predict_one", 1),)}
+MIXES = {"api": MIX, "single": (("predict_one", 1),), "batch": (("predict_batch", 1),)}
 
 
 def load_records(path: Path = DATASET) -> list[dict]:
@@ -91,7 +91,7 @@ def _options(parser) -> None:
         choices=sorted(MIXES),
         default="api",
         env_var="LOCUST_MIX",
-        help="api: the mix of a client of this API; single: single predictions only",
+        help="api: the mix of a client of this API; single or batch: those calls only",
     )
     add(
         "--wait-seconds",

@@ -28,7 +28,7 @@ from lab.experiments import model_cost
 from lab.experiments.budget import Budget
 from lab.experiments.capacity import Method, capacity_search, summarise
 from lab.experiments.cells import Cells
-from lab.experiments.cost import steady_cost
+from lab.experiments.cost import cpu_regression, rates_for
 from lab.experiments.failures import RESILIENCE_OFF, Fault, fault_run
 from lab.experiments.loops import closed_and_open
 from lab.experiments.report import write_reports
@@ -40,7 +40,7 @@ from lab.experiments.scaling import (
 )
 from lab.load.locust import run_locust
 from lab.machine import machine
-from lab.stats import ratio_interval, spread
+from lab.stats import ratio_interval
 from runtimes.compose import ComposeDeployment, compose_deployment
 from runtimes.http import wait_ready
 
@@ -74,8 +74,9 @@ class Plan:
     loop_users: int  # closed-loop users of the closed/open pair
     loop_seconds: float
     settle_seconds: float  # left out at the start of the loops' and cost's runs
-    cost_rate: float  # the steady rate CPU and memory are measured at
-    cost_seconds: float
+    cost_shares: tuple[float, ...]  # of the capacity, the rates CPU is regressed over
+    cost_rates: tuple[float, ...]  # records a second to regress over without a capacity
+    cost_seconds: float  # each rate's measured window
     fault_rate: float
     fault_phases: tuple[float, float, float]  # before, during, after
     faults: tuple[str, ...]  # labels of FAULTS
@@ -104,7 +105,8 @@ PLANS = {
         loop_users=16,
         loop_seconds=30,
         settle_seconds=5,
-        cost_rate=50,
+        cost_shares=(0.2, 0.4, 0.6, 0.8),
+        cost_rates=(10, 20, 30, 40),
         cost_seconds=30,
         fault_rate=40,
         fault_phases=(20, 20, 30),
@@ -131,8 +133,9 @@ PLANS = {
         loop_users=8,
         loop_seconds=4,
         settle_seconds=1,
-        cost_rate=40,
-        cost_seconds=4,
+        cost_shares=(0.25, 0.5, 0.75),
+        cost_rates=(10, 20, 30),
+        cost_seconds=3,
         fault_rate=30,
         # The fault lasts 5 s: longer than the gateway's ingest timeout (2.5 s), or a paused
         # ingest only delays predictions, and resilience off would look as good as on.
@@ -254,13 +257,7 @@ def deployment_experiments(
     if "capacity" in results and results["capacity"][arch]["reads"] == "=":
         estimate = results["capacity"][arch]["capacity_rps"]["median"]
     experiments = {
-        "cost": lambda d: summarise_costs(
-            [
-                steady_cost(d, raw / f"cost-{run}.csv", budget, rate=plan.cost_rate,
-                            seconds=plan.cost_seconds)
-                for run in range(plan.repeats)
-            ]
-        ),
+        "cost": lambda d: costs(d, plan, raw, budget, estimate),
         "loops": lambda d: closed_and_open(
             d, raw / "loops", budget, users=plan.loop_users, seconds=plan.loop_seconds,
             settle_seconds=plan.settle_seconds,
@@ -297,18 +294,26 @@ def deployment_experiments(
     return merged
 
 
-def summarise_costs(runs: list[dict]) -> dict:
-    """Repeated cost runs as medians with their spread."""
+def costs(
+    deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget, capacity: float | None
+) -> dict:
+    """CPU per record by regression, for single predictions and for batches, then memory."""
+    found = {
+        mix: cpu_regression(
+            deployment,
+            raw,
+            budget,
+            mix=mix,
+            rates=rates_for(capacity, plan.cost_shares, plan.cost_rates, mix),
+            settle_seconds=plan.settle_seconds,
+            seconds=plan.cost_seconds,
+        )
+        for mix in ("single", "batch")
+    }
     return {
-        "runs": runs,
-        "offered_rps": runs[0]["offered_rps"],
-        "containers": runs[0]["containers"],
-        **{
-            key: spread(values, 3)
-            if (values := [r[key] for r in runs if r[key] is not None])
-            else None
-            for key in ("cpu_seconds_per_1000_predictions", "memory_mb", "p99_ms")
-        },  # a p99 from too few samples is null (analysis.QUOTABLE_FROM): never a figure
+        **found,
+        "memory_mb": round(deployment.memory_bytes() / 1e6, 1),
+        "containers": len(deployment.containers()),
     }
 
 

@@ -61,11 +61,9 @@ def _fmt(value, suffix: str = "", digits: int = 1) -> str:
     return f"{value}{suffix}"
 
 
-def _spread(figure: dict | None, suffix: str = "", reads: str = "=") -> str:
+def _spread(figure: dict, suffix: str = "", reads: str = "=") -> str:
     """median [interval, its coverage] (min to max, n runs), and a warning where the runs did
     not settle the figure; `reads` "≥" or "<" where censored runs make the median a bound."""
-    if figure is None:
-        return "n/a (too few samples)"
     interval = figure.get("interval")
     text = ("" if reads == "=" else f"{reads} ") + _fmt(figure["median"], suffix)
     if interval:
@@ -260,21 +258,43 @@ def headline_rows(results: dict) -> list[list[str]]:
 
 
 def _cost_rows(cost: dict) -> list[list[str]]:
-    return [
-        [
-            f"p99 at {cost['monolith']['offered_rps']:g} requests/s, the API's mix (from due time)",
-            *(_spread(cost[a]["p99_ms"], " ms") for a in ARCHES),
-        ],
-        [
-            "CPU-seconds per 1,000 predicted records",
-            *(_spread(cost[a]["cpu_seconds_per_1000_predictions"]) for a in ARCHES),
-        ],
-        [
-            "memory in use, all containers (MB)",
-            *(_spread(cost[a]["memory_mb"]) for a in ARCHES),
-        ],
-        ["containers", *(str(cost[a]["containers"]) for a in ARCHES)],
-    ]
+    rows = []
+    for mix, what in (("single", "single prediction"), ("batch", "record of a 50-record batch")):
+        rows.append(
+            [f"CPU per {what}, marginal (ms; regression over rates)"]
+            + [_demand(cost[a][mix]["total"]) for a in ARCHES]
+        )
+    rows.append(
+        ["background CPU, single-prediction fit (CPUs)"]
+        + [_fmt((cost[a]["single"]["total"] or {}).get("background_cpus"), "", 3) for a in ARCHES]
+    )
+    rows.append(
+        ["bottleneck container (largest CPU per single prediction)"]
+        + [_bottleneck(cost[a]["single"]) for a in ARCHES]
+    )
+    rows.append(
+        ["memory in use, all containers (MB)", *(_fmt(cost[a]["memory_mb"]) for a in ARCHES)]
+    )
+    rows.append(["containers", *(str(cost[a]["containers"]) for a in ARCHES)])
+    return rows
+
+
+def _demand(fitted: dict | None) -> str:
+    if fitted is None:
+        return "n/a (too few rates)"
+    low, high = fitted["ms_per_record_interval"]
+    return (
+        f"{fitted['ms_per_record']:.3f} [{low:.3f}, {high:.3f}; 95%] "
+        f"(R² {fitted['r_squared']:.2f}, {fitted['points']} rates)"
+    )
+
+
+def _bottleneck(regression: dict) -> str:
+    name = regression["bottleneck"]
+    if name is None:
+        return "n/a"
+    stage = name.rsplit("-", 2)[-2] if name.count("-") >= 2 else name
+    return f"{stage} ({regression['containers'][name]['ms_per_record']:.3f} ms)"
 
 
 def _scaling_rows(results: dict) -> list[list[str]]:
@@ -362,11 +382,14 @@ def conclusions(results: dict) -> list[str]:
     if "capacity" in results:
         lines.append(capacity_conclusion(results["capacity"]))
     if "cost" in results:
-        cost = {a: results["cost"][a]["cpu_seconds_per_1000_predictions"]["median"] for a in ARCHES}
-        lines.append(
-            f"Per predicted record the microservices spend {cost['micro'] / cost['monolith']:.1f} "
-            "times the monolith's CPU, at the same steady rate of the API's mix."
-        )
+        demand = {a: results["cost"][a]["single"]["total"] for a in ARCHES}
+        if all(demand.values()) and demand["monolith"]["ms_per_record"] > 0:
+            ratio = demand["micro"]["ms_per_record"] / demand["monolith"]["ms_per_record"]
+            lines.append(
+                f"Per single prediction the microservices spend {ratio:.1f} times the monolith's "
+                f"CPU ({demand['micro']['ms_per_record']:.2f} against "
+                f"{demand['monolith']['ms_per_record']:.2f} ms, the slopes of CPU against rate)."
+            )
     if "loops" in results:
         lines.append(loops_conclusion(results["loops"]))
     if "model_cost" in results:

@@ -82,13 +82,22 @@ def test_capacity_and_cost_favour_the_monolith_on_one_host(results):
         arch: results["capacity"][arch]["capacity_rps"]["median"] for arch in ("monolith", "micro")
     }
     assert capacity["monolith"] > capacity["micro"] > 0
-    cpu = {
-        arch: results["cost"][arch]["cpu_seconds_per_1000_predictions"]["median"]
-        for arch in capacity
-    }
-    assert cpu["micro"] > cpu["monolith"] > 0
     cost = results["cost"]
+    cpu = {arch: cost[arch]["single"]["total"]["ms_per_record"] for arch in capacity}
+    assert cpu["micro"] > cpu["monolith"] > 0
     assert cost["micro"]["containers"] > cost["monolith"]["containers"]
+
+
+def test_cpu_is_read_at_each_rate_and_names_a_bottleneck(results):
+    """Every container's CPU was read at each rate's window edges: utilization grows with the
+    rate, and the microservices' bottleneck is one of their stages, not the edge."""
+    for arch in ("monolith", "micro"):
+        for mix in ("single", "batch"):
+            points = results["cost"][arch][mix]["points"]
+            assert len(points) >= 3
+            busy = [sum(p["utilization"].values()) for p in points]
+            assert busy[-1] > busy[0] > 0, points
+    assert "edge" not in results["cost"]["micro"]["single"]["bottleneck"]
 
 
 def test_the_open_loop_shows_latency_the_closed_loop_hides(results):

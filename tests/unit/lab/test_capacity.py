@@ -90,9 +90,7 @@ def test_a_step_too_short_to_tell_runs_again_twice_as_long(monkeypatch, tmp_path
     assert found["bracket"][0] <= 237 < found["bracket"][1]
 
 
-def test_a_generator_that_cannot_hold_the_rate_searches_below_it_and_says_so(
-    monkeypatch, tmp_path
-):
+def test_a_generator_that_cannot_hold_the_rate_searches_below_it_and_says_so(monkeypatch, tmp_path):
     trial, tried = made_up(10_000, limit=300)
     monkeypatch.setattr(capacity, "trial", trial)
     found = capacity_search(None, tmp_path, None, METHOD)

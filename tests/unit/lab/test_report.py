@@ -9,8 +9,9 @@ import jsonschema
 import pytest
 
 from lab.experiments.capacity import summarise
+from lab.experiments.cost import fit
 from lab.experiments.report import summary_markdown, write_reports
-from lab.stats import ratio_interval, spread
+from lab.stats import ratio_interval
 from runtimes.paths import ROOT
 
 SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
@@ -84,25 +85,38 @@ def fault(deployment: str, label: str, resilience: bool = True, **routes: float)
 
 @pytest.fixture
 def results() -> dict:
-    run = {
-        "offered_rps": 40,
-        "cpu_seconds_per_1000_predictions": 1.1,
-        "memory_mb": 300.0,
-        "containers": 2,
-        "p50_ms": 2.0,
-        "p99_ms": 8.0,
-        "p999_ms": 12.0,
-        "generator": GENERATOR,
-    }
+    def cost(ms_per_record: float, containers: dict[str, float]) -> dict:
+        """A deployment whose containers each cost this many ms per record, on 0.01 CPU of
+        background: the regression of made-up points recovers them."""
+        rates = [20.0, 40.0, 60.0]
 
-    def cost(cpu: list[float], containers: int) -> dict:
+        def regression(mix: str, scale: float) -> dict:
+            points = [
+                {
+                    "offered_rps": rate / scale,
+                    "window_s": 30.0,
+                    "records_per_second": rate,
+                    "utilization": {n: 0.01 + rate * ms / 1000 for n, ms in containers.items()},
+                    "generator": GENERATOR,
+                }
+                for rate in rates
+            ]
+            fits = {n: fit(rates, [p["utilization"][n] for p in points]) for n in containers}
+            total = fit(rates, [sum(p["utilization"].values()) for p in points])
+            return {
+                "mix": mix,
+                "points": points,
+                "total": total,
+                "containers": fits,
+                "bottleneck": max(containers, key=containers.get),
+            }
+
+        assert sum(containers.values()) == ms_per_record
         return {
-            "runs": [run] * len(cpu),
-            "offered_rps": 40,
-            "containers": containers,
-            "cpu_seconds_per_1000_predictions": spread(cpu, 3),
-            "memory_mb": spread([300.0] * len(cpu)),
-            "p99_ms": spread([8.0] * len(cpu)),
+            "single": regression("single", 1),
+            "batch": regression("batch", 50),
+            "memory_mb": 300.0,
+            "containers": len(containers),
         }
 
     model_run = {"capacity_rps": 100.0, "censored": None, "p99_ms": 9.0, "p99_at_rps": 50}
@@ -124,7 +138,8 @@ def results() -> dict:
             "warm_up_seconds": 3,
             "capacity": METHOD,
             "fault_rate": 30,
-            "cost_rate": 40,
+            "cost_shares": [0.25, 0.5, 0.75],
+            "cost_seconds": 3,
         },
         "experiments": ["capacity", "cost", "loops", "faults", "scaling", "model_cost"],
         "capacity": {
@@ -134,7 +149,10 @@ def results() -> dict:
                 [s["capacity_rps"] for s in monolith], [s["capacity_rps"] for s in micro]
             ),
         },
-        "cost": {"monolith": cost([1.1, 1.0, 1.2], 2), "micro": cost([5.5, 5.0, 6.0], 5)},
+        "cost": {
+            "monolith": cost(1.0, {"p-edge-1": 0.2, "p-monolith-1": 0.8}),
+            "micro": cost(4.0, {"p-edge-1": 0.2, "p-gateway-1": 1.6, "p-inference-1": 2.2}),
+        },
         "loops": {
             "closed": {
                 "users": 8,
@@ -265,9 +283,11 @@ def test_the_html_report_adds_the_swarm_results_measured_beside_it(results, tmp_
     assert "| micro | kill node-2 | 0 / 0 |" in page
 
 
-def test_a_percentile_from_too_few_samples_reads_not_available(results):
-    results["cost"]["micro"]["p99_ms"] = None
-    jsonschema.validate(results, SCHEMA)
-    assert "| 8.0 ms [8.0, 8.0; 75%] (8.0 to 8.0, n=3) | n/a (too few samples) |" in (
-        summary_markdown(results)
+def test_cpu_per_record_is_the_slope_and_the_bottleneck_is_named(results):
+    summary = summary_markdown(results)
+    assert "| CPU per single prediction, marginal (ms; regression over rates) | 1.000 [" in summary
+    assert "| bottleneck container (largest CPU per single prediction) | monolith (0.800 ms) |" in (
+        summary
     )
+    assert "inference (2.200 ms)" in summary
+    assert "the microservices spend 4.0 times the monolith's CPU" in summary
