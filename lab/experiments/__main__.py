@@ -121,14 +121,14 @@ PLANS = {
         warm_up_seconds=3,
         capacity=Method(
             slo_ms=250,
-            settle_seconds=2,
+            settle_seconds=1,
             measure_seconds=2,
-            calls=400,  # the fewest that can pass (capacity.CALLS_TO_PASS); no p99 is quoted
-            timeout_seconds=2,
+            calls=450,  # enough that Poisson rarely leaves fewer than can pass (381)
+            timeout_seconds=1.5,
             start=50,
             limit=800,
             floor=10,
-            resolution=0.25,
+            resolution=0.5,  # indicative only: no p99 is quoted from so few calls
         ),
         loop_users=8,
         loop_seconds=4,
@@ -253,9 +253,11 @@ def deployment_experiments(
 ) -> dict:
     """Every other experiment of `only` on one deployment of `arch`, each kept as a cell; the
     deployment is stood up only when a cell is missing."""
-    estimate = None
-    if "capacity" in results and results["capacity"][arch]["reads"] == "=":
-        estimate = results["capacity"][arch]["capacity_rps"]["median"]
+    estimate, headline = None, None
+    if "capacity" in results:
+        headline = results["capacity"][arch]["runs"][0]
+        if results["capacity"][arch]["reads"] == "=":
+            estimate = results["capacity"][arch]["capacity_rps"]["median"]
     experiments = {
         "cost": lambda d: costs(d, plan, raw, budget, estimate),
         "loops": lambda d: closed_and_open(
@@ -263,8 +265,8 @@ def deployment_experiments(
             settle_seconds=plan.settle_seconds,
         ),
         "faults": lambda d: run_faults(d, plan, raw, budget),
-        "scaling": lambda d: scaling(d, plan, raw, budget, estimate),
-        "model_cost": lambda d: model_costs(d, plan, raw, budget),
+        "scaling": lambda d: scaling(d, plan, raw, budget, estimate, headline),
+        "model_cost": lambda d: model_costs(d, plan, raw, budget, headline),
     }  # fmt: skip
     wanted = [
         name for name in experiments if name in only and (name != "loops" or arch == "monolith")
@@ -349,10 +351,16 @@ def run_faults(deployment: ComposeDeployment, plan: Plan, out: Path, budget: Bud
 
 
 def scaling(
-    deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget, estimate: float | None
+    deployment: ComposeDeployment,
+    plan: Plan,
+    raw: Path,
+    budget: Budget,
+    estimate: float | None,
+    headline: dict | None,
 ) -> list[dict]:
     """Each planned configuration of this deployment on the same CPU set, searched for its
-    capacity (from the headline estimate, where there is one)."""
+    capacity (from the headline estimate, where there is one). The deployment's own
+    configuration is the headline's first search, where the capacity experiment ran."""
     cpus = budget_cpus(budget)
     configurations = (
         [monolith_replicas(n, cpus) for n in plan.monolith_replicas]
@@ -361,6 +369,15 @@ def scaling(
     )
     rows = []
     for configuration in configurations:
+        if headline and configuration.name in OWN_CONFIGURATIONS:
+            rows.append(
+                {
+                    "configuration": configuration.name,
+                    "replicas": configuration.replicas,
+                    **headline,
+                }
+            )
+            continue
         restore(deployment, configuration.replicas, configuration.environment)
         found = capacity_search(
             deployment,
@@ -376,22 +393,29 @@ def scaling(
 
 
 BAKED = "logistic regression"  # the model in the images
+OWN_CONFIGURATIONS = ("1 replica(s)", "one of each")  # what the headline searches measured
 
 
-def model_costs(deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget) -> dict:
+def model_costs(
+    deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget, headline: dict | None
+) -> dict:
     """The baked model and each heavier one served by this deployment, each searched from the
     plan's first rate, so that every model's first trial is at the same rate on both
-    architectures (its p99 is the one compared). The heavier ones are mounted over the baked
-    one (model_cost.override); the deployment is left serving the last."""
+    architectures (its p99 is the one compared). The baked model's is the headline's first
+    search (which starts there too), where the capacity experiment ran. The heavier ones are
+    mounted over the baked one (model_cost.override); the deployment is left serving the last."""
     figures = {}
     for name, model_dir in {BAKED: None, **_networks(plan)}.items():
-        if model_dir is not None:
-            deployment.overrides = [model_cost.override(deployment.file)]
-            deployment.environment["CHURNLAB_MODEL_HOST_DIR"] = str(model_dir)
-            restore(deployment)
-        found = capacity_search(
-            deployment, raw / f"model-{name.replace(' ', '-')}", budget, plan.capacity
-        )
+        if model_dir is None and headline:
+            found = headline
+        else:
+            if model_dir is not None:
+                deployment.overrides = [model_cost.override(deployment.file)]
+                deployment.environment["CHURNLAB_MODEL_HOST_DIR"] = str(model_dir)
+                restore(deployment)
+            found = capacity_search(
+                deployment, raw / f"model-{name.replace(' ', '-')}", budget, plan.capacity
+            )
         figures[name] = {
             "capacity_rps": found["capacity_rps"],
             "censored": found["censored"],

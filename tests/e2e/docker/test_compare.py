@@ -12,7 +12,7 @@ import pytest
 
 from runtimes.paths import ROOT
 
-pytestmark = [pytest.mark.docker, pytest.mark.timeout(1200)]
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
 SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
 
 
@@ -24,7 +24,7 @@ def report(require_docker, tmp_path_factory):
         cwd=ROOT,
         capture_output=True,
         text=True,
-        timeout=1100,
+        timeout=1700,
     )
     assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
     return out
