@@ -1,7 +1,8 @@
 """Hostile clients against both deployments, through the edge, as users reach them.
 
 Each attack runs while a normal client keeps predicting: that client must stay served (every
-answer 200, p99 at most 100 ms), and each attacker gets a clear 4xx where one is due.
+answer 200, none held behind an attacker, nineteen in twenty fast), and each attacker gets a
+clear 4xx where one is due.
 """
 
 from __future__ import annotations
@@ -20,10 +21,14 @@ from contextlib import contextmanager
 import pytest
 import requests
 
-# A normal client held behind an attacker waits for seconds (the edge gives a request 5 s, a
-# stage call 1 s); served beside one, it waits milliseconds, plus whatever a busy CI machine
-# adds (up to about 110 ms seen on a cold one). The bound sits between the two.
-SLOWEST_BOUND_MS = 500.0
+# A normal client held behind an attacker waits as long as the attacker is let hold: the edge
+# gives a request's headers and body 5 s before its 408. Served beside one, it waits
+# milliseconds, plus whatever a busy two-core CI machine adds: mostly up to about 110 ms, and
+# once in a while a second (737 ms and 1,152 ms, one answer each of 142 and 62, on CI's machine
+# on 2026-12-03). So no answer may take half a hold, and nineteen in twenty take under 500 ms.
+HELD_MS = 2_500.0
+FAST_MS = 500.0
+FAST_SHARE = 0.95
 PROBLEM_JSON = "application/problem+json"
 
 
@@ -84,8 +89,10 @@ def _predict_until(url: str, body: dict, done, started, results) -> None:
 def assert_served(answers: list[tuple[int, float]]) -> None:
     assert len(answers) >= 20, f"the normal client got only {len(answers)} answers"
     assert {status for status, _ in answers} == {200}, sorted({s for s, _ in answers})
-    slowest = max(ms for _, ms in answers)
-    assert slowest <= SLOWEST_BOUND_MS, f"slowest {slowest:.1f} ms of {len(answers)} predictions"
+    times = sorted(ms for _, ms in answers)
+    assert times[-1] <= HELD_MS, f"held: slowest {times[-1]:.1f} ms of {len(times)} predictions"
+    fast = sum(ms <= FAST_MS for ms in times) / len(times)
+    assert fast >= FAST_SHARE, f"only {fast:.0%} of {len(times)} predictions within {FAST_MS} ms"
 
 
 def read_response(sock: socket.socket, seconds: float) -> bytes:
