@@ -102,7 +102,7 @@ def trial(
     calls = window(run.requests, start, start + measured)
     figures = rate_step(run.requests, rate, start, start + measured)
     good = sum(r.ok and r.ms <= method.slo_ms for r in calls)
-    generator = _generator(run, budget, rate, measured, calls)
+    generator = generator_held(run, budget, rate, start, measured, calls)
     verdict = slo_verdict(good, len(calls)) if generator["valid"] else None
     return {
         **figures,
@@ -114,16 +114,24 @@ def trial(
     }
 
 
-def _generator(run, budget: Budget, rate: float, seconds: float, calls: list) -> dict:
+def generator_held(
+    run, budget: Budget, rate: float, start: float, seconds: float, calls: list
+) -> dict:
     """Whether the generator held its schedule in the window: the count it should have sent
-    (Poisson, so within 3 standard deviations of λT), its CPU, and its lateness."""
+    (Poisson, so within 3 standard deviations of λT), its CPU in the window (the whole run's
+    when the window held too few samples), its lateness, and the machine's steal time."""
     expected = rate * seconds
     late = sum(r.late_ms > LATE_MS for r in calls)
-    share = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count)
+    usage = run.usage(start, start + seconds)
+    if usage is None:
+        share, steal = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count), None
+    else:
+        share, steal = usage["generator_cpus"] / budget.generator_cpu_count, usage["steal_share"]
     late_share = late / len(calls) if calls else 0.0
     on_schedule = abs(len(calls) - expected) <= 3 * math.sqrt(expected)
     return {
         "cpu_share": round(share, 3),
+        "steal_share": None if steal is None else round(steal, 4),
         "late_share": round(late_share, 4),
         "expected_calls": round(expected),
         "on_schedule": on_schedule,

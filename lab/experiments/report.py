@@ -374,6 +374,35 @@ def validity_notes(results: dict) -> list[str]:
     for f in results.get("faults", []):
         if "generator" in f and not f["generator"]["valid"]:
             notes.append(f"{LABELS[f['deployment']]} {f['fault']}: the generator lagged: invalid")
+    return notes + steal_notes(results)
+
+
+STOLEN_SHARE = 0.05  # of the machine's CPU time: a trial the hypervisor took this much from
+
+
+def steal_notes(results: dict) -> list[str]:
+    """How much CPU the hypervisor took from the capacity trials' windows, and which trials
+    lost more than 5% of the machine to it: their figures are the neighbours' as much as ours."""
+    stolen = [
+        (LABELS[arch], index, trial["offered_rps"], trial["generator"]["steal_share"])
+        for arch in (ARCHES if "capacity" in results else ())
+        for index, run in enumerate(results["capacity"][arch]["runs"])
+        for trial in run["trials"]
+        if trial["generator"].get("steal_share") is not None
+    ]
+    if not stolen:
+        return []
+    shares = [share for *_, share in stolen]
+    notes = [
+        f"Steal time in the capacity trials' windows: median {statistics.median(shares):.1%}, "
+        f"at most {max(shares):.1%} of the machine's CPU ({len(shares)} trials)."
+    ]
+    notes += [
+        f"{label} capacity run {index + 1}, {rate:g}/s: the hypervisor took {share:.1%} "
+        "of the machine's CPU in its window"
+        for label, index, rate, share in stolen
+        if share > STOLEN_SHARE
+    ]
     return notes
 
 

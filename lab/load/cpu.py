@@ -1,10 +1,14 @@
 """CPU seconds used by a process tree (a gunicorn master and its workers, or supervisord and
-everything it runs), read from /proc: how much machine a request really costs."""
+everything it runs), read from /proc: how much machine a request really costs; and the
+machine's own CPU times, whose steal says when a hypervisor took CPUs away from a measurement."""
 
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass
 from pathlib import Path
+
+import psutil
 
 TICKS = os.sysconf("SC_CLK_TCK")
 
@@ -30,3 +34,22 @@ def tree_cpu_seconds(pid: int) -> float:
         # utime, stime, cutime, cstime: fields 14-17 of stat, counted after the ") " here.
         total += sum(int(value) for value in fields[11:15])
     return total / TICKS
+
+
+@dataclass(frozen=True)
+class MachineTimes:
+    """All CPUs' time since boot, and the part of it a hypervisor gave to other guests."""
+
+    steal_seconds: float
+    total_seconds: float
+
+    def steal_share(self, later: MachineTimes) -> float:
+        elapsed = later.total_seconds - self.total_seconds
+        return (later.steal_seconds - self.steal_seconds) / elapsed if elapsed > 0 else 0.0
+
+
+def machine_times() -> MachineTimes:
+    times = psutil.cpu_times()
+    # Linux counts guest time inside user time: the rest of the fields add up to wall time.
+    counted = sum(times) - getattr(times, "guest", 0.0) - getattr(times, "guest_nice", 0.0)
+    return MachineTimes(getattr(times, "steal", 0.0), counted)

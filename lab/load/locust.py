@@ -14,7 +14,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.load.cpu import tree_cpu_seconds
+from lab.load.cpu import MachineTimes, machine_times, tree_cpu_seconds
 from runtimes.paths import ROOT
 
 
@@ -34,11 +34,36 @@ class Request:
 
 
 @dataclass(frozen=True)
+class Sample:
+    """The generator's CPU and the machine's, read together every half second of a run: the
+    CPU a window of it used, apart from start-up and drain."""
+
+    time: float  # epoch seconds
+    generator_cpu_seconds: float
+    machine: MachineTimes
+
+
+@dataclass(frozen=True)
 class LocustRun:
     requests: list[Request]
     generator_cpu_seconds: float
     seconds: float
     niceness: int | None = None  # the generator's, as the kernel had it during the run
+    samples: tuple[Sample, ...] = ()
+
+    def usage(self, start: float, end: float) -> dict[str, float] | None:
+        """Between the first and last samples inside [start, end]: the generator's CPU in
+        CPU-seconds a second, and the share of the machine's CPU time the hypervisor stole;
+        None when fewer than two samples fall inside."""
+        inside = [s for s in self.samples if start <= s.time <= end]
+        if len(inside) < 2 or inside[-1].time <= inside[0].time:
+            return None
+        first, last = inside[0], inside[-1]
+        return {
+            "generator_cpus": (last.generator_cpu_seconds - first.generator_cpu_seconds)
+            / (last.time - first.time),
+            "steal_share": first.machine.steal_share(last.machine),
+        }
 
 
 GENERATOR_NICENESS = -10  # ten times a default process's CPU weight when they compete
@@ -93,9 +118,11 @@ def run_locust(
         stderr=subprocess.DEVNULL,
     )
     used, niceness, deadline = 0.0, None, time.monotonic() + seconds + 60
+    samples: list[Sample] = []
     try:
         while generator.poll() is None and time.monotonic() < deadline:
             used = max(used, tree_cpu_seconds(generator.pid))  # sampled: gone once it exits
+            samples.append(Sample(time.time(), used, machine_times()))
             with contextlib.suppress(ProcessLookupError):
                 niceness = os.getpriority(os.PRIO_PROCESS, generator.pid)
             try:
@@ -106,7 +133,7 @@ def run_locust(
         if generator.poll() is None:
             generator.kill()
             generator.wait()
-    return LocustRun(read_request_log(log), used, seconds, niceness)
+    return LocustRun(read_request_log(log), used, seconds, niceness, tuple(samples))
 
 
 def _flag(setting: str) -> str:

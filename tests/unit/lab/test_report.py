@@ -15,7 +15,7 @@ from lab.stats import ratio_interval
 from runtimes.paths import ROOT
 
 SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
-GENERATOR = {"cpu_share": 0.3, "late_share": 0.0, "valid": True}
+GENERATOR = {"cpu_share": 0.3, "late_share": 0.0, "steal_share": 0.01, "valid": True}
 
 
 def trial(rate: float, passed: bool) -> dict:
@@ -291,3 +291,14 @@ def test_cpu_per_record_is_the_slope_and_the_bottleneck_is_named(results):
     )
     assert "inference (2.200 ms)" in summary
     assert "the microservices spend 4.0 times the monolith's CPU" in summary
+
+
+def test_steal_time_is_stated_and_a_trial_it_took_from_is_named(results):
+    assert "Steal time in the capacity trials' windows: median 1.0%" in summary_markdown(results)
+    assert "the hypervisor took" not in summary_markdown(results)
+    robbed = results["capacity"]["micro"]["runs"][0]["trials"][-1]
+    robbed["generator"]["steal_share"] = 0.12
+    jsonschema.validate(results, SCHEMA)
+    summary = summary_markdown(results)
+    assert "at most 12.0%" in summary
+    assert f"{robbed['offered_rps']:g}/s: the hypervisor took 12.0%" in summary
