@@ -30,7 +30,7 @@ from lab.experiments.capacity import Method, capacity_search, summarise
 from lab.experiments.cells import Cells
 from lab.experiments.cost import cpu_regression, rates_for
 from lab.experiments.failures import RESILIENCE_OFF, Fault, fault_run
-from lab.experiments.loops import closed_and_open
+from lab.experiments.loops import loop_cases
 from lab.experiments.report import write_reports
 from lab.experiments.scaling import (
     MICRO_SPLITS,
@@ -71,7 +71,9 @@ class Plan:
     repeats: int  # blocks of the headline capacity, each a fresh deployment of each architecture
     warm_up_seconds: float  # after each fresh deployment, before anything is measured
     capacity: Method  # how every capacity of the plan is measured
-    loop_users: int  # closed-loop users of the closed/open pair
+    loop_users: int  # closed-loop users of the saturated closed/open pair (no think time)
+    loop_share: float  # of the saturated throughput, the moderate pair's target load
+    loop_think_seconds: float  # the moderate pair's users' mean think time
     loop_seconds: float
     settle_seconds: float  # left out at the start of the loops' and cost's runs
     cost_shares: tuple[float, ...]  # of the capacity, the rates CPU is regressed over
@@ -103,7 +105,9 @@ PLANS = {
             resolution=0.05,
         ),
         loop_users=16,
-        loop_seconds=30,
+        loop_share=0.65,
+        loop_think_seconds=0.5,
+        loop_seconds=35,  # 30 s measured: at 65% of ~400/s, over 1,000 samples a route
         settle_seconds=5,
         cost_shares=(0.2, 0.4, 0.6, 0.8),
         cost_rates=(10, 20, 30, 40),
@@ -131,6 +135,8 @@ PLANS = {
             resolution=0.5,  # indicative only: no p99 is quoted from so few calls
         ),
         loop_users=8,
+        loop_share=0.65,
+        loop_think_seconds=0.2,
         loop_seconds=4,
         settle_seconds=1,
         cost_shares=(0.25, 0.5, 0.75),
@@ -260,8 +266,9 @@ def deployment_experiments(
             estimate = results["capacity"][arch]["capacity_rps"]["median"]
     experiments = {
         "cost": lambda d: costs(d, plan, raw, budget, estimate),
-        "loops": lambda d: closed_and_open(
-            d, raw / "loops", budget, users=plan.loop_users, seconds=plan.loop_seconds,
+        "loops": lambda d: loop_cases(
+            d, raw / "loops", budget, users=plan.loop_users, share=plan.loop_share,
+            think_seconds=plan.loop_think_seconds, seconds=plan.loop_seconds,
             settle_seconds=plan.settle_seconds,
         ),
         "faults": lambda d: run_faults(d, plan, raw, budget),

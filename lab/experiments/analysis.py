@@ -43,15 +43,26 @@ def percentiles(milliseconds: Iterable[float]) -> dict[str, float | int | None]:
     } | {"samples": samples}
 
 
+def latency_by_route(requests: Iterable[Request]) -> dict[str, dict[str, float | int | None]]:
+    """Each prediction route's percentiles apart: a batch of 50 records and a single record are
+    different work, and a mix's one percentile would be neither's."""
+    requests = list(requests)
+    return {
+        route: percentiles(r.ms for r in requests if r.route == route)
+        for route in PREDICTION_ROUTES
+        if any(r.route == route for r in requests)
+    }
+
+
 def window(log: Iterable[Request], start: float, end: float) -> list[Request]:
     return [r for r in log if start <= r.time < end]
 
 
 def rate_step(
-    log: Sequence[Request], offered: float, start: float, end: float
+    log: Sequence[Request], offered: float, start: float, end: float, route: str = "/v1/predict"
 ) -> dict[str, float | None]:
     """One step of offered load: what was offered, intended and achieved, and the latency of
-    predictions from their due time."""
+    `route`'s calls from their due time (one route's: a batch is other work)."""
     requests = window(log, start, end)
     seconds = end - start
     answered = [r for r in requests if r.ok]
@@ -62,7 +73,8 @@ def rate_step(
         "achieved_rps": round(len(answered) / seconds, 1),
         "success": round(len(answered) / len(requests), 4) if requests else None,
         "late_share": round(len(late) / len(requests), 4) if requests else None,
-        **percentiles(r.ms for r in predictions(requests)),
+        "route": route,
+        **percentiles(r.ms for r in requests if r.route == route),
     }
 
 

@@ -100,13 +100,21 @@ def test_cpu_is_read_at_each_rate_and_names_a_bottleneck(results):
     assert "edge" not in results["cost"]["micro"]["single"]["bottleneck"]
 
 
-def test_the_open_loop_shows_latency_the_closed_loop_hides(results):
+def test_the_loops_run_at_saturation_and_at_a_moderate_load_per_route(results):
     loops = results["loops"]
-    assert loops["open"]["offered_rps"] == loops["closed"]["achieved_rps"] > 0
-    for loop in ("open", "closed"):  # a p99 is quoted from 1,000 samples, never fewer
-        assert (loops[loop]["p99_ms"] is None) == (loops[loop]["samples"] < 1000), loops[loop]
-    if loops["open"]["p99_ms"] and loops["closed"]["p99_ms"]:
-        assert loops["open"]["p99_ms"] >= loops["closed"]["p99_ms"] * 0.5
+    for case in ("saturated", "moderate"):
+        closed, opened = loops[case]["closed"], loops[case]["open"]
+        assert opened["offered_rps"] == closed["achieved_rps"] > 0, loops[case]
+        for figures in (closed, opened):
+            assert "/v1/predict" in figures["routes"], figures
+            for latency in figures["routes"].values():  # a p99 from 1,000 samples, or none
+                assert (latency["p99_ms"] is None) == (latency["samples"] < 1000), latency
+    assert loops["saturated"]["think_seconds"] == 0
+    moderate = loops["moderate"]
+    assert moderate["think_seconds"] > 0
+    assert moderate["users"] > loops["saturated"]["users"]
+    # Thinking users load the server below flat out, near the share aimed at.
+    assert 0.3 <= moderate["share"] <= 1.0, moderate
 
 
 def test_faults_lose_nothing_and_resilience_is_what_keeps_predictions_answered(results):

@@ -7,6 +7,7 @@ import pytest
 from lab.experiments.analysis import (
     accepted_records,
     blast_radius,
+    latency_by_route,
     missing,
     percentiles,
     rate_step,
@@ -141,3 +142,15 @@ def test_the_crossover_is_extrapolated_from_the_cpu_each_request_costs():
     assert found["extrapolated"] is True
     # (1000 + m) / (5000 + m) = 0.8  =>  m = 15,000 µs
     assert found["model_us"] == pytest.approx(15_000, rel=0.01)
+
+
+def test_latency_is_per_route_a_batch_never_mixed_into_a_single_prediction():
+    log = [request(1, ms=5.0) for _ in range(1000)]
+    log += [request(1, route="/v1/predict/batch", ms=400.0) for _ in range(100)]
+    log += [request(1, route="/v1/model", ms=1.0)]
+    routes = latency_by_route(log)
+    assert set(routes) == {"/v1/predict", "/v1/predict/batch"}
+    assert routes["/v1/predict"]["p99_ms"] == pytest.approx(5.0, rel=0.01)  # mixed: 400
+    assert routes["/v1/predict/batch"]["samples"] == 100
+    step = rate_step(log, offered=1100, start=0.0, end=2.0)
+    assert (step["route"], step["samples"], step["p99_ms"]) == ("/v1/predict", 1000, 5.0)

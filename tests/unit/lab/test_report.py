@@ -25,6 +25,7 @@ def trial(rate: float, passed: bool) -> dict:
         "achieved_rps": rate if passed else rate * 0.8,
         "success": 1.0 if passed else 0.7,
         "late_share": 0.0,
+        "route": "/v1/predict",
         "p50_ms": 2.0 if passed else 900.0,
         "p99_ms": 9.0 if passed else 4000.0,
         "p999_ms": None,
@@ -34,6 +35,24 @@ def trial(rate: float, passed: bool) -> dict:
         "within_slo": 1200 if passed else 800,
         "generator": {**GENERATOR, "expected_calls": 1200, "on_schedule": True},
         "verdict": "pass" if passed else "fail",
+    }
+
+
+def loop_case(users: int, think: float, rate: float, closed_p99: float, open_p99: float) -> dict:
+    def routes(p99: float) -> dict:
+        latency = {"p50_ms": 3.0, "p99_ms": p99, "p999_ms": None, "samples": 2400}
+        return {"/v1/predict": latency, "/v1/predict/batch": {**latency, "samples": 240}}
+
+    return {
+        "users": users,
+        "think_seconds": think,
+        "closed": {"achieved_rps": rate, "routes": routes(closed_p99), "generator": GENERATOR},
+        "open": {
+            "offered_rps": rate,
+            "achieved_rps": rate - 1,
+            "routes": routes(open_p99),
+            "generator": GENERATOR,
+        },
     }
 
 
@@ -154,21 +173,11 @@ def results() -> dict:
             "micro": cost(4.0, {"p-edge-1": 0.2, "p-gateway-1": 1.6, "p-inference-1": 2.2}),
         },
         "loops": {
-            "closed": {
-                "users": 8,
-                "achieved_rps": 150.0,
-                "p50_ms": 3.0,
-                "p99_ms": 20.0,
-                "p999_ms": 40.0,
-                "generator": GENERATOR,
-            },
-            "open": {
-                "offered_rps": 150.0,
-                "achieved_rps": 149.0,
-                "p50_ms": 4.0,
-                "p99_ms": 90.0,
-                "p999_ms": 300.0,
-                "generator": GENERATOR,
+            "saturated": loop_case(8, 0.0, 150.0, closed_p99=20.0, open_p99=900.0),
+            "moderate": {
+                **loop_case(49, 0.5, 97.0, closed_p99=9.0, open_p99=14.0),
+                "target_share": 0.65,
+                "share": 0.647,
             },
         },
         "scaling": {
@@ -232,6 +241,9 @@ def test_results_of_the_documented_shape_pass_the_schema(results):
         lambda r: r["capacity"]["micro"].update(reads="about"),
         lambda r: r["faults"][0].update(deployment="mainframe"),
         lambda r: r["model_cost"].pop("crossover"),
+        lambda r: r["loops"]["moderate"].pop("share"),
+        lambda r: r["loops"]["saturated"]["open"]["routes"].update({"/v1/model": {}}),
+        lambda r: r["capacity"]["micro"]["runs"][0]["trials"][0].pop("route"),
     ],
 )
 def test_the_schema_refuses_results_that_miss_what_the_report_needs(results, damage):
@@ -254,7 +266,6 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     assert "| microservices | pause ingest | off | 20.0% |" in summary
     assert "not applied: FaultUnavailableError" in summary
     assert "the monolith sustains 3.0 times the microservices' rate within the SLO (" in summary
-    assert "closed loop reports a p99 of 20.0 ms and the open loop 90.0 ms" in summary
     assert "about 15.0 ms per prediction (by the lines fitted" in summary
     # The fault that could not be applied counted nothing: never passed off as 0 lost.
     assert "Records lost across every fault: 0 (1 fault run(s) could not be counted)." in summary
@@ -302,3 +313,13 @@ def test_steal_time_is_stated_and_a_trial_it_took_from_is_named(results):
     summary = summary_markdown(results)
     assert "at most 12.0%" in summary
     assert f"{robbed['offered_rps']:g}/s: the hypervisor took 12.0%" in summary
+
+
+def test_loops_report_each_case_and_route_apart(results):
+    summary = summary_markdown(results)
+    assert "moderate (49 users thinking 0.5 s, 64.7% of saturated)" in summary
+    assert "the closed loop reports a p99 of 9.0 ms, the open loop 14.0 ms" in summary
+    assert "20.0 ms against 900.0 ms" in summary
+    batch_rows = [line for line in summary.splitlines() if "| /v1/predict/batch |" in line]
+    assert len(batch_rows) == 2
+    assert all(row.endswith("| 240 / 240 |") for row in batch_rows)
