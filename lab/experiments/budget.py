@@ -52,11 +52,19 @@ class Budget:
         }
 
 
-def generator_check(run: LocustRun, budget: Budget) -> dict:
-    """How busy the generator was; invalid when it saturated or sent late."""
-    share = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count)
-    late = [r for r in run.requests if r.late_ms > 10.0]
-    late_share = len(late) / len(run.requests) if run.requests else 0.0
+def generator_check(
+    run: LocustRun, budget: Budget, window: tuple[float, float] | None = None
+) -> dict:
+    """How busy the generator was, over `window` (epoch seconds) where one is given and held
+    samples, else over the whole run; invalid when it saturated or sent late."""
+    usage = run.usage(*window) if window else None
+    if usage is None:
+        share = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count)
+    else:
+        share = usage["generator_cpus"] / budget.generator_cpu_count
+    requests = [r for r in run.requests if window is None or window[0] <= r.time < window[1]]
+    late = [r for r in requests if r.late_ms > 10.0]
+    late_share = len(late) / len(requests) if requests else 0.0
     return {
         "cpu_share": round(share, 3),
         "late_share": round(late_share, 4),

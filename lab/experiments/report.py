@@ -9,6 +9,7 @@ import json
 import statistics
 from pathlib import Path
 
+import jsonschema
 import matplotlib
 
 matplotlib.use("Agg")
@@ -412,8 +413,8 @@ def validity_notes(results: dict) -> list[str]:
                         f"the generator sent {trial['calls']} of "
                         f"{trial['generator']['expected_calls']} due, at "
                         f"{_fmt(trial['generator']['cpu_share'], '%')} CPU, "
-                        f"{_fmt(trial['generator']['late_share'], '%')} late: invalid, so the "
-                        "search stopped there"
+                        f"{_fmt(trial['generator']['late_share'], '%')} late: invalid, so "
+                        "that rate decided nothing and the search went on below it"
                     )
     for f in results.get("faults", []):
         if "generator" in f and not f["generator"]["valid"]:
@@ -618,6 +619,24 @@ def swarm_section(out: Path) -> str:
         f"{img('capacity by node count', node_scaling_plot(scaling))}"
         f"<pre>{html.escape(summary.read_text())}</pre>"
     )
+
+
+SCHEMA = Path(__file__).with_name("results.schema.json")
+
+
+def rewrite_reports(out: Path) -> str | None:
+    """The compare report in `out` written again (to show what was measured beside it), or why
+    not: results of an older version of the lab are not of this schema, and are left alone."""
+    measured = out / "results.json"
+    if not measured.exists():
+        return f"no {measured}: run make compare to show these beside it"
+    results = json.loads(measured.read_text())
+    try:
+        jsonschema.validate(results, json.loads(SCHEMA.read_text()))
+    except jsonschema.ValidationError as error:
+        return f"{measured} is of an older lab ({error.message}): run make compare again"
+    write_reports(results, out)
+    return None
 
 
 def write_reports(results: dict, out: Path) -> None:

@@ -26,7 +26,7 @@ from pathlib import Path
 from lab.experiments.budget import MEMORY_MB, Budget
 from lab.experiments.capacity import Method, capacity_search, describe
 from lab.experiments.node_faults import NODE_FAULTS, node_fault_run
-from lab.experiments.report import img, markdown_table, node_scaling_plot, write_reports
+from lab.experiments.report import img, markdown_table, node_scaling_plot, rewrite_reports
 from runtimes import swarm
 
 SLO_MS = 250
@@ -187,9 +187,9 @@ def main() -> None:
         "<!doctype html><meta charset=utf-8><title>ChurnLab on the local Swarm</title>"
         f"<h1>ChurnLab on the local Swarm</h1>{plot}<pre>{text}</pre>"
     )
-    if (args.out / "results.json").exists():  # the compare report shows these too
-        write_reports(json.loads((args.out / "results.json").read_text()), args.out)
     print(text)
+    if why_not := rewrite_reports(args.out):  # the compare report shows these too
+        print(f"compare.html not rewritten: {why_not}")
 
 
 if __name__ == "__main__":

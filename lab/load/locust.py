@@ -141,18 +141,27 @@ def _flag(setting: str) -> str:
 
 
 def steady_open_load(
-    url: str, log: Path, *, rate: float, seconds: float, cpus: str | None = None
+    url: str,
+    log: Path,
+    *,
+    rate: float,
+    seconds: float,
+    cpus: str | None = None,
+    drain_seconds: float = 0.0,
 ) -> LocustRun:
-    """One offered rate held for `seconds`, open loop: the load cost and fault runs stand in."""
+    """One offered rate held for `seconds`, open loop: the load cost and fault runs stand in.
+    With `drain_seconds`, the calls still in flight at the end are answered (or time out) and
+    logged before the generator stops, rather than dropped."""
     return run_locust(
         url,
         log,
         loop="open",
         shape="rates",
-        seconds=seconds,
+        seconds=seconds + drain_seconds + (1 if drain_seconds else 0),
         cpus=cpus,
         rates=f"{rate:g}",
         step_seconds=seconds,
+        drain_seconds=drain_seconds,
     )
 
 

@@ -112,7 +112,6 @@ def test_the_loops_run_at_saturation_and_at_a_moderate_load_per_route(results):
     assert loops["saturated"]["think_seconds"] == 0
     moderate = loops["moderate"]
     assert moderate["think_seconds"] > 0
-    assert moderate["users"] > loops["saturated"]["users"]
     # Thinking users load the server below flat out, near the share aimed at.
     assert 0.3 <= moderate["share"] <= 1.0, moderate
 

@@ -29,7 +29,6 @@ def test_the_window_reads_only_its_own_cpu_and_steal():
     usage = run_of().usage(1004.0, 1016.0)
     assert usage["generator_cpus"] == pytest.approx(0.25)
     assert usage["steal_share"] == pytest.approx(0.1)
-    assert run_of().generator_cpu_seconds / 20.0 > 0.4  # what the whole run would have said
 
 
 def test_a_window_with_fewer_than_two_samples_reads_nothing():

@@ -10,7 +10,7 @@ import pytest
 
 from lab.experiments.capacity import summarise
 from lab.experiments.cost import fit
-from lab.experiments.report import summary_markdown, write_reports
+from lab.experiments.report import rewrite_reports, summary_markdown, write_reports
 from lab.stats import ratio_interval
 from runtimes.paths import ROOT
 
@@ -244,6 +244,10 @@ def test_results_of_the_documented_shape_pass_the_schema(results):
         lambda r: r["loops"]["moderate"].pop("share"),
         lambda r: r["loops"]["saturated"]["open"]["routes"].update({"/v1/model": {}}),
         lambda r: r["capacity"]["micro"]["runs"][0]["trials"][0].pop("route"),
+        lambda r: r["capacity"]["micro"]["runs"][0]["trials"][0]["generator"].update(
+            steal_share="x"
+        ),
+        lambda r: r["loops"]["moderate"]["open"].update(offered_rps="fast"),
     ],
 )
 def test_the_schema_refuses_results_that_miss_what_the_report_needs(results, damage):
@@ -323,3 +327,15 @@ def test_loops_report_each_case_and_route_apart(results):
     batch_rows = [line for line in summary.splitlines() if "| /v1/predict/batch |" in line]
     assert len(batch_rows) == 2
     assert all(row.endswith("| 240 / 240 |") for row in batch_rows)
+
+
+def test_the_swarm_run_rewrites_a_compare_report_of_this_schema_only(results, tmp_path):
+    assert "run make compare" in rewrite_reports(tmp_path)
+    older = copy.deepcopy(results)
+    older["loops"] = {"closed": {}, "open": {}}  # the shape before the two cases
+    (tmp_path / "results.json").write_text(json.dumps(older))
+    assert "of an older lab" in rewrite_reports(tmp_path)
+    assert not (tmp_path / "compare.html").exists()
+    (tmp_path / "results.json").write_text(json.dumps(results))
+    assert rewrite_reports(tmp_path) is None
+    assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
