@@ -78,7 +78,8 @@ class Plan:
     settle_seconds: float  # left out at the start of the loops' and cost's runs
     cost_shares: tuple[float, ...]  # of the capacity, the rates CPU is regressed over
     cost_rates: tuple[float, ...]  # records a second to regress over without a capacity
-    cost_seconds: float  # each rate's measured window
+    cost_seconds: float  # each rate's measured window, at least
+    cost_calls: int  # in each rate's window, at least: a batch's rate can be a call a second
     fault_rate: float
     fault_phases: tuple[float, float, float]  # before, during, after
     faults: tuple[str, ...]  # labels of FAULTS
@@ -112,6 +113,7 @@ PLANS = {
         cost_shares=(0.2, 0.4, 0.6, 0.8),
         cost_rates=(10, 20, 30, 40),
         cost_seconds=30,
+        cost_calls=30,
         fault_rate=40,
         fault_phases=(20, 20, 30),
         faults=tuple(f.label for f in FAULTS),
@@ -142,6 +144,7 @@ PLANS = {
         cost_shares=(0.25, 0.5, 0.75),
         cost_rates=(10, 20, 30),
         cost_seconds=3,
+        cost_calls=6,
         fault_rate=30,
         # The fault lasts 5 s: longer than the gateway's ingest timeout (2.5 s), or a paused
         # ingest only delays predictions, and resilience off would look as good as on.
@@ -316,6 +319,7 @@ def costs(
             rates=rates_for(capacity, plan.cost_shares, plan.cost_rates, mix),
             settle_seconds=plan.settle_seconds,
             seconds=plan.cost_seconds,
+            calls=plan.cost_calls,
         )
         for mix in ("single", "batch")
     }

@@ -101,25 +101,44 @@ def time_to_detect(readiness: Sequence[tuple[float, str]], start: float) -> floa
     return round(noticed[0] - start, 2) if noticed else None
 
 
-def time_to_recover(
-    log: Sequence[Request], readiness: Sequence[tuple[float, str]], end: float
-) -> float | None:
-    """From the fault's undoing until requests are answered again and /readyz says ready.
+RECOVERY_WINDOW_S = 2.0  # the sliding window recovery is read from
+RECOVERED_SHARE = 0.99  # of its calls answered
 
-    "Answered" is the first success, sent after the last failure, *completing*: a restarted
-    process accepts connections at once and may hold them while it loads its model, so the
-    last failure alone would flatter it.
+
+def time_to_recover(
+    log: Sequence[Request],
+    readiness: Sequence[tuple[float, str]],
+    end: float,
+    window_s: float = RECOVERY_WINDOW_S,
+) -> float | None:
+    """From the fault's undoing until the calls due in a sliding window of `window_s` seconds
+    are 99% answered, and /readyz says ready.
+
+    The window opens on an answered call, and recovery counts to when that call's answer
+    *completed*: a restarted process accepts connections at once and may hold them while it
+    loads its model, so its due time alone would flatter it. A stray failure after the window
+    is not read as still recovering, as the last failure would be.
     """
-    last_failure = max((r.time for r in log if r.time >= end and not r.ok), default=end)
-    answered = [r.time + r.ms / 1000 for r in log if r.ok and r.time >= last_failure]
-    if not answered or (readiness and readiness[-1][1] != "ready"):
+    if readiness and readiness[-1][1] != "ready":
         return None  # never came back while we watched
+    after = sorted((r for r in log if r.time >= end), key=lambda r: r.time)
+    answered, closing, good = None, 0, 0
+    for opening, first in enumerate(after):
+        while closing < len(after) and after[closing].time < first.time + window_s:
+            good += after[closing].ok
+            closing += 1
+        if first.ok and good >= RECOVERED_SHARE * (closing - opening):
+            answered = first.time + first.ms / 1000
+            break
+        good -= first.ok
+    if answered is None:
+        return None
     not_ready = [t for t, state in readiness if t >= end and state != "ready"]
     probe_back = min(
         (t for t, state in readiness if t > max(not_ready, default=end) and state == "ready"),
         default=end,
     )
-    return round(max(min(answered), probe_back) - end, 2)
+    return round(max(answered, probe_back) - end, 2)
 
 
 def accepted_records(log: Iterable[Request]) -> Counter[str]:

@@ -25,6 +25,11 @@ from lab.load.locust import run_locust, wait_for_first_request
 from runtimes.compose import ComposeDeployment
 
 RECORDS = {"single": 1, "batch": 50}  # per call of each mix
+# Batches are offered this many times the records a second of single predictions: a batch's
+# record costs a fraction of a single one's (an eighth on the monolith, a twenty-sixth on the
+# microservices, CI's machine, 2026-12-03), so at the singles' rates their CPU barely rose
+# above the background (0.07 CPUs on the microservices) and the fit was noise.
+BATCH_LEVERAGE = 5
 
 
 def cpu_regression(
@@ -36,12 +41,15 @@ def cpu_regression(
     rates: Sequence[float],
     settle_seconds: float,
     seconds: float,
+    calls: int,
 ) -> dict:
     """CPU per record of `mix` ("single" or "batch"): one point per offered rate (calls a
-    second), each container's fit, the whole deployment's, and the bottleneck."""
+    second, evenly spaced so each window holds the calls it should), each window at least
+    `seconds` and long enough for `calls`; each container's fit, the whole deployment's, and
+    the bottleneck."""
     points = [
         _point(deployment, out / f"cost-{mix}-{rate:g}.csv", budget, mix, rate,
-               settle_seconds, seconds)
+               settle_seconds, max(seconds, calls / rate))
         for rate in rates
     ]  # fmt: skip
     throughput = [p["records_per_second"] for p in points]
@@ -85,6 +93,7 @@ def _point(
         rate_per_user=rate / math.ceil(rate / 5),
         step_seconds=settle_seconds + seconds + 2,
         mix=mix,
+        arrivals="constant",
     )
     reader.join(timeout=30)
     if "after" not in edges:
@@ -102,7 +111,7 @@ def _point(
             for name, cpu in edges["before"].items()
             if name in edges["after"]
         },
-        "generator": generator_check(run, budget),
+        "generator": generator_check(run, budget, (edges["start"], edges["end"])),
     }
 
 
@@ -137,6 +146,8 @@ def rates_for(
     capacity: float | None, shares: Sequence[float], fallback: Sequence[float], mix: str
 ) -> list[float]:
     """Calls a second for the regression: these shares of the capacity in records (from the
-    headline search), in calls of `mix`; the plan's own records a second without one."""
+    headline search), in calls of `mix`, batches at BATCH_LEVERAGE times the records; the
+    plan's own records a second without a capacity."""
     records = [capacity * share for share in shares] if capacity else list(fallback)
-    return [round(max(rate / RECORDS[mix], 0.5), 2) for rate in records]
+    leverage = BATCH_LEVERAGE if mix == "batch" else 1
+    return [round(max(rate * leverage / RECORDS[mix], 0.5), 2) for rate in records]

@@ -91,6 +91,18 @@ def test_recovery_waits_for_the_first_success_to_complete():
     assert time_to_recover(log, [(10.5, "not ready"), (11.0, "ready")], end=10.0) == 1.1
 
 
+def test_recovery_is_read_from_a_sliding_window_not_from_a_stray_failure():
+    # 40 calls a second from the undoing at t=10: failing for a second, then answered, with
+    # one stray failure at t=25 (the last failure would put recovery at 15 s).
+    log = [request(10 + n / 40, ok=not (n < 40 or n == 600)) for n in range(1200)]
+    assert time_to_recover(log, [(10.5, "not ready"), (10.8, "ready")], end=10.0) == pytest.approx(
+        1.005, abs=0.01
+    )
+    # A lone answer among failures is no recovery: its window is under 99% answered.
+    flapping = [request(10 + n / 40, ok=(n == 20 or n >= 200)) for n in range(400)]
+    assert time_to_recover(flapping, [], end=10.0) == pytest.approx(5.005, abs=0.01)
+
+
 def test_recovery_also_waits_for_readiness():
     log = [request(10.1)]
     assert time_to_recover(log, [(10.2, "unreachable"), (12.0, "ready")], end=10.0) == 2.0

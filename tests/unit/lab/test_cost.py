@@ -27,6 +27,6 @@ def test_too_few_rates_give_no_fit():
 
 def test_rates_are_shares_of_the_capacity_in_records_of_each_mix():
     assert rates_for(200, (0.25, 0.5), (10, 20), "single") == [50, 100]
-    assert rates_for(200, (0.25, 0.5), (10, 20), "batch") == [1, 2]  # 50 records a call
+    assert rates_for(200, (0.25, 0.5), (10, 20), "batch") == [5, 10]  # 50 records a call, 5x
     assert rates_for(None, (0.25, 0.5), (10, 20), "single") == [10, 20]
-    assert rates_for(None, (0.25,), (10,), "batch") == [0.5]  # never below half a call a second
+    assert rates_for(None, (0.25,), (1,), "batch") == [0.5]  # never below half a call a second
