@@ -496,11 +496,12 @@ def capacity_conclusion(capacity: dict) -> str:
     else:
         how = "more than the microservices, which passed no rate tried"
     bounds = [f"{LABELS[a]} {reads[a]} its median" for a in ARCHES if reads[a] != "="]
-    told_apart = (
-        ""
-        if not overlap(figures["monolith"], figures["micro"])
-        else " ⚠ their capacity intervals overlap: these runs do not tell the two apart"
-    )
+    if not all(figures[a]["interval"] for a in ARCHES):
+        told_apart = " ⚠ from too few runs for an interval: these runs cannot tell the two apart"
+    elif overlap(figures["monolith"], figures["micro"]):
+        told_apart = " ⚠ their capacity intervals overlap: these runs do not tell the two apart"
+    else:
+        told_apart = ""
     return (
         f"On the same CPUs and memory, the monolith sustains {how}."
         + (f" Censored: {', '.join(bounds)}." if bounds else "")

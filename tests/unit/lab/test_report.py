@@ -339,3 +339,14 @@ def test_the_swarm_run_rewrites_a_compare_report_of_this_schema_only(results, tm
     (tmp_path / "results.json").write_text(json.dumps(results))
     assert rewrite_reports(tmp_path) is None
     assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
+
+
+def test_the_capacity_comparison_says_when_runs_cannot_tell_the_two_apart(results):
+    assert "tell the two apart" not in summary_markdown(results)  # 3 blocks, apart
+    one_run = copy.deepcopy(results)
+    for arch in ("monolith", "micro"):
+        one_run["capacity"][arch] = summarise(one_run["capacity"][arch]["runs"][:1])
+    assert "from too few runs for an interval: these runs cannot tell" in summary_markdown(one_run)
+    close = copy.deepcopy(results)
+    close["capacity"]["micro"]["capacity_rps"]["interval"] = [90.0, 500.0]
+    assert "their capacity intervals overlap" in summary_markdown(close)
