@@ -34,9 +34,11 @@ from lab.experiments.loops import loop_cases
 from lab.experiments.report import write_reports
 from lab.experiments.scaling import (
     MICRO_SPLITS,
+    SETTINGS,
     Configuration,
     apply,
     monolith_replicas,
+    redundant,
 )
 from lab.load.locust import run_locust
 from lab.machine import machine
@@ -172,7 +174,7 @@ def restore(
 ) -> None:
     """Back to the deployment's own configuration (or these replicas and settings) after an
     experiment or a fault changed it, and ready."""
-    for name in (*RESILIENCE_OFF, "MONOLITH_CPUS", "MONOLITH_MEMORY", "MONOLITH_WORKERS"):
+    for name in (*RESILIENCE_OFF, *SETTINGS):
         deployment.environment.pop(name, None)
     deployment.environment |= environment or {}
     apply(deployment, Configuration("restored", replicas or {}))
@@ -336,15 +338,16 @@ def budget_cpus(budget: Budget) -> int:
 
 def run_faults(deployment: ComposeDeployment, plan: Plan, out: Path, budget: Budget) -> list:
     """Every planned fault of this deployment, each from a fresh start, and again with the
-    gateway's resilience off where planned. The microservices run two inference replicas here,
-    so that a lost replica can be survived."""
-    replicas = {"inference": 2} if deployment.file == "micro" else {}
+    gateway's resilience off where planned. Both run with equal redundancy: the monolith as
+    two replicas, the microservices with two of each stateless stage, in the same CPU set and
+    memory, so that what survives a fault is the architecture's and not a spare replica's."""
+    configuration = redundant(deployment.file, budget_cpus(budget))
     outcomes = []
     for resilience, switches in ((True, {}), (False, RESILIENCE_OFF)):
         planned = plan.faults if resilience else plan.without_resilience
         for fault in (f for f in FAULTS if f.deployment == deployment.file and f.label in planned):
             log(f"{deployment.file}: {fault.label}, resilience {resilience}")
-            restore(deployment, replicas, switches)
+            restore(deployment, configuration.replicas, configuration.environment | switches)
             before, during, after = plan.fault_phases
             outcome = fault_run(
                 deployment,
@@ -356,7 +359,14 @@ def run_faults(deployment: ComposeDeployment, plan: Plan, out: Path, budget: Bud
                 during=during,
                 after=after,
             )
-            outcomes.append({"deployment": deployment.file, "resilience": resilience, **outcome})
+            outcomes.append(
+                {
+                    "deployment": deployment.file,
+                    "resilience": resilience,
+                    "replicas": configuration.replicas,
+                    **outcome,
+                }
+            )
     restore(deployment)
     return outcomes
 

@@ -127,7 +127,7 @@ def applied(deployment: ComposeDeployment, fault: Fault, seconds: float) -> Iter
             yield
         return
     [ingest] = deployment.containers("ingest")
-    [gateway] = deployment.containers("gateway")
+    gateway = deployment.containers("gateway")[0]  # of one or more
     with faults.fault(ingest.name, "pause"):
         time.sleep(seconds / 3)  # predictions spool meanwhile
         with faults.fault(gateway.name, "kill"):

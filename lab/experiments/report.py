@@ -359,6 +359,17 @@ def _scaling_rows(results: dict) -> list[list[str]]:
     ]
 
 
+def _redundancy(faults: list[dict]) -> str:
+    """What each deployment ran as during its faults, as "monolith: monolith x2"."""
+    replicas = {f["deployment"]: f["replicas"] for f in faults if "replicas" in f}
+    return "; ".join(
+        f"{LABELS[arch]}: "
+        + ", ".join(f"{service} x{count}" for service, count in sorted(replicas[arch].items()))
+        for arch in ARCHES
+        if arch in replicas
+    )
+
+
 def fault_rows(results: dict) -> list[list[str]]:
     rows = []
     for f in results["faults"]:
@@ -672,7 +683,8 @@ def write_reports(results: dict, out: Path) -> None:
         )
         sections.append(
             f"""<h2>Faults, at {results["plan"]["fault_rate"]:g} requests/s offered</h2>
-<p>Answered is the share of intended requests that got a 200 during the fault.</p>
+<p>With equal redundancy: {_redundancy(results["faults"])}. Answered is the share of
+intended requests that got a 200 during the fault.</p>
 {_html_table(FAULT_HEADER, fault_rows(results))}
 {figures}"""
         )

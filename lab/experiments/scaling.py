@@ -38,11 +38,33 @@ def monolith_replicas(count: int, cpus: int) -> Configuration:
     )
 
 
+# A stage run twice gets half its limit and workers per replica: the memory one of each has.
 MICRO_SPLITS = (
     Configuration("one of each", {}),
-    Configuration("2 inference", {"inference": 2}),
-    Configuration("2 gateways", {"gateway": 2}),
+    Configuration("2 inference", {"inference": 2}, {"INFERENCE_MEMORY": "256m"}),
+    Configuration("2 gateways", {"gateway": 2}, {"GATEWAY_MEMORY": "128m", "GATEWAY_WORKERS": "1"}),
 )
+# Two of every stateless stage (ingest, the one writer of the prediction log, stays one).
+TWO_OF_EACH = Configuration(
+    "2 of each stateless stage",
+    {"gateway": 2, "features": 2, "inference": 2},
+    {
+        "GATEWAY_MEMORY": "128m",
+        "GATEWAY_WORKERS": "1",
+        "FEATURES_MEMORY": "128m",
+        "INFERENCE_MEMORY": "256m",
+    },
+)
+# What any configuration may set, so that going back to the deployment's own clears it.
+SETTINGS = frozenset(
+    {"MONOLITH_CPUS", "MONOLITH_MEMORY", "MONOLITH_WORKERS", *TWO_OF_EACH.environment}
+)
+
+
+def redundant(deployment_file: str, cpus: int) -> Configuration:
+    """Equal redundancy for faults: two of everything a fault can take away and another
+    replica can stand in for, in the same CPU set and memory."""
+    return monolith_replicas(2, cpus) if deployment_file == "monolith" else TWO_OF_EACH
 
 
 def apply(deployment: ComposeDeployment, configuration: Configuration) -> None:

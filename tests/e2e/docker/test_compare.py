@@ -116,14 +116,18 @@ def test_the_loops_run_at_saturation_and_at_a_moderate_load_per_route(results):
     assert 0.3 <= moderate["share"] <= 1.0, moderate
 
 
-def test_faults_lose_nothing_and_resilience_is_what_keeps_predictions_answered(results):
+def test_faults_at_equal_redundancy_lose_nothing_and_resilience_keeps_answers(results):
     faults = {(f["deployment"], f["fault"], f["resilience"]): f for f in results["faults"]}
     # Every fault run counted its records (a run that errored has none: never read as 0).
     assert [f.get("records_lost") for f in faults.values()] == [0] * len(faults), faults
+    # Equal redundancy: one of two replicas killed, the other answers (the edge retries what
+    # could not connect; a call in flight on the killed one is lost to it).
     killed = faults[("monolith", "kill monolith", True)]
-    assert killed["routes"]["/v1/predict"]["success"] < 0.2
-    assert "/v1/model" in killed["blast_radius"]
-    assert faults[("micro", "kill inference", True)]["routes"]["/v1/predict"]["success"] >= 0.99
+    assert killed["replicas"] == {"monolith": 2}
+    assert killed["routes"]["/v1/predict"]["success"] >= 0.9, killed["routes"]
+    inference = faults[("micro", "kill inference", True)]
+    assert inference["replicas"] == {"gateway": 2, "features": 2, "inference": 2}
+    assert inference["routes"]["/v1/predict"]["success"] >= 0.99, inference["routes"]
     spooled = faults[("micro", "pause ingest", True)]
     assert spooled["routes"]["/v1/predict"]["success"] >= 0.99
     without = faults[("micro", "pause ingest", False)]

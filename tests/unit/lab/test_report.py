@@ -88,6 +88,9 @@ def fault(deployment: str, label: str, resilience: bool = True, **routes: float)
         "deployment": deployment,
         "resilience": resilience,
         "fault": label,
+        "replicas": {"monolith": 2}
+        if deployment == "monolith"
+        else {"gateway": 2, "features": 2, "inference": 2},
         "routes": {
             route: {"success": success, "p99_ms": 12.0, "intended": 100}
             for route, success in (routes or {"/v1/predict": 1.0}).items()
@@ -278,6 +281,10 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
 def test_the_html_report_embeds_every_plot(results, tmp_path):
     write_reports(results, tmp_path)
     page = (tmp_path / "compare.html").read_text()
+    assert (
+        "With equal redundancy: monolith: monolith x2; "
+        "microservices: features x2, gateway x2, inference x2." in page
+    )
     # latency, loops, scaling, model cost, and one timeline per applied fault
     assert page.count('class="plot"') == 4 + 3
     assert page.count("data:image/png;base64,") == 7
