@@ -34,10 +34,12 @@ def wait_ready(
 
 
 def wait_predicting(url: str, body: dict, timeout: float = 180, in_a_row: int = 10) -> None:
-    """Until `in_a_row` predictions in a row are answered 200. Ready means every stage is up,
-    not yet warm: on a cold machine still busy with the previous tests, the first call through
-    each replica can outlast the tests' tightened stage deadline (0.5 s); ten in a row reach
-    every replica. Logged as `warm-up-<n>`."""
+    """Until `in_a_row` predictions in a row are answered 200 and recorded. Ready means every
+    stage is up, ingest too: a gateway answers 200 while ingest is still starting, spooling the
+    record (`recorded: false`), and a test that reads the record back would meet a breaker
+    opened by that start. Not yet warm: on a cold machine still busy with the previous tests,
+    the first call through each replica can outlast the tests' tightened stage deadline
+    (0.5 s); ten in a row reach every replica. Logged as `warm-up-<n>`."""
     deadline, attempt, answered, last = time.monotonic() + timeout, 0, 0, "no answer yet"
     while time.monotonic() < deadline:
         attempt += 1
@@ -46,14 +48,15 @@ def wait_predicting(url: str, body: dict, timeout: float = 180, in_a_row: int = 
                 f"{url}/v1/predict", json=body, headers={"X-Request-ID": f"warm-up-{attempt}"},
                 timeout=10,
             )  # fmt: skip
-            answered = answered + 1 if answer.status_code == 200 else 0
+            recorded = answer.status_code == 200 and answer.json().get("recorded") is True
+            answered = answered + 1 if recorded else 0
             if answered >= in_a_row:
                 return
             last = f"{answer.status_code}: {answer.text[:300]}"
         except requests.RequestException as error:
             answered, last = 0, f"{type(error).__name__}: {error}"
         time.sleep(0.05 if answered else 0.5)
-    raise TimeoutError(f"{url}: not {in_a_row} predictions in a row in {timeout:g} s; last: {last}")
+    raise TimeoutError(f"{url}: not {in_a_row} recorded predictions in a row in {timeout:g} s; last: {last}")
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 120) -> None:
