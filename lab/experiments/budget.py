@@ -12,6 +12,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from lab.experiments.analysis import LATE_MS, window
 from lab.load.locust import LocustRun
 
 MEMORY_MB = 1536  # per deployment, in all (compose/*.yaml)
@@ -53,20 +54,22 @@ class Budget:
 
 
 def generator_check(
-    run: LocustRun, budget: Budget, window: tuple[float, float] | None = None
+    run: LocustRun, budget: Budget, window_edges: tuple[float, float] | None = None
 ) -> dict:
-    """How busy the generator was, over `window` (epoch seconds) where one is given and held
-    samples, else over the whole run; invalid when it saturated or sent late."""
-    usage = run.usage(*window) if window else None
+    """How busy the generator was, over `window_edges` (epoch seconds) where given and held
+    samples, else over the whole run (steal then unknown); invalid when it saturated or sent
+    late."""
+    usage = run.usage(*window_edges) if window_edges else None
     if usage is None:
-        share = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count)
+        share, steal = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count), None
     else:
-        share = usage["generator_cpus"] / budget.generator_cpu_count
-    requests = [r for r in run.requests if window is None or window[0] <= r.time < window[1]]
-    late = [r for r in requests if r.late_ms > 10.0]
+        share, steal = usage["generator_cpus"] / budget.generator_cpu_count, usage["steal_share"]
+    requests = window(run.requests, *window_edges) if window_edges else run.requests
+    late = [r for r in requests if r.late_ms > LATE_MS]
     late_share = len(late) / len(requests) if requests else 0.0
     return {
         "cpu_share": round(share, 3),
+        "steal_share": None if steal is None else round(steal, 4),
         "late_share": round(late_share, 4),
         "valid": share < SATURATED_SHARE and late_share <= LATE_SHARE,
     }

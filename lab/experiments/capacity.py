@@ -27,8 +27,8 @@ from typing import Protocol
 
 from scipy.stats import binomtest
 
-from lab.experiments.analysis import LATE_MS, rate_step, window
-from lab.experiments.budget import SATURATED_SHARE, Budget
+from lab.experiments.analysis import rate_step, window
+from lab.experiments.budget import Budget, generator_check
 from lab.experiments.search import CapacitySearch
 from lab.load.locust import run_locust
 from lab.stats import spread
@@ -37,7 +37,6 @@ TARGET_SHARE = 0.99  # of calls answered within the SLO
 # Fewer calls than this can never pass: even all of them within the SLO leave the Wilson
 # interval's lower end under 99%.
 CALLS_TO_PASS = 381
-LATE_SHARE = 0.01
 RATE_PER_USER = 5.0  # at most: each user offers its share of the rate, so any rate is exact
 
 
@@ -117,25 +116,16 @@ def trial(
 def generator_held(
     run, budget: Budget, rate: float, start: float, seconds: float, calls: list
 ) -> dict:
-    """Whether the generator held its schedule in the window: the count it should have sent
-    (Poisson, so within 3 standard deviations of λT), its CPU in the window (the whole run's
-    when the window held too few samples), its lateness, and the machine's steal time."""
+    """budget.generator_check over the window, and whether the generator held its schedule
+    there: the count it should have sent (Poisson, so within 3 standard deviations of λT)."""
+    held = generator_check(run, budget, (start, start + seconds))
     expected = rate * seconds
-    late = sum(r.late_ms > LATE_MS for r in calls)
-    usage = run.usage(start, start + seconds)
-    if usage is None:
-        share, steal = run.generator_cpu_seconds / (run.seconds * budget.generator_cpu_count), None
-    else:
-        share, steal = usage["generator_cpus"] / budget.generator_cpu_count, usage["steal_share"]
-    late_share = late / len(calls) if calls else 0.0
     on_schedule = abs(len(calls) - expected) <= 3 * math.sqrt(expected)
     return {
-        "cpu_share": round(share, 3),
-        "steal_share": None if steal is None else round(steal, 4),
-        "late_share": round(late_share, 4),
+        **held,
         "expected_calls": round(expected),
         "on_schedule": on_schedule,
-        "valid": on_schedule and share < SATURATED_SHARE and late_share <= LATE_SHARE,
+        "valid": on_schedule and held["valid"],
     }
 
 

@@ -118,7 +118,12 @@ def test_the_generator_is_kept_apart_and_a_saturated_one_invalidates_its_run():
     assert _count("1-3") == 3
     assert _count("0,2,4-5") == 4
     calm = LocustRun([request(1)] * 99 + [request(1, late_ms=50.0)], 3.0, seconds=10)
-    assert generator_check(calm, budget) == {"cpu_share": 0.3, "late_share": 0.01, "valid": True}
+    assert generator_check(calm, budget) == {
+        "cpu_share": 0.3,
+        "steal_share": None,
+        "late_share": 0.01,
+        "valid": True,
+    }
     busy = LocustRun([request(1)], 9.5, seconds=10)
     assert generator_check(busy, budget)["valid"] is False
     lagging = LocustRun([request(1, late_ms=50.0)] * 2 + [request(1)] * 98, 1.0, seconds=10)
