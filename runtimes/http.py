@@ -56,7 +56,9 @@ def wait_predicting(url: str, body: dict, timeout: float = 180, in_a_row: int = 
         except requests.RequestException as error:
             answered, last = 0, f"{type(error).__name__}: {error}"
         time.sleep(0.05 if answered else 0.5)
-    raise TimeoutError(f"{url}: not {in_a_row} recorded predictions in a row in {timeout:g} s; last: {last}")
+    raise TimeoutError(
+        f"{url}: not {in_a_row} recorded predictions in a row in {timeout:g} s; last: {last}"
+    )
 
 
 def wait_for(check: Callable[[], object], what: str, timeout: float = 120) -> None:
