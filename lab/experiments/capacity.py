@@ -30,7 +30,7 @@ from scipy.stats import binomtest
 from lab.experiments.analysis import rate_step, window
 from lab.experiments.budget import Budget, generator_check
 from lab.experiments.search import CapacitySearch
-from lab.load.locust import run_locust
+from lab.load.locust import FIRST_CALL_SLACK_SECONDS, run_locust
 from lab.stats import spread
 
 TARGET_SHARE = 0.99  # of calls answered within the SLO
@@ -79,7 +79,7 @@ def trial(
     """One offered rate, measured: the step's figures, the generator's check, and `passed`
     (True, False, or None when the generator could not hold the rate)."""
     measured = method.window_seconds(rate) * longer
-    step = method.settle_seconds + measured
+    step = method.settle_seconds + measured + FIRST_CALL_SLACK_SECONDS
     users = math.ceil(rate / RATE_PER_USER)
     run = run_locust(
         deployment.url,

@@ -21,7 +21,7 @@ from scipy.stats import t as student_t
 
 from lab.experiments.analysis import window
 from lab.experiments.budget import Budget, generator_check
-from lab.load.locust import run_locust, wait_for_first_request
+from lab.load.locust import FIRST_CALL_SLACK_SECONDS, run_locust, wait_for_first_request
 from runtimes.compose import ComposeDeployment
 
 RECORDS = {"single": 1, "batch": 50}  # per call of each mix
@@ -87,11 +87,11 @@ def _point(
         log,
         loop="open",
         shape="rates",
-        seconds=settle_seconds + seconds + 3,
+        seconds=settle_seconds + seconds + FIRST_CALL_SLACK_SECONDS + 1,
         cpus=budget.generator_cpus,
         rates=f"{rate:g}",
         rate_per_user=rate / math.ceil(rate / 5),
-        step_seconds=settle_seconds + seconds + 2,
+        step_seconds=settle_seconds + seconds + FIRST_CALL_SLACK_SECONDS,
         mix=mix,
         arrivals="constant",
     )

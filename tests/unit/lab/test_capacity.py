@@ -136,3 +136,28 @@ def test_no_rate_decided_is_an_error_not_a_figure(monkeypatch, tmp_path):
     monkeypatch.setattr(capacity, "trial", trial)
     with pytest.raises(RuntimeError, match="no rate was decided"):
         capacity_search(None, tmp_path, None, METHOD)
+
+
+def test_a_first_call_late_on_its_shape_still_leaves_the_window_inside_the_step(
+    monkeypatch, tmp_path
+):
+    """The step's window is timed from its first call; on a loaded core that call leaves
+    seconds after the shape's clock starts, while the shape stops offering on its own clock.
+    CI's quick run lost 67 of 450 due calls to that and called its generator off."""
+    from lab.experiments.budget import Budget
+    from lab.load.locust import LocustRun, Request
+
+    rate, lag = 100.0, 1.5
+
+    def locust(url, log, *, step_seconds, **_) -> LocustRun:
+        """Calls due every 1/rate from `lag` after the shape starts until its step ends."""
+        due = [1000.0 + lag + n / rate for n in range(int((step_seconds - lag) * rate))]
+        calls = [Request(t, "/v1/predict", True, 5.0, f"r{n}", 1) for n, t in enumerate(due)]
+        return LocustRun(calls, generator_cpu_seconds=1.0, seconds=step_seconds + 4)
+
+    monkeypatch.setattr(capacity, "run_locust", locust)
+    serving = type("Serving", (), {"url": "http://127.0.0.1:1"})()
+    step = capacity.trial(serving, tmp_path / "t.csv", Budget("0", "1", shared=False), METHOD, rate)
+    assert step["calls"] == METHOD.window_seconds(rate) * rate
+    assert step["generator"]["on_schedule"], step["generator"]
+    assert step["verdict"] == "pass"
