@@ -82,8 +82,10 @@ class Plan:
     cost_rates: tuple[float, ...]  # records a second to regress over without a capacity
     cost_seconds: float  # each rate's measured window, at least
     cost_calls: int  # in each rate's window, at least: a batch's rate can be a call a second
-    fault_rate: float
+    fault_rate: float  # equal absolute load: the same requests/s offered to both
+    fault_share: float  # equal relative load: this share of each one's measured capacity
     fault_phases: tuple[float, float, float]  # before, during, after
+    fault_repeats: int  # of each kill and pause, at each load; other faults run once
     faults: tuple[str, ...]  # labels of FAULTS
     without_resilience: tuple[str, ...]
     # Scaling: the deployments' configurations, each searched for its capacity
@@ -117,7 +119,9 @@ PLANS = {
         cost_seconds=30,
         cost_calls=30,
         fault_rate=40,
-        fault_phases=(20, 20, 30),
+        fault_share=0.5,
+        fault_phases=(10, 20, 20),
+        fault_repeats=3,
         faults=tuple(f.label for f in FAULTS),
         without_resilience=tuple(sorted(WITHOUT_RESILIENCE)),
         monolith_replicas=(1, 2, 3),
@@ -148,9 +152,11 @@ PLANS = {
         cost_seconds=3,
         cost_calls=6,
         fault_rate=30,
+        fault_share=0.5,
         # The fault lasts 5 s: longer than the gateway's ingest timeout (2.5 s), or a paused
         # ingest only delays predictions, and resilience off would look as good as on.
         fault_phases=(2, 5, 3),
+        fault_repeats=1,
         faults=("kill monolith", "pause ingest", "kill inference"),
         without_resilience=("pause ingest",),
         monolith_replicas=(1, 2),
@@ -276,7 +282,7 @@ def deployment_experiments(
             think_seconds=plan.loop_think_seconds, seconds=plan.loop_seconds,
             settle_seconds=plan.settle_seconds,
         ),
-        "faults": lambda d: run_faults(d, plan, raw, budget),
+        "faults": lambda d: run_faults(d, plan, raw, budget, estimate),
         "scaling": lambda d: scaling(d, plan, raw, budget, estimate, headline),
         "model_cost": lambda d: model_costs(d, plan, raw, budget, headline),
     }  # fmt: skip
@@ -336,37 +342,64 @@ def budget_cpus(budget: Budget) -> int:
     return (os.cpu_count() or 1) - (0 if budget.shared else budget.generator_cpu_count)
 
 
-def run_faults(deployment: ComposeDeployment, plan: Plan, out: Path, budget: Budget) -> list:
-    """Every planned fault of this deployment, each from a fresh start, and again with the
-    gateway's resilience off where planned. Both run with equal redundancy: the monolith as
-    two replicas, the microservices with two of each stateless stage, in the same CPU set and
+REPEATED_FAULTS = ("kill", "pause")  # what fails most: each run `fault_repeats` times
+
+
+def fault_loads(plan: Plan, capacity: float | None) -> dict[str, float]:
+    """The rates faults are offered at: the same for both (absolute) and, where this run
+    measured the deployment's capacity, the same share of each one's (relative)."""
+    loads = {"absolute": plan.fault_rate}
+    if capacity:
+        loads["relative"] = round(plan.fault_share * capacity, 1)
+    return loads
+
+
+def run_faults(
+    deployment: ComposeDeployment, plan: Plan, out: Path, budget: Budget, capacity: float | None
+) -> list:
+    """Every planned fault of this deployment, each from a fresh start, at each of its loads,
+    kills and pauses `fault_repeats` times; again with the gateway's resilience off where
+    planned (at the absolute load, once). Both run with equal redundancy: the monolith as two
+    replicas, the microservices with two of each stateless stage, in the same CPU set and
     memory, so that what survives a fault is the architecture's and not a spare replica's."""
     configuration = redundant(deployment.file, budget_cpus(budget))
+    loads = fault_loads(plan, capacity)
     outcomes = []
     for resilience, switches in ((True, {}), (False, RESILIENCE_OFF)):
         planned = plan.faults if resilience else plan.without_resilience
         for fault in (f for f in FAULTS if f.deployment == deployment.file and f.label in planned):
-            log(f"{deployment.file}: {fault.label}, resilience {resilience}")
-            restore(deployment, configuration.replicas, configuration.environment | switches)
-            before, during, after = plan.fault_phases
-            outcome = fault_run(
-                deployment,
-                out / ("on" if resilience else "off"),
-                budget,
-                fault,
-                rate=plan.fault_rate,
-                before=before,
-                during=during,
-                after=after,
-            )
-            outcomes.append(
-                {
-                    "deployment": deployment.file,
-                    "resilience": resilience,
-                    "replicas": configuration.replicas,
-                    **outcome,
-                }
-            )
+            for load, rate in loads.items() if resilience else [("absolute", plan.fault_rate)]:
+                repeats = plan.fault_repeats if resilience and fault.kind in REPEATED_FAULTS else 1
+                for repeat in range(1, repeats + 1):
+                    log(
+                        f"{deployment.file}: {fault.label}, resilience {resilience}, "
+                        f"{load} load {rate:g}/s, run {repeat} of {repeats}"
+                    )
+                    restore(
+                        deployment, configuration.replicas, configuration.environment | switches
+                    )
+                    before, during, after = plan.fault_phases
+                    outcome = fault_run(
+                        deployment,
+                        out / ("on" if resilience else "off") / f"{load}-{repeat}",
+                        budget,
+                        fault,
+                        rate=rate,
+                        before=before,
+                        during=during,
+                        after=after,
+                    )
+                    outcomes.append(
+                        {
+                            "deployment": deployment.file,
+                            "resilience": resilience,
+                            "replicas": configuration.replicas,
+                            "load": load,
+                            "offered_rps": rate,
+                            "repeat": repeat,
+                            **outcome,
+                        }
+                    )
     restore(deployment)
     return outcomes
 

@@ -26,6 +26,8 @@ FAULT_HEADER = [
     "deployment",
     "fault",
     "resilience",
+    "load",
+    "runs",
     "predict answered",
     "batch answered",
     "model card answered",
@@ -370,31 +372,75 @@ def _redundancy(faults: list[dict]) -> str:
     )
 
 
+def fault_groups(faults: list[dict]) -> list[list[dict]]:
+    """The runs of each fault at each load (repeats of one kill or pause), in run order."""
+    groups: dict[tuple, list[dict]] = {}
+    for f in faults:
+        key = (f["deployment"], f["fault"], f["resilience"], f.get("load"), f.get("offered_rps"))
+        groups.setdefault(key, []).append(f)
+    return list(groups.values())
+
+
+def _over_runs(values: list, suffix: str = "", digits: int = 1, missing: str = "n/a") -> str:
+    """One run's figure; of repeats, the median (min to max), and how many had none."""
+    present = [v for v in values if v is not None]
+    if len(values) == 1 or not present:
+        return _fmt(present[0], suffix, digits) if present else missing
+    text = (
+        f"{_fmt(statistics.median(present), suffix, digits)} "
+        f"({_fmt(min(present), suffix, digits)} to {_fmt(max(present), suffix, digits)})"
+    )
+    return text + (
+        f", {missing} in {len(values) - len(present)}" if len(present) < len(values) else ""
+    )
+
+
+def _load(f: dict, capacity: dict | None) -> str:
+    if f.get("load") == "relative" and capacity:
+        share = f["offered_rps"] / capacity[f["deployment"]]["capacity_rps"]["median"]
+        return f"{f['offered_rps']:g}/s ({share:.0%} of its capacity)"
+    return f"{f['offered_rps']:g}/s (the same for both)" if "offered_rps" in f else "n/a"
+
+
+def _route(runs: list[dict], path: str, key: str = "success") -> list:
+    return [f["routes"].get(path, {}).get(key) for f in runs]
+
+
 def fault_rows(results: dict) -> list[list[str]]:
+    """A row per fault and load: a single run's figures, or the median (min to max) of its
+    repeats, with the records lost summed over them."""
     rows = []
-    for f in results["faults"]:
-        switch = "on" if f["resilience"] else "off"
-        if "error" in f:
+    for runs in fault_groups(results["faults"]):
+        first, applied = runs[0], [f for f in runs if "error" not in f]
+        lead = [
+            LABELS[first["deployment"]],
+            first["fault"],
+            "on" if first["resilience"] else "off",
+            _load(first, results.get("capacity")),
+            "single run" if len(runs) == 1 else f"{len(applied)} of {len(runs)} applied",
+        ]
+        if not applied:
             rows.append(
-                [LABELS[f["deployment"]], f["fault"], switch, f"not applied: {f['error']}"]
-                + [""] * (len(FAULT_HEADER) - 4)
+                lead
+                + [f"not applied: {first['error']}"]
+                + [""] * (len(FAULT_HEADER) - len(lead) - 1)
             )
             continue
-        routes = f["routes"]
+
         rows.append(
             [
-                LABELS[f["deployment"]],
-                f["fault"],
-                switch,
+                *lead,
                 *(
-                    _fmt(routes.get(route, {}).get("success"), "%")
-                    for route in ("/v1/predict", "/v1/predict/batch", "/v1/model")
+                    _over_runs(_route(applied, path), "%")
+                    for path in ("/v1/predict", "/v1/predict/batch", "/v1/model")
                 ),
-                _fmt(routes.get("/v1/predict", {}).get("p99_ms"), " ms"),
-                ", ".join(f["blast_radius"]) or "none",
-                _fmt(f["time_to_detect_s"], " s", 2),
-                _fmt(f["time_to_recover_s"], " s", 2),
-                str(f["records_lost"]),
+                _over_runs(_route(applied, "/v1/predict", "p99_ms"), " ms"),
+                ", ".join(sorted({c for f in applied for c in f["blast_radius"]})) or "none",
+                _over_runs([f["time_to_detect_s"] for f in applied], " s", 2),
+                _over_runs(
+                    [f["time_to_recover_s"] for f in applied], " s", 2, missing="not in the run"
+                ),
+                str(sum(f["records_lost"] for f in applied)),
             ]
         )
     return rows
@@ -677,14 +723,19 @@ def write_reports(results: dict, out: Path) -> None:
         sections.append(f"<h2>Scaling on one host</h2>{plot}")
     if "faults" in results:
         figures = "".join(
-            f"<figure>{img('fault timeline', fault_plot(f))}</figure>"
-            for f in results["faults"]
-            if "error" not in f
+            f"<figure>{img('fault timeline', fault_plot(applied[0]))}</figure>"
+            for applied in (
+                [f for f in runs if "error" not in f] for runs in fault_groups(results["faults"])
+            )
+            if applied
         )
         sections.append(
-            f"""<h2>Faults, at {results["plan"]["fault_rate"]:g} requests/s offered</h2>
-<p>With equal redundancy: {_redundancy(results["faults"])}. Answered is the share of
-intended requests that got a 200 during the fault.</p>
+            f"""<h2>Faults</h2>
+<p>With equal redundancy: {_redundancy(results["faults"])}. At equal absolute load (the same
+requests/s offered to both) and, where the run measured capacity, at equal relative load (the
+same share of each one's capacity). Answered is the share of intended requests that got a 200
+during the fault; repeated runs give their median (min to max); a timeline is each fault's first
+run.</p>
 {_html_table(FAULT_HEADER, fault_rows(results))}
 {figures}"""
         )

@@ -117,9 +117,25 @@ def test_the_loops_run_at_saturation_and_at_a_moderate_load_per_route(results):
 
 
 def test_faults_at_equal_redundancy_lose_nothing_and_resilience_keeps_answers(results):
-    faults = {(f["deployment"], f["fault"], f["resilience"]): f for f in results["faults"]}
     # Every fault run counted its records (a run that errored has none: never read as 0).
-    assert [f.get("records_lost") for f in faults.values()] == [0] * len(faults), faults
+    lost = [f.get("records_lost") for f in results["faults"]]
+    assert lost == [0] * len(lost), results["faults"]
+    faults = {
+        (f["deployment"], f["fault"], f["resilience"]): f
+        for f in results["faults"]
+        if f["load"] == "absolute"
+    }
+    # Equal relative load too: each at the plan's share of the capacity it was measured at in
+    # this run (where that capacity is a figure, not a bound).
+    for arch in ("monolith", "micro"):
+        if results["capacity"][arch]["reads"] == "=":
+            capacity = results["capacity"][arch]["capacity_rps"]["median"]
+            relative = [
+                f for f in results["faults"] if f["deployment"] == arch and f["load"] == "relative"
+            ]
+            assert relative, arch
+            rate = round(results["plan"]["fault_share"] * capacity, 1)
+            assert {(f["offered_rps"], f["resilience"]) for f in relative} == {(rate, True)}
     # Equal redundancy: one of two replicas killed, the other answers (the edge retries what
     # could not connect; a call in flight on the killed one is lost to it).
     killed = faults[("monolith", "kill monolith", True)]

@@ -83,7 +83,13 @@ METHOD = {
 }
 
 
-def fault(deployment: str, label: str, resilience: bool = True, **routes: float) -> dict:
+def fault(
+    deployment: str,
+    label: str,
+    resilience: bool = True,
+    load: tuple[str, float, int] = ("absolute", 30.0, 1),  # kind, offered rate, repeat
+    **routes: float,
+) -> dict:
     return {
         "deployment": deployment,
         "resilience": resilience,
@@ -91,6 +97,9 @@ def fault(deployment: str, label: str, resilience: bool = True, **routes: float)
         "replicas": {"monolith": 2}
         if deployment == "monolith"
         else {"gateway": 2, "features": 2, "inference": 2},
+        "load": load[0],
+        "offered_rps": load[1],
+        "repeat": load[2],
         "routes": {
             route: {"success": success, "p99_ms": 12.0, "intended": 100}
             for route, success in (routes or {"/v1/predict": 1.0}).items()
@@ -195,6 +204,16 @@ def results() -> dict:
         },
         "faults": [
             fault("monolith", "kill monolith", **{"/v1/predict": 0.0, "/v1/model": 0.0}),
+            *(
+                fault(
+                    "monolith",
+                    "kill monolith",
+                    True,
+                    ("relative", 150.0, repeat),
+                    **{"/v1/predict": answered},
+                )
+                for repeat, answered in ((1, 0.9), (2, 0.99), (3, 0.95))
+            ),
             fault("micro", "pause ingest", **{"/v1/predict": 1.0}),
             fault("micro", "pause ingest", False, **{"/v1/predict": 0.2}),
             {
@@ -269,8 +288,18 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     assert "| capacity, microservices as 2 gateways (same CPU set) ← best split |  | ≥ 110 |" in (
         summary
     )
-    assert "| monolith | kill monolith | on | 0.0% |" in summary
-    assert "| microservices | pause ingest | off | 20.0% |" in summary
+    assert "| monolith | kill monolith | on | 30/s (the same for both) | single run | 0.0% |" in (
+        summary
+    )
+    # Three repeats at half of each one's capacity: one row, their median (min to max).
+    assert (
+        "| monolith | kill monolith | on | 150/s (50% of its capacity) | 3 of 3 applied "
+        "| 95.0% (90.0% to 99.0%) |" in summary
+    )
+    assert (
+        "| microservices | pause ingest | off | 30/s (the same for both) | single run | 20.0% |"
+        in (summary)
+    )
     assert "not applied: FaultUnavailableError" in summary
     assert "the monolith sustains 3.0 times the microservices' rate within the SLO (" in summary
     assert "about 15.0 ms per prediction (by the lines fitted" in summary
@@ -285,9 +314,9 @@ def test_the_html_report_embeds_every_plot(results, tmp_path):
         "With equal redundancy: monolith: monolith x2; "
         "microservices: features x2, gateway x2, inference x2." in page
     )
-    # latency, loops, scaling, model cost, and one timeline per applied fault
-    assert page.count('class="plot"') == 4 + 3
-    assert page.count("data:image/png;base64,") == 7
+    # latency, loops, scaling, model cost, and one timeline per applied fault and load
+    assert page.count('class="plot"') == 4 + 4
+    assert page.count("data:image/png;base64,") == 8
     assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
 
 
@@ -301,7 +330,7 @@ def test_the_html_report_adds_the_swarm_results_measured_beside_it(results, tmp_
     write_reports(results, tmp_path)
     page = (tmp_path / "compare.html").read_text()
     assert 'alt="capacity by node count"' in page
-    assert page.count("data:image/png;base64,") == 7 + 1
+    assert page.count("data:image/png;base64,") == 8 + 1
     assert "| micro | kill node-2 | 0 / 0 |" in page
 
 
