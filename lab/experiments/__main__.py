@@ -26,12 +26,13 @@ from pathlib import Path
 
 from lab.experiments import model_cost
 from lab.experiments.budget import Budget
+from lab.experiments.calibration import calibrate
 from lab.experiments.capacity import Method, capacity_search, summarise
 from lab.experiments.cells import Cells
 from lab.experiments.cost import cpu_regression, rates_for
 from lab.experiments.failures import RESILIENCE_OFF, Fault, fault_run
 from lab.experiments.loops import loop_cases
-from lab.experiments.report import write_reports
+from lab.experiments.report import EXPERIMENTS, write_reports
 from lab.experiments.scaling import (
     MICRO_SPLITS,
     SETTINGS,
@@ -65,7 +66,7 @@ WITHOUT_RESILIENCE = {"pause ingest", "pause features", "blackhole features", "k
 
 
 ARCHES = ("monolith", "micro")
-EXPERIMENTS = ("capacity", "cost", "loops", "faults", "scaling", "model_cost")
+ONCE = ("calibration", "loops")  # run on the monolith's deployment only
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,7 @@ class Plan:
     repeats: int  # blocks of the headline capacity, each a fresh deployment of each architecture
     warm_up_seconds: float  # after each fresh deployment, before anything is measured
     capacity: Method  # how every capacity of the plan is measured
+    calibration_rates: tuple[float, ...]  # the generator against the edge's null endpoint
     loop_users: int  # closed-loop users of the saturated closed/open pair (no think time)
     loop_share: float  # of the saturated throughput, the moderate pair's target load
     loop_think_seconds: float  # the moderate pair's users' mean think time
@@ -109,6 +111,7 @@ PLANS = {
             floor=5,
             resolution=0.05,
         ),
+        calibration_rates=(50, 100, 200, 400, 800),  # the search's start up to its limit
         loop_users=16,
         loop_share=0.65,
         loop_think_seconds=0.5,
@@ -142,6 +145,7 @@ PLANS = {
             floor=10,
             resolution=0.5,  # indicative only: no p99 is quoted from so few calls
         ),
+        calibration_rates=(100, 400),
         loop_users=8,
         loop_share=0.65,
         loop_think_seconds=0.2,
@@ -207,7 +211,9 @@ def warm_up(deployment: ComposeDeployment, plan: Plan, budget: Budget, out: Path
 def fresh(arch: str, plan: Plan, budget: Budget, out: Path) -> Iterator[ComposeDeployment]:
     """A fresh deployment of `arch` on the plan's budget, warmed up, and down afterwards."""
     project = f"churnlab-compare-{arch}"
-    with compose_deployment(arch, project=project, **budget.environment()) as deployment:
+    with compose_deployment(
+        arch, project=project, EDGE_NULL_ENDPOINT="1", **budget.environment()
+    ) as deployment:
         warm_up(deployment, plan, budget, out)
         yield deployment
 
@@ -276,6 +282,9 @@ def deployment_experiments(
         if results["capacity"][arch]["reads"] == "=":
             estimate = results["capacity"][arch]["capacity_rps"]["median"]
     experiments = {
+        "calibration": lambda d: calibrate(
+            d, raw / "calibration", budget, plan.capacity, plan.calibration_rates
+        ),
         "cost": lambda d: costs(d, plan, raw, budget, estimate),
         "loops": lambda d: loop_cases(
             d, raw / "loops", budget, users=plan.loop_users, share=plan.loop_share,
@@ -287,7 +296,7 @@ def deployment_experiments(
         "model_cost": lambda d: model_costs(d, plan, raw, budget, headline),
     }  # fmt: skip
     wanted = [
-        name for name in experiments if name in only and (name != "loops" or arch == "monolith")
+        name for name in experiments if name in only and (name not in ONCE or arch == "monolith")
     ]
     missing = [name for name in wanted if not cells.has(f"{name}-{arch}")]
     measured: dict = {}
@@ -303,8 +312,8 @@ def deployment_experiments(
         measured = {name: cells.get(f"{name}-{arch}", dict) for name in wanted}
     merged: dict = {}
     for name, value in measured.items():
-        if name == "loops":
-            merged["loops"] = value
+        if name in ONCE:
+            merged[name] = value
         elif name == "faults":
             merged["faults"] = results.get("faults", []) + value
         elif name == "model_cost":

@@ -74,10 +74,17 @@ class Method:
 
 
 def trial(
-    deployment: Serving, log: Path, budget: Budget, method: Method, rate: float, longer: int = 1
+    deployment: Serving,
+    log: Path,
+    budget: Budget,
+    method: Method,
+    rate: float,
+    longer: int = 1,
+    path_prefix: str = "",
 ) -> dict:
     """One offered rate, measured: the step's figures, the generator's check, and `passed`
-    (True, False, or None when the generator could not hold the rate)."""
+    (True, False, or None when the generator could not hold the rate). `path_prefix` sends
+    the same calls elsewhere on the edge (calibration.py's null endpoint)."""
     measured = method.window_seconds(rate) * longer
     step = method.settle_seconds + measured + FIRST_CALL_SLACK_SECONDS
     users = math.ceil(rate / RATE_PER_USER)
@@ -94,6 +101,7 @@ def trial(
         drain_seconds=method.drain_seconds,
         timeout_seconds=method.timeout_seconds,
         mix="single",
+        path_prefix=path_prefix,
     )
     if not run.requests:
         raise RuntimeError(f"the generator sent nothing at {rate:g}/s (see {log})")

@@ -16,12 +16,15 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
+from lab.experiments.calibration import held_up_to
 from lab.experiments.capacity import describe
 from lab.stats import overlap
 
 COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
 LABELS = {"monolith": "monolith", "micro": "microservices"}
 ARCHES = ("monolith", "micro")
+# Every experiment of `make compare`, in the order it runs them (each a section here).
+EXPERIMENTS = ("calibration", "capacity", "cost", "loops", "faults", "scaling", "model_cost")
 FAULT_HEADER = [
     "deployment",
     "fault",
@@ -39,6 +42,16 @@ FAULT_HEADER = [
 ]
 
 
+CALIBRATION_HEADER = [
+    "offered",
+    "calls (due)",
+    "late",
+    "generator CPU",
+    "steal",
+    "p50",
+    "p99",
+    "held",
+]
 MODEL_HEADER = ["model", "cost alone", "capacity micro / monolith", "p99 micro / monolith"]
 
 
@@ -446,6 +459,47 @@ def fault_rows(results: dict) -> list[list[str]]:
     return rows
 
 
+def calibration_rows(calibration: list[dict]) -> list[list[str]]:
+    """Each rate against the null endpoint: what was sent of what was due, how late, at what
+    generator CPU and steal, the edge's answer times, and whether the generator held it."""
+    rows = []
+    for step in sorted(calibration, key=lambda s: s["offered_rps"]):
+        generator = step["generator"]
+        rows.append(
+            [
+                f"{step['offered_rps']:g}/s",
+                f"{step['calls']} ({generator['expected_calls']})",
+                _fmt(generator["late_share"], "%"),
+                _fmt(generator["cpu_share"], "%"),
+                _fmt(generator.get("steal_share"), "%"),
+                _fmt(step["p50_ms"], " ms", 2),
+                _fmt(step["p99_ms"], " ms", 2),
+                "yes" if generator["valid"] else "no",
+            ]
+        )
+    return rows
+
+
+def calibration_conclusion(calibration: list[dict]) -> str:
+    rates = sorted(step["offered_rps"] for step in calibration)
+    held = held_up_to(calibration)
+    if held is None:
+        return (
+            f"The generator could not hold {rates[0]:g}/s even against the edge's null "
+            "endpoint: no rate of this run says more about a deployment than about it."
+        )
+    if held == rates[-1]:
+        return (
+            "Against the edge's null endpoint the generator held every rate tried, up to "
+            f"{held:g}/s: what this run found below that is the deployments', not its own."
+        )
+    above = rates[rates.index(held) + 1]
+    return (
+        f"Against the edge's null endpoint the generator held up to {held:g}/s, not "
+        f"{above:g}/s: a capacity over {held:g}/s would be the generator's."
+    )
+
+
 def model_rows(results: dict) -> list[list[str]]:
     return [
         [
@@ -510,6 +564,8 @@ def steal_notes(results: dict) -> list[str]:
 
 def conclusions(results: dict) -> list[str]:
     lines = []
+    if "calibration" in results:
+        lines.append(calibration_conclusion(results["calibration"]))
     if "capacity" in results:
         lines.append(capacity_conclusion(results["capacity"]))
     if "cost" in results:
@@ -628,7 +684,7 @@ def preamble(results: dict) -> str:
         "then (min to max, n)."
         + (
             f" Experiments run: {', '.join(results['experiments'])}."
-            if len(results["experiments"]) < 6
+            if len(results["experiments"]) < len(EXPERIMENTS)
             else ""
         )
     )
@@ -644,6 +700,8 @@ def summary_markdown(results: dict) -> str:
         parts.append(markdown_table(LOOP_HEADER, loop_rows(results["loops"])))
     if "model_cost" in results:
         parts.append(markdown_table(MODEL_HEADER, model_rows(results)))
+    if "calibration" in results:
+        parts.append(markdown_table(CALIBRATION_HEADER, calibration_rows(results["calibration"])))
     parts.append("\n".join(f"- {line}" for line in conclusions(results)))
     notes = validity_notes(results)
     if notes:
@@ -744,6 +802,14 @@ run.</p>
             f"""<h2>When do the microservices pay?</h2>
 {_html_table(MODEL_HEADER, model_rows(results))}
 {img("overhead against model cost", model_cost_plot(results["model_cost"]))}"""
+        )
+    if "calibration" in results:
+        sections.append(
+            f"""<h2>The generator against a null endpoint</h2>
+<p>A capacity trial's own calls, at each rate, answered by the edge at once without the app:
+what the generator sent of what was due, how late by its greenlets' own clocks, and at what
+CPU. A rate it did not hold here bounds every capacity above.</p>
+{_html_table(CALIBRATION_HEADER, calibration_rows(results["calibration"]))}"""
         )
     notes = "".join(f"<p class='invalid'>{html.escape(n)}</p>" for n in validity_notes(results))
     page = f"""<!doctype html>

@@ -10,6 +10,7 @@ import sys
 import jsonschema
 import pytest
 
+from lab.experiments.report import fault_groups
 from runtimes.paths import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
@@ -41,14 +42,16 @@ def test_results_follow_their_schema(results):
 
 def test_the_report_has_every_section_and_plot(report, results):
     page = (report / "compare.html").read_text()
-    applied = [f for f in results["faults"] if "error" not in f]
-    assert page.count('class="plot"') == 4 + len(applied)
+    # a timeline for each fault and load with a run applied
+    timelines = [g for g in fault_groups(results["faults"]) if any("error" not in f for f in g)]
+    assert page.count('class="plot"') == 4 + len(timelines)
     for heading in (
         "Capacity and cost",
         "Closed loop against open loop",
         "Scaling on one host",
-        "Faults, at",
+        "<h2>Faults</h2>",
         "When do the microservices pay?",
+        "The generator against a null endpoint",
     ):
         assert heading in page
     summary = (report / "summary.md").read_text()
@@ -62,6 +65,18 @@ def test_the_budget_kept_the_generator_apart_and_it_kept_up(results):
         for run in results["capacity"][arch]["runs"]:
             assert run["limited_by"] is None or run["censored"] == "above", run
             assert all(t["generator"]["valid"] for t in run["trials"][:-1]), run["trials"]
+
+
+def test_the_generator_held_its_lowest_rate_against_the_null_endpoint(results):
+    """The edge answers the calibration's calls itself: every call the generator sent at a
+    rate it held was a 200 within the SLO, and the lowest rate was held."""
+    calibration = sorted(results["calibration"], key=lambda t: t["offered_rps"])
+    assert [t["offered_rps"] for t in calibration] == sorted(results["plan"]["calibration_rates"])
+    assert calibration[0]["generator"]["valid"], calibration[0]
+    for t in calibration:
+        if t["generator"]["valid"]:
+            assert t["within_slo"] == t["calls"] > 0, t
+            assert t["verdict"] == "pass", t
 
 
 def test_every_call_due_in_a_trial_is_counted_and_the_search_brackets_capacity(results):

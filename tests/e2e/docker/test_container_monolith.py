@@ -26,6 +26,16 @@ def test_container_predicts_and_rejects_bad_input(docker_monolith, record_body):
     assert requests.get(f"{url}/readyz", timeout=10).json()["status"] == "ready"
 
 
+def test_the_labs_null_endpoint_is_off_outside_the_lab(docker_monolith, record_body):
+    """Only `make compare`'s deployments switch it on (EDGE_NULL_ENDPOINT=1): here the call
+    reaches the app, which knows no such route."""
+    answer = requests.post(
+        f"{docker_monolith.url}/lab/null/v1/predict", json=record_body, timeout=10
+    )
+    assert answer.status_code == 404, answer.text
+    assert answer.headers["Content-Type"] == "application/problem+json"
+
+
 def test_containers_are_hardened_healthy_and_only_the_edge_is_published(docker_monolith):
     assert_hardened_behind_the_edge(docker_monolith)
     for container in docker_monolith.containers():

@@ -28,3 +28,53 @@ def test_a_call_that_could_not_be_sent_is_logged_as_a_failure_from_its_due_time(
     _, route, status, ok, ms, _, _, late_ms = row
     assert (route, status, ok, late_ms) == ("/v1/predict/batch", "0", "0", "inf")
     assert float(ms) >= 250
+
+
+IN_ITS_GREENLET = """
+import time
+import gevent
+from lab import locustfile
+
+class Response:
+    status_code = 200
+    def __init__(self):
+        self.request_meta = {}
+    def failure(self, _):
+        raise AssertionError("a 200 is no failure")
+    def __enter__(self):
+        return self
+    def __exit__(self, *_):
+        return False
+
+sent = []
+class Client:
+    def post(self, url, **kwargs):
+        sent.append((url, kwargs["name"], Response()))
+        return sent[-1][2]
+
+class Options:
+    path_prefix = "/lab/null"
+
+calls = locustfile.ChurnCalls()
+calls.client, calls.options = Client(), Options()
+greenlet = gevent.spawn(calls.predict_one, time.perf_counter())
+busy_until = time.perf_counter() + 0.05
+while time.perf_counter() < busy_until:  # the event loop is busy: the greenlet waits to run
+    pass
+greenlet.join()
+url, name, response = sent[0]
+print(url, name, response.request_meta["context"]["late_ms"])
+"""
+
+
+def test_lateness_is_read_in_the_calls_greenlet_and_the_prefix_keeps_the_route():
+    """The wait for a busy event loop to run a call is lateness: a generator that cannot keep
+    up must say so, not only a sending loop that woke late."""
+    done = subprocess.run(
+        [sys.executable, "-c", IN_ITS_GREENLET], cwd=ROOT, capture_output=True, text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    url, name, late_ms = done.stdout.split()
+    assert (url, name) == ("/lab/null/v1/predict", "/v1/predict")
+    assert float(late_ms) >= 50

@@ -172,7 +172,21 @@ def results() -> dict:
             "cost_shares": [0.25, 0.5, 0.75],
             "cost_seconds": 3,
         },
-        "experiments": ["capacity", "cost", "loops", "faults", "scaling", "model_cost"],
+        "experiments": [
+            "calibration",
+            "capacity",
+            "cost",
+            "loops",
+            "faults",
+            "scaling",
+            "model_cost",
+        ],
+        # The generator held 100/s and 200/s against the null endpoint, not 400/s.
+        "calibration": [
+            trial(100, True),
+            trial(200, True),
+            {**trial(400, True), "generator": {**trial(400, True)["generator"], "valid": False}},
+        ],
         "capacity": {
             "monolith": summarise(monolith),
             "micro": summarise(micro),
@@ -386,3 +400,17 @@ def test_the_capacity_comparison_says_when_runs_cannot_tell_the_two_apart(result
     close = copy.deepcopy(results)
     close["capacity"]["micro"]["capacity_rps"]["interval"] = [90.0, 500.0]
     assert "their capacity intervals overlap" in summary_markdown(close)
+
+
+def test_the_generators_calibration_is_tabled_and_bounds_what_it_held(results):
+    summary = summary_markdown(results)
+    assert "| offered | calls (due) | late | generator CPU | steal | p50 | p99 | held |" in summary
+    assert "| 400/s | 1200 (1200) | 0.0% | 30.0% | 1.0% | 2.00 ms | 9.00 ms | no |" in summary
+    assert (
+        "Against the edge's null endpoint the generator held up to 200/s, not 400/s: "
+        "a capacity over 200/s would be the generator's." in summary
+    )
+    results["calibration"][2]["generator"]["valid"] = True
+    assert "held every rate tried, up to 400/s" in summary_markdown(results)
+    results["calibration"][0]["generator"]["valid"] = False
+    assert "could not hold 100/s even against the edge's null endpoint" in summary_markdown(results)
