@@ -8,8 +8,9 @@ model-card reads, each prediction with its own X-Request-ID. Two ways to send it
   arrivals, or --arrivals constant), so the dashboard's user count sets the offered rate.
   Latency counts from when a request was due, not from when it left: a server that stalls
   cannot hide it by slowing the sender (coordinated omission). A request that could not be
-  sent (too many in flight) counts as a failure; one sent late says by how much, read in
-  its greenlet just before the send. `--path-prefix /lab/null` sends the same calls to the
+  sent (too many in flight) counts as a failure; one sent late says by how much (as the
+  sending loop saw it: the wait for its greenlet to run is not in it yet, issue 15).
+  `--path-prefix /lab/null` sends the same calls to the
   edge's null endpoint (the lab's deployments only), to show the generator holds a rate.
 
     make load ARCH=monolith            # dashboard on http://127.0.0.1:8089
@@ -146,7 +147,6 @@ def _options(parser) -> None:
     add(
         "--path-prefix",
         default="",
-        env_var="LOCUST_PATH_PREFIX",
         help="sent before every call's path, as the same route: /lab/null calibrates the "
         "generator against the edge's null endpoint (the lab's deployments only)",
     )
@@ -161,12 +161,11 @@ def _options(parser) -> None:
 
 class ChurnCalls:
     """The calls themselves, the same for both loops. In the open loop `due` is when the call
-    should have left: latency is reported from then, and how late it left is read in its own
-    greenlet just before the send, so a busy event loop's wait to run it is in it."""
+    should have left (latency is reported from then) and `late_ms` how much later the loop
+    handed it to its greenlet."""
 
-    def _post(self, path: str, body: dict, records: int, due: float | None) -> None:
+    def _post(self, path: str, body: dict, records: int, due: float | None, late_ms: float) -> None:
         request_id = uuid.uuid4().hex
-        late_ms = _late_ms(due)
         with self.client.post(
             self.options.path_prefix + path,
             json=body,
@@ -176,23 +175,17 @@ class ChurnCalls:
         ) as response:
             _account(response, due, late_ms, request_id=request_id, records=records)
 
-    def predict_one(self, due: float | None = None) -> None:
-        self._post("/v1/predict", random.choice(RECORDS), 1, due)
+    def predict_one(self, due: float | None = None, late_ms: float = 0.0) -> None:
+        self._post("/v1/predict", random.choice(RECORDS), 1, due, late_ms)
 
-    def predict_batch(self, due: float | None = None) -> None:
+    def predict_batch(self, due: float | None = None, late_ms: float = 0.0) -> None:
         body = {"records": random.sample(RECORDS, BATCH_SIZE)}
-        self._post("/v1/predict/batch", body, BATCH_SIZE, due)
+        self._post("/v1/predict/batch", body, BATCH_SIZE, due, late_ms)
 
-    def model_card(self, due: float | None = None) -> None:
-        late_ms = _late_ms(due)
+    def model_card(self, due: float | None = None, late_ms: float = 0.0) -> None:
         url = self.options.path_prefix + "/v1/model"
         with self.client.get(url, name="/v1/model", catch_response=True) as response:
             _account(response, due, late_ms)
-
-
-def _late_ms(due: float | None) -> float:
-    """How long after it was due a call is about to leave (0 in the closed loop)."""
-    return 0.0 if due is None else max(time.perf_counter() - due, 0.0) * 1000
 
 
 def _account(response, due: float | None, late_ms: float, **context) -> None:
@@ -245,7 +238,7 @@ class ChurnUser(ChurnCalls, FastHttpUser):
             if self._in_flight.full():
                 _not_sent(call.__name__, due, self.options.max_in_flight)
                 continue
-            self._in_flight.spawn(call, due)
+            self._in_flight.spawn(call, due, max(-ahead, 0.0) * 1000)
         self._in_flight.join()  # draining: every call sent ends, and is logged, before the stop
         while True:
             gevent.sleep(1)

@@ -1,7 +1,7 @@
 """The generator proves itself: a capacity trial's own calls, at each rate, sent to the edge's
 null endpoint (HAProxy answers them at once, without the app), so that the run measures the
-generator and the edge alone. A rate the generator holds there (on schedule, at most 1% late
-by its greenlets' own clocks, its CPU under 90%) is one its trials against a deployment can
+generator and the edge alone. A rate the generator holds there (on schedule, at most 1% of calls
+late, its CPU under 90%) is one its trials against a deployment can
 be read at; the first it cannot hold bounds every capacity the lab reports.
 
 The endpoint is switched on for the lab's deployments only (EDGE_NULL_ENDPOINT=1), on the
@@ -28,12 +28,18 @@ def calibrate(
     ]
 
 
+def held(step: dict) -> bool:
+    """The generator kept its schedule and the edge answered within the SLO: a step whose
+    calls reached the app (no null endpoint there) is no calibration."""
+    return step["generator"]["valid"] and step["verdict"] == "pass"
+
+
 def held_up_to(calibration: list[dict]) -> float | None:
     """The highest rate the generator held with every lower one held too; None when it could
     not hold the lowest."""
     best = None
     for step in sorted(calibration, key=lambda s: s["offered_rps"]):
-        if not step["generator"]["valid"]:
+        if not held(step):
             break
         best = step["offered_rps"]
     return best

@@ -125,10 +125,11 @@ def generator_held(
     run, budget: Budget, rate: float, start: float, seconds: float, calls: list
 ) -> dict:
     """budget.generator_check over the window, and whether the generator held its schedule
-    there: the count it should have sent (Poisson, so within 3 standard deviations of λT)."""
+    there: the count it should have sent (Poisson, within 4 standard deviations of λT: at 3 a
+    trial in 370 is called off by chance, and a quick run holds dozens)."""
     held = generator_check(run, budget, (start, start + seconds))
     expected = rate * seconds
-    on_schedule = abs(len(calls) - expected) <= 3 * math.sqrt(expected)
+    on_schedule = abs(len(calls) - expected) <= 4 * math.sqrt(expected)
     return {
         **held,
         "expected_calls": round(expected),

@@ -16,14 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
-from lab.experiments.calibration import held_up_to
+from lab.experiments.calibration import held, held_up_to
 from lab.experiments.capacity import describe
 from lab.stats import overlap
 
 COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
 LABELS = {"monolith": "monolith", "micro": "microservices"}
 ARCHES = ("monolith", "micro")
-# Every experiment of `make compare`, in the order it runs them (each a section here).
+# Every experiment of `make compare` (each a section here).
 EXPERIMENTS = ("calibration", "capacity", "cost", "loops", "faults", "scaling", "model_cost")
 FAULT_HEADER = [
     "deployment",
@@ -399,19 +399,17 @@ def _over_runs(values: list, suffix: str = "", digits: int = 1, missing: str = "
     present = [v for v in values if v is not None]
     if len(values) == 1 or not present:
         return _fmt(present[0], suffix, digits) if present else missing
-    text = (
-        f"{_fmt(statistics.median(present), suffix, digits)} "
-        f"({_fmt(min(present), suffix, digits)} to {_fmt(max(present), suffix, digits)})"
-    )
-    return text + (
-        f", {missing} in {len(values) - len(present)}" if len(present) < len(values) else ""
-    )
+    text = _fmt(statistics.median(present), suffix, digits)
+    if min(present) != max(present):
+        text += f" ({_fmt(min(present), suffix, digits)} to {_fmt(max(present), suffix, digits)})"
+    absent = len(values) - len(present)
+    return text + (f"; {missing} in {absent} of {len(values)}" if absent else "")
 
 
 def _load(f: dict, capacity: dict | None) -> str:
     if f.get("load") == "relative" and capacity:
         share = f["offered_rps"] / capacity[f["deployment"]]["capacity_rps"]["median"]
-        return f"{f['offered_rps']:g}/s ({share:.0%} of its capacity)"
+        return f"{f['offered_rps']:g}/s ({share:.0%} of its single-prediction capacity)"
     return f"{f['offered_rps']:g}/s (the same for both)" if "offered_rps" in f else "n/a"
 
 
@@ -474,7 +472,7 @@ def calibration_rows(calibration: list[dict]) -> list[list[str]]:
                 _fmt(generator.get("steal_share"), "%"),
                 _fmt(step["p50_ms"], " ms", 2),
                 _fmt(step["p99_ms"], " ms", 2),
-                "yes" if generator["valid"] else "no",
+                "yes" if held(step) else "no",
             ]
         )
     return rows
@@ -482,21 +480,22 @@ def calibration_rows(calibration: list[dict]) -> list[list[str]]:
 
 def calibration_conclusion(calibration: list[dict]) -> str:
     rates = sorted(step["offered_rps"] for step in calibration)
-    held = held_up_to(calibration)
-    if held is None:
+    top = held_up_to(calibration)
+    if top is None:
         return (
             f"The generator could not hold {rates[0]:g}/s even against the edge's null "
             "endpoint: no rate of this run says more about a deployment than about it."
         )
-    if held == rates[-1]:
+    if top == rates[-1]:
         return (
-            "Against the edge's null endpoint the generator held every rate tried, up to "
-            f"{held:g}/s: what this run found below that is the deployments', not its own."
+            "Against the edge's null endpoint the generator was shown to hold every rate tried, "
+            f"up to {top:g}/s, one trial each."
         )
-    above = rates[rates.index(held) + 1]
+    above = rates[rates.index(top) + 1]
     return (
-        f"Against the edge's null endpoint the generator held up to {held:g}/s, not "
-        f"{above:g}/s: a capacity over {held:g}/s would be the generator's."
+        f"Against the edge's null endpoint the generator was shown to hold up to {top:g}/s, "
+        f"not {above:g}/s (one trial each): a capacity over {top:g}/s rests on its own "
+        "trials' generator checks alone."
     )
 
 
@@ -807,8 +806,8 @@ run.</p>
         sections.append(
             f"""<h2>The generator against a null endpoint</h2>
 <p>A capacity trial's own calls, at each rate, answered by the edge at once without the app:
-what the generator sent of what was due, how late by its greenlets' own clocks, and at what
-CPU. A rate it did not hold here bounds every capacity above.</p>
+what the generator sent of what was due, how late, and at what CPU. Above the highest rate it
+held here, a capacity rests on its own trials' generator checks alone.</p>
 {_html_table(CALIBRATION_HEADER, calibration_rows(results["calibration"]))}"""
         )
     notes = "".join(f"<p class='invalid'>{html.escape(n)}</p>" for n in validity_notes(results))

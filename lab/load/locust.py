@@ -160,6 +160,8 @@ def steady_open_load(
         seconds=seconds + drain_seconds + (1 if drain_seconds else 0),
         cpus=cpus,
         rates=f"{rate:g}",
+        # Users offer 5/s at most, each the same share, so any rate is offered exactly.
+        rate_per_user=rate / math.ceil(rate / 5),
         step_seconds=seconds,
         drain_seconds=drain_seconds,
     )

@@ -307,7 +307,8 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     )
     # Three repeats at half of each one's capacity: one row, their median (min to max).
     assert (
-        "| monolith | kill monolith | on | 150/s (50% of its capacity) | 3 of 3 applied "
+        "| monolith | kill monolith | on | 150/s (50% of its single-prediction capacity) "
+        "| 3 of 3 applied "
         "| 95.0% (90.0% to 99.0%) |" in summary
     )
     assert (
@@ -407,10 +408,12 @@ def test_the_generators_calibration_is_tabled_and_bounds_what_it_held(results):
     assert "| offered | calls (due) | late | generator CPU | steal | p50 | p99 | held |" in summary
     assert "| 400/s | 1200 (1200) | 0.0% | 30.0% | 1.0% | 2.00 ms | 9.00 ms | no |" in summary
     assert (
-        "Against the edge's null endpoint the generator held up to 200/s, not 400/s: "
-        "a capacity over 200/s would be the generator's." in summary
+        "Against the edge's null endpoint the generator was shown to hold up to 200/s, not "
+        "400/s (one trial each)" in summary
     )
     results["calibration"][2]["generator"]["valid"] = True
-    assert "held every rate tried, up to 400/s" in summary_markdown(results)
+    assert "hold every rate tried, up to 400/s" in summary_markdown(results)
+    results["calibration"][1]["verdict"] = "fail"  # answered by the app, not the edge
+    assert "shown to hold up to 100/s, not 200/s" in summary_markdown(results)
     results["calibration"][0]["generator"]["valid"] = False
     assert "could not hold 100/s even against the edge's null endpoint" in summary_markdown(results)
