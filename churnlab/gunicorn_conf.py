@@ -27,6 +27,13 @@ graceful_timeout = int(os.environ.get("CHURNLAB_GRACEFUL_TIMEOUT", "20"))
 # gunicorn 27's runtime control socket is not used here, and would need a writable home.
 control_socket_disable = True
 errorlog = "-"
+# The edge holds the request limits (a URL of 8,000 bytes, 100 header lines, 16 KiB of headers)
+# and answers them as problem+json; gunicorn's own are looser, so that nothing the edge let
+# through is refused here. They still bound what reaches a worker past the edge (the gateway's
+# calls, a local run's direct callers), and gunicorn_worker answers them as problem+json too.
+limit_request_line = 8190  # gunicorn's most: "GET " + 8,000 bytes + " HTTP/1.1" fits
+limit_request_fields = 200
+limit_request_field_size = 32768
 
 
 class QuietAccessLogger(Logger):

@@ -31,6 +31,10 @@ REQUEST_ID_HEADER = "X-Request-ID"
 _VALID_REQUEST_ID = re.compile(r"^[A-Za-z0-9._:-]{1,128}$")
 # Probes are polled constantly: log them at DEBUG so they do not drown real traffic.
 QUIET_ROUTES = frozenset({"/livez", "/readyz", "/metrics"})
+# The methods a metric names; any other (gunicorn takes any 3 to 20 capitals) counts as OTHER,
+# so that invented methods cannot grow the series without bound. Routes are bounded already:
+# each is its rule's template, or "<unmatched>".
+COUNTED_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"})
 
 HTTP_REQUESTS = Counter(
     "churnlab_http_requests_total",
@@ -85,7 +89,8 @@ def install_request_tracking(app: Flask, service: str) -> None:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
-        requests_counted, latency = _series(service, route, request.method, response.status_code)
+        method = request.method if request.method in COUNTED_METHODS else "OTHER"
+        requests_counted, latency = _series(service, route, method, response.status_code)
         requests_counted.inc()
         latency.observe(elapsed)
         level = logging.DEBUG if route in QUIET_ROUTES else logging.INFO

@@ -3,6 +3,7 @@
 import http.client
 import json
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,6 +16,9 @@ from runtimes.http import metric_value, wait_ready
 from runtimes.local import gunicorn
 from runtimes.paths import ROOT
 from runtimes.ports import free_port
+from tests import raw_http
+
+PROBLEM_JSON = "application/problem+json"
 
 REQUESTS = 120
 
@@ -102,3 +106,48 @@ def test_a_stopping_server_refuses_new_connections_and_still_answers_kept_ones(
         answer = kept.getresponse()
         assert answer.status == 200
         assert answer.getheader("Connection") == "close"
+
+
+def test_gunicorn_answers_its_own_errors_as_problem_json(tmp_path):
+    """What gunicorn refuses before the app sees it: past the edge (the gateway's calls, a
+    local run's direct callers) it is problem+json too, never gunicorn's HTML page."""
+    refused = {
+        "bytes that are not HTTP": (b"\x00\x01garbage\r\n\r\n", 400),
+        "a header line without a colon's name": (raw_http.get("/livez", b"Bad Header: x"), 400),
+        "a request line over 8,190 bytes": (raw_http.get("/livez?" + "a" * 9_000), 414),
+        "over 200 header lines": (
+            raw_http.get("/livez", *(b"X-Line-%d: 1" % n for n in range(250))),
+            431,
+        ),
+    }
+    with gunicorn("monolith.app:create_app()", tmp_path, WEB_CONCURRENCY="1") as (url, _):
+        for case, (request, status) in refused.items():
+            answer = raw_http.exchange(url, request)
+            assert (answer.status, answer.content_type) == (status, PROBLEM_JSON), case
+            assert json.loads(answer.body)["status"] == status, case
+
+
+def test_gunicorn_is_looser_than_the_edge(tmp_path):
+    """Whatever the edge lets through (8,000 bytes of URL, 100 header lines, 16 KiB of
+    headers, edge/haproxy.cfg) gunicorn takes: each limit is answered in one layer only."""
+    at_the_edge_limits = [
+        raw_http.get("/livez?" + "a" * (8_000 - len("/livez?")), method=b"OPTIONS"),
+        raw_http.get("/livez", *(b"X-Line-%d: 1" % n for n in range(100))),
+        raw_http.get("/livez", b"X-Big: " + b"a" * 16_000),
+    ]
+    with gunicorn("monolith.app:create_app()", tmp_path, WEB_CONCURRENCY="1") as (url, _):
+        for request in at_the_edge_limits:
+            assert raw_http.exchange(url, request).status == 200, request[:60]
+
+
+def test_invented_methods_add_no_metric_series(tmp_path):
+    """gunicorn takes any 3 to 20 capitals as a method: as metric labels they would grow the
+    series (and each worker's files) without bound."""
+    with gunicorn("monolith.app:create_app()", tmp_path, WEB_CONCURRENCY="1") as (url, _):
+        for n in range(40):
+            invented = f"INVENTED{n}".encode()
+            assert raw_http.exchange(url, raw_http.get("/livez", method=invented)).status == 405
+        metrics = requests.get(f"{url}/metrics", timeout=5).text
+    methods = set(re.findall(r'churnlab_http_requests_total\{[^}]*method="([^"]+)"', metrics))
+    assert methods == {"GET", "OTHER"}
+    assert metric_value(metrics, "churnlab_http_requests_total", method="OTHER") == 40
