@@ -28,6 +28,13 @@ def is_serving(state: str) -> bool:
     return state == READY or state.startswith(DEGRADED)
 
 
+def summary(state: str) -> str:
+    """A state without its reason, which may name internal addresses or raw errors."""
+    if state == READY:
+        return READY
+    return DEGRADED if state.startswith(DEGRADED) else "not ready"
+
+
 class Stage(Protocol):
     def readiness(self) -> str:
         """`"ready"`, or a short reason why not."""

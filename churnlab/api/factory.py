@@ -16,7 +16,7 @@ from churnlab.api.observability import configure_logging, install_request_tracki
 from churnlab.api.problems import register_problem_handlers
 from churnlab.config import Settings
 from churnlab.request_context import DEADLINE_HEADER, current_deadline
-from churnlab.workflow import READY, is_serving
+from churnlab.workflow import READY, is_serving, summary
 
 Readiness = Callable[[], dict[str, str]]
 
@@ -62,10 +62,14 @@ def _probes(service: str, readiness: Readiness) -> Blueprint:
 
     @probes.get("/readyz")
     def readyz() -> tuple[dict, int, dict[str, str]]:
+        """Each check's state; `?verbose` adds why (addresses, raw errors). The edge drops the
+        query on its public port, so only callers inside a deployment read the reasons."""
         checks = readiness()
         ready = all(is_serving(state) for state in checks.values())
         degraded = ready and any(state != READY for state in checks.values())
         status = "degraded" if degraded else "ready" if ready else "not ready"
+        if "verbose" not in request.args:
+            checks = {name: summary(state) for name, state in checks.items()}
         body = {"status": status, "service": service, "checks": checks}
         return body, (200 if ready else 503), ({} if ready else {"Retry-After": "1"})
 

@@ -192,14 +192,23 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                 "get": {
                     "summary": "Readiness: model loaded and warmed up, every stage reachable.",
                     "responses": {
-                        "200": _open_object("Ready; `checks` gives each dependency's state."),
-                        "503": _open_object("Not ready; `checks` says which dependency and why."),
+                        "200": _open_object(
+                            "Ready; `checks` gives each dependency's state (ready, degraded or"
+                            " not ready)."
+                        ),
+                        "503": _open_object(
+                            "Not ready; `checks` says which dependency. With `?verbose`, inside"
+                            " the deployment only (the edge drops the query), also why."
+                        ),
                     },
                 }
             },
             "/metrics": {
                 "get": {
-                    "summary": "Prometheus metrics, summed over all server worker processes.",
+                    "summary": (
+                        "Prometheus metrics, summed over all server worker processes. Inside the"
+                        " deployment only: the edge's public port answers it 404."
+                    ),
                     "responses": {
                         "200": {
                             "description": "Prometheus text format.",

@@ -16,6 +16,7 @@ import requests
 from runtimes.shell import audit_key
 
 TIMEOUT = 10
+PROBLEM_JSON = "application/problem+json"
 
 
 @pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
@@ -210,7 +211,9 @@ def test_probes_and_metrics_on_both(urls):
         ready = requests.get(f"{url}/readyz", timeout=TIMEOUT).json()
         assert ready["status"] == "ready", (name, ready)
         assert set(ready["checks"]) == {"ingest", "features", "inference"}
-        metrics = requests.get(f"{url}/metrics", timeout=TIMEOUT).text
-        assert "churnlab_http_requests_total" in metrics
+        # Nothing internal on the public port: no metrics, and no reasons even when asked.
+        metrics = requests.get(f"{url}/metrics", timeout=TIMEOUT)
+        assert (metrics.status_code, metrics.headers["Content-Type"]) == (404, PROBLEM_JSON)
+        assert requests.get(f"{url}/readyz?verbose", timeout=TIMEOUT).json() == ready
         spec = requests.get(f"{url}/openapi.json", timeout=TIMEOUT).json()
         assert json.dumps(spec).count("/v1/predict") >= 2

@@ -130,9 +130,11 @@ def test_every_inference_replica_down_gives_a_fast_503(local_micro, record_body)
         assert response.json()["stage"] == "inference"
         assert int(response.headers["Retry-After"]) >= 1
         assert elapsed < 0.5  # refused connections: no timeout to wait out
-        ready = requests.get(f"{local_micro.url}/readyz", timeout=5)
+        ready = requests.get(f"{local_micro.url}/readyz?verbose", timeout=5)
         assert ready.status_code == 503
-        assert ready.json()["checks"]["inference"] != "ready"
+        assert ready.json()["checks"]["inference"] == "not ready"  # the public port: no reason
+        inside = requests.get(f"{local_micro.app_url}/readyz?verbose", timeout=5).json()
+        assert inside["checks"]["inference"] not in {"ready", "not ready"}  # a reason
     finally:
         for replica in replicas:
             local_micro.faults.start(replica)

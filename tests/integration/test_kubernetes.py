@@ -87,6 +87,8 @@ def test_probes_mean_what_the_image_healthchecks_mean(overlay):
         assert container["livenessProbe"]["httpGet"]["path"] == "/livez"
         assert container["readinessProbe"]["httpGet"]["path"] == healthchecks[app], app
         assert container["readinessProbe"]["timeoutSeconds"] <= 1
+        if "startupProbe" in container:  # it must wait for the model, as readiness does
+            assert container["startupProbe"]["httpGet"]["path"] == healthchecks[app], app
 
 
 def test_stateful_stages_keep_their_data_on_a_volume_of_their_own(overlay):
@@ -123,34 +125,115 @@ def test_disruption_budgets_keep_a_replica_of_every_scaled_workload(overlay):
             assert budgets[name]["spec"]["selector"] == workload["spec"]["selector"]
 
 
-def test_only_the_edge_takes_traffic_from_outside(overlay):
-    _, documents = overlay
-    policies = of_kind(documents, "NetworkPolicy").values()
-    pod_labels = {
-        name: workload["spec"]["template"]["metadata"]["labels"]
-        for name, workload in of_kind(documents, "Deployment", "StatefulSet").items()
+# Who may open a connection to whom, as designed; "outside" is any other namespace or address.
+DESIGNED_HOPS = {
+    "monolith": {("outside", "edge"), ("edge", "monolith")},
+    "micro": {("outside", "edge"), ("edge", "gateway")}
+    | {("gateway", stage) for stage in ("ingest", "features", "inference")},
+}
+OUTSIDE = "outside"
+APP_PORT, DNS_PORT = 8000, 53
+
+
+def selects(selector: dict, labels: dict) -> bool:
+    if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
+        return False
+    for expression in selector.get("matchExpressions", []):
+        inside = labels.get(expression["key"]) in expression["values"]
+        if inside != (expression["operator"] == "In"):
+            return False
+    return True
+
+
+def peer_matches(peer: dict, labels: dict | None) -> bool:
+    """`labels` None is a peer outside the namespace: only a namespace or address block names it."""
+    if labels is None:
+        return "namespaceSelector" in peer or "ipBlock" in peer
+    return "namespaceSelector" not in peer and selects(peer.get("podSelector", {}), labels)
+
+
+def admits(policies: list[dict], direction: str, own: dict, other: dict | None, port: int) -> bool:
+    """Whether the policies selecting a pod (labels `own`) let it take (Ingress) or open
+    (Egress) a connection from or to `other` on `port`, as Kubernetes evaluates them."""
+    peers = "from" if direction == "Ingress" else "to"
+    selecting = [
+        p for p in policies
+        if direction in p["spec"]["policyTypes"] and selects(p["spec"]["podSelector"], own)
+    ]  # fmt: skip
+    if not selecting:
+        return True
+    return any(
+        (peers not in rule or any(peer_matches(peer, other) for peer in rule[peers]))
+        and ("ports" not in rule or any(entry["port"] == port for entry in rule["ports"]))
+        for policy in selecting
+        for rule in policy["spec"].get(direction.lower(), [])
+    )
+
+
+def test_network_policies_allow_only_the_designed_hops(overlay):
+    """Every pod denied by default both ways; then only the edge from outside, each hop of the
+    design, and DNS out. A Prometheus elsewhere would need its own rule (base's comment)."""
+    name, documents = overlay
+    policies = list(of_kind(documents, "NetworkPolicy").values())
+    pods = {
+        pod: workload["spec"]["template"]["metadata"]["labels"]
+        for pod, workload in of_kind(documents, "Deployment", "StatefulSet").items()
     }
 
-    def selects(policy: dict, labels: dict) -> bool:
-        selector = policy["spec"]["podSelector"]
-        if any(labels.get(k) != v for k, v in selector.get("matchLabels", {}).items()):
-            return False
-        for expression in selector.get("matchExpressions", []):
-            inside = labels.get(expression["key"]) in expression["values"]
-            if inside != (expression["operator"] == "In"):
-                return False
-        return True
+    def allowed(source: str, target: str, port: int) -> bool:
+        source_labels, target_labels = pods.get(source), pods.get(target)
+        opens = source == OUTSIDE or admits(policies, "Egress", pods[source], target_labels, port)
+        takes = target == OUTSIDE or admits(policies, "Ingress", pods[target], source_labels, port)
+        return opens and takes
 
-    def open_to_other_namespaces(policy: dict) -> bool:
-        return any(
-            not rule.get("from") or any("podSelector" not in peer for peer in rule["from"])
-            for rule in policy["spec"]["ingress"]
-        )
+    hops = {
+        (source, target)
+        for source in [OUTSIDE, *pods]
+        for target in pods
+        if source != target and allowed(source, target, APP_PORT)
+    }
+    assert hops == DESIGNED_HOPS[name]
+    for pod in pods:
+        assert not allowed(pod, OUTSIDE, APP_PORT), f"{pod} may call out of the namespace"
+        assert allowed(pod, OUTSIDE, DNS_PORT), f"{pod} cannot resolve names"
 
-    for name, labels in pod_labels.items():
-        covering = [policy for policy in policies if selects(policy, labels)]
-        assert covering, f"no policy covers {name}"
-        assert any(map(open_to_other_namespaces, covering)) == (name == "edge"), name
+
+def test_every_pod_meets_the_restricted_pod_security_profile(overlay):
+    """The "restricted" profile's rules (Kubernetes Pod Security Standards), which the
+    namespace's label makes the API server enforce: a pod that breaks one is refused."""
+    _, documents = overlay
+    [namespace] = of_kind(documents, "Namespace").values()
+    assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+    allowed_volumes = {"configMap", "csi", "downwardAPI", "emptyDir", "ephemeral",
+                       "persistentVolumeClaim", "projected", "secret"}  # fmt: skip
+    for workload in of_kind(documents, "Deployment", "StatefulSet").values():
+        name = workload["metadata"]["name"]
+        pod = workload["spec"]["template"]["spec"]
+        assert not any(pod.get(key) for key in ("hostNetwork", "hostPID", "hostIPC")), name
+        for volume in pod.get("volumes", []):
+            assert set(volume) - {"name"} <= allowed_volumes, (name, volume)
+        pod_context = pod.get("securityContext", {})
+        for container in pod["containers"] + pod.get("initContainers", []):
+            context = pod_context | container.get("securityContext", {})
+            assert context.get("runAsNonRoot") is True, name
+            # The kubelet can check runAsNonRoot only against a number: a name fails to start.
+            assert isinstance(context.get("runAsUser"), int), name
+            assert context["runAsUser"] > 0, name
+            assert context["seccompProfile"]["type"] in {"RuntimeDefault", "Localhost"}, name
+            assert context.get("allowPrivilegeEscalation") is False, name
+            assert not context.get("privileged"), name
+            assert context["capabilities"]["drop"] == ["ALL"], name
+            assert set(context["capabilities"].get("add", [])) <= {"NET_BIND_SERVICE"}, name
+            assert not any(port.get("hostPort") for port in container.get("ports", [])), name
+
+
+def test_the_edge_image_runs_as_the_user_its_pod_names():
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    edge_stage = dockerfile.split("FROM ${DEBIAN_IMAGE} AS edge", 1)[1].split("\nFROM ", 1)[0]
+    [user] = re.findall(r"^USER (\S+)$", edge_stage, re.M)
+    edge = yaml.safe_load_all((ROOT / "kubernetes" / "base" / "edge.yaml").read_text())
+    context = next(edge)["spec"]["template"]["spec"]["securityContext"]
+    assert user == f"{context['runAsUser']}:{context['runAsGroup']}"
 
 
 def test_inference_scales_on_cpu_in_the_microservices_only(overlay):

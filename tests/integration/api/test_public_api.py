@@ -203,7 +203,8 @@ def test_readyz_is_503_and_predict_is_503_when_the_model_is_broken(
     assert client.get("/livez").status_code == 200
     ready = client.get("/readyz")
     assert ready.status_code == 503
-    assert "sha256" in ready.get_json()["checks"]["inference"]
+    assert ready.get_json()["checks"]["inference"] == "not ready"  # no reason unless asked
+    assert "sha256" in client.get("/readyz?verbose").get_json()["checks"]["inference"]
     response = client.post("/v1/predict", json=record_body)
     body = assert_problem(response, 503)
     assert body["type"] == "urn:churnlab:problem:model-not-ready"
@@ -246,6 +247,6 @@ def test_a_prediction_log_that_cannot_be_written_gives_503_and_not_ready(tmp_pat
     assert response.json["kept"] == "nothing"
     assert "nothing was kept" in response.json["detail"]
     assert int(response.headers["Retry-After"]) >= 1
-    ready = client.get("/readyz")
+    ready = client.get("/readyz?verbose")
     assert ready.status_code == 503
     assert ready.json["checks"]["ingest"].startswith("prediction log unavailable")
