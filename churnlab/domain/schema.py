@@ -16,10 +16,44 @@ CUSTOMER_ID_PATTERN = r"^[\w.:-]+$"
 MAX_CUSTOMER_ID_LENGTH = 64
 
 
+INTERNET_ADD_ONS = (
+    "online_security",
+    "online_backup",
+    "device_protection",
+    "tech_support",
+    "streaming_tv",
+    "streaming_movies",
+)
+# Add-ons exist only with their base service, as in every row of the dataset: (base service,
+# its value for "none", the add-ons, their value exactly when the base is "none").
+DEPENDENT_SERVICES = (
+    ("phone_service", "No", ("multiple_lines",), "No phone service"),
+    ("internet_service", "No", INTERNET_ADD_ONS, "No internet service"),
+)
+
+
+def _dependent_services_schema(schema: dict) -> None:
+    """The cross-field rules in JSON Schema (if/then/else), so that the OpenAPI document states
+    every rule the validator enforces: a client generated from it sends nothing refused."""
+    schema["allOf"] = [
+        {
+            "if": {"properties": {base: {"const": none}}, "required": [base]},
+            "then": {"properties": {name: {"const": absent} for name in add_ons}},
+            "else": {"properties": {name: {"not": {"const": absent}} for name in add_ons}},
+        }
+        for base, none, add_ons, absent in DEPENDENT_SERVICES
+    ]
+
+
 class CustomerRecord(BaseModel):
     """One customer, fields named as the dataset's columns in snake_case."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=False)
+    model_config = ConfigDict(
+        extra="forbid",
+        frozen=True,
+        str_strip_whitespace=False,
+        json_schema_extra=_dependent_services_schema,
+    )
 
     customer_id: Annotated[
         str, Field(min_length=1, max_length=MAX_CUSTOMER_ID_LENGTH, pattern=CUSTOMER_ID_PATTERN)
@@ -54,27 +88,14 @@ class CustomerRecord(BaseModel):
     @model_validator(mode="after")
     def _services_are_consistent(self) -> CustomerRecord:
         """Add-ons only exist with their base service: the dataset never breaks these rules."""
-        if (self.phone_service == "No") != (self.multiple_lines == "No phone service"):
-            raise ValueError(
-                "multiple_lines must be 'No phone service' exactly when phone_service is 'No'"
-            )
-        no_internet = self.internet_service == "No"
-        for name in INTERNET_ADD_ONS:
-            if no_internet != (getattr(self, name) == "No internet service"):
-                raise ValueError(
-                    f"{name} must be 'No internet service' exactly when internet_service is 'No'"
-                )
+        for base, none, add_ons, absent in DEPENDENT_SERVICES:
+            without = getattr(self, base) == none
+            for name in add_ons:
+                if without != (getattr(self, name) == absent):
+                    raise ValueError(f"{name} must be '{absent}' exactly when {base} is '{none}'")
         return self
 
 
-INTERNET_ADD_ONS = (
-    "online_security",
-    "online_backup",
-    "device_protection",
-    "tech_support",
-    "streaming_tv",
-    "streaming_movies",
-)
 CATEGORICAL_FIELDS: tuple[str, ...] = (
     "gender",
     "partner",
