@@ -78,3 +78,24 @@ ensure_audit_key() {
   AUDIT_KEY_FILE=$(cd "$(dirname "$AUDIT_KEY_FILE")" && pwd)/$(basename "$AUDIT_KEY_FILE")
   export AUDIT_KEY_FILE
 }
+
+# The keys the edge asks for under /v1/ (X-API-Key): one made once in var/secrets/api-keys, more
+# added a line each; API_KEYS_FILE points elsewhere to use a file of yours. Asked for only with
+# API_KEYS=1: the quick start publishes on 127.0.0.1 alone, so it trades the key for one curl
+# without a header, and any process on this machine may call it (docs/security.md).
+ensure_api_keys() {
+  case "${API_KEYS:-0}" in
+    1) export API_KEYS=1 ;;
+    0) unset API_KEYS ;;
+    *) echo "API_KEYS must be 1 (ask for keys) or 0, not '$API_KEYS'" >&2; return 2 ;;
+  esac
+  API_KEYS_FILE=${API_KEYS_FILE:-var/secrets/api-keys}
+  if [ ! -s "$API_KEYS_FILE" ]; then
+    mkdir -p "$(dirname "$API_KEYS_FILE")"
+    chmod 700 "$(dirname "$API_KEYS_FILE")"
+    (umask 022; { head -c 32 /dev/urandom | base64 | tr -d '/+=\n'; echo; } >"$API_KEYS_FILE")
+    echo "==> made an API key in $API_KEYS_FILE"
+  fi
+  API_KEYS_FILE=$(cd "$(dirname "$API_KEYS_FILE")" && pwd)/$(basename "$API_KEYS_FILE")
+  export API_KEYS_FILE
+}

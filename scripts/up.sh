@@ -7,6 +7,7 @@ deployment=${1:?usage: up.sh monolith|micro}   # TARGET=compose (default) or swa
 runtime=$(detect_runtime)
 target=${TARGET:-compose}
 ensure_audit_key
+ensure_api_keys
 
 if [ "$target" = swarm ]; then
   [ "$runtime" = docker ] || { echo "TARGET=swarm needs the Docker engine" >&2; exit 2; }
@@ -24,7 +25,8 @@ elif [ "$runtime" = docker ]; then
 else
   echo "==> no Docker engine answering (or RUNTIME=local): running $deployment as local processes"
   scripts/install-tools.sh haproxy  # the same edge as in the containers
-  CHURNLAB_AUDIT_KEY_FILE=$AUDIT_KEY_FILE .venv/bin/python -m runtimes.local up "$deployment"
+  CHURNLAB_AUDIT_KEY_FILE=$AUDIT_KEY_FILE EDGE_API_KEYS_FILE=${API_KEYS:+$API_KEYS_FILE} \
+    .venv/bin/python -m runtimes.local up "$deployment"
 fi
 case "$deployment" in
   monolith) url=http://127.0.0.1:${MONOLITH_PORT:-8000} ;;
@@ -32,4 +34,9 @@ case "$deployment" in
 esac
 wait_ready "$url/readyz" 120
 echo "==> $deployment ready at $url (runtime: $runtime); try: curl $url/readyz"
+if [ -n "${API_KEYS:-}" ]; then
+  echo "    every call under /v1/ needs a key: curl -H \"X-API-Key: \$(head -1 $API_KEYS_FILE)\" $url/v1/model"
+else
+  echo "    no API key asked (API_KEYS=1 asks for one): any process on this machine may call it"
+fi
 echo "    audit reads and erasure: curl -H \"Authorization: Bearer \$(cat $AUDIT_KEY_FILE)\" $url/v1/predictions/<prediction_id>"

@@ -75,11 +75,25 @@ IDEMPOTENCY_KEY = {
     ),
     "schema": {"type": "string", "minLength": 1, "maxLength": 255},
 }
-AUDIT_ERRORS = {
-    "401": _problem("No audit key, or not this one (Authorization: Bearer <key>)."),
+# The edge's answers to any call under /v1/ (edge/haproxy.cfg): a key where the deployment
+# asks for one (API_KEYS=1), and rate limits per address and per key.
+EDGE_ERRORS = {
+    "401": _problem(
+        "Where the deployment asks for API keys: no X-API-Key header, or not one of its keys."
+    ),
+    "429": _problem("Over the rate limit of this address or this key; see Retry-After."),
+}
+AUDIT_ERRORS = EDGE_ERRORS | {
+    "401": _problem(
+        "No audit key, or not this one (Authorization: Bearer <key>); or, where the deployment"
+        " asks for API keys, no X-API-Key, or not one of its keys."
+    ),
     "403": _problem("No audit key is configured: reading and erasing are switched off."),
     "503": _problem("The prediction log is not available; see Retry-After."),
 }
+
+
+AUDIT_SECURITY = [{"apiKey": [], "auditKey": []}, {"auditKey": []}]
 
 
 def _path(name: str, description: str) -> dict[str, Any]:
@@ -130,7 +144,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         },
                     },
                     "responses": {"200": _json("Prediction", "The churn prediction.")}
-                    | _body_errors(settings.max_single_body_bytes),
+                    | _body_errors(settings.max_single_body_bytes)
+                    | EDGE_ERRORS,
                 }
             },
             "/v1/predict/batch": {
@@ -146,7 +161,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                         },
                     },
                     "responses": {"200": _json("BatchPrediction", "One prediction per record.")}
-                    | _body_errors(settings.max_batch_body_bytes),
+                    | _body_errors(settings.max_batch_body_bytes)
+                    | EDGE_ERRORS,
                 }
             },
             "/v1/model": {
@@ -155,13 +171,14 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     "responses": {
                         "200": _open_object("The model card."),
                         "503": _problem("The model is still loading."),
-                    },
+                    }
+                    | EDGE_ERRORS,
                 }
             },
             "/v1/predictions/{prediction_id}": {
                 "get": {
                     "summary": "One logged prediction: its record, answer, time and request id.",
-                    "security": [{"auditKey": []}],
+                    "security": AUDIT_SECURITY,
                     "parameters": [_path("prediction_id", "A prediction's `prediction_id`.")],
                     "responses": {
                         "200": _open_object("The prediction as the log keeps it."),
@@ -173,7 +190,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/v1/customers/{customer_id}/predictions": {
                 "delete": {
                     "summary": "Erase every prediction of one customer from the log.",
-                    "security": [{"auditKey": []}],
+                    "security": AUDIT_SECURITY,
                     "parameters": [_path("customer_id", "The customer's id, as sent.")],
                     "responses": {
                         "200": _open_object("`erased`: how many predictions were deleted."),
@@ -185,12 +202,14 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/livez": {
                 "get": {
                     "summary": "Liveness: the process answers. Checks no dependency.",
+                    "security": [],
                     "responses": {"200": _open_object("Alive.")},
                 }
             },
             "/readyz": {
                 "get": {
                     "summary": "Readiness: model loaded and warmed up, every stage reachable.",
+                    "security": [],
                     "responses": {
                         "200": _open_object(
                             "Ready; `checks` gives each dependency's state (ready, degraded or"
@@ -205,6 +224,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             },
             "/metrics": {
                 "get": {
+                    "security": [],
                     "summary": (
                         "Prometheus metrics, summed over all server worker processes. Inside the"
                         " deployment only: the edge's public port answers it 404."
@@ -220,12 +240,18 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
             "/openapi.json": {
                 "get": {
                     "summary": "This document.",
+                    "security": [],
                     "responses": {"200": _open_object("OpenAPI 3.1.")},
                 }
             },
         },
         "components": {
             "schemas": components,
-            "securitySchemes": {"auditKey": {"type": "http", "scheme": "bearer"}},
+            "securitySchemes": {
+                "auditKey": {"type": "http", "scheme": "bearer"},
+                "apiKey": {"type": "apiKey", "in": "header", "name": "X-API-Key"},
+            },
         },
+        # A key where the deployment asks for one (API_KEYS=1), none where it does not.
+        "security": [{"apiKey": []}, {}],
     }
