@@ -42,7 +42,7 @@ STACKS_DIR = "/etc/churnlab/stacks"  # where node 1 keeps the stack files it dep
 STACK_SETTINGS = (
     "MONOLITH_REPLICAS", "MONOLITH_WORKERS", "GATEWAY_REPLICAS", "GATEWAY_WORKERS",
     "GATEWAY_THREADS", "INGEST_REPLICAS", "FEATURES_REPLICAS", "INFERENCE_REPLICAS",
-    "PREDICTION_LOG_SINGLE_COPY",
+    "PREDICTION_LOG_SINGLE_COPY", "EDGE_RATE_LIMIT_PER_SOURCE", "EDGE_RATE_LIMIT_PER_KEY",
 )  # fmt: skip
 # What a node needs beyond --cpus/--memory to run containers itself (docs §8): every
 # capability but the one this host refuses, no seccomp/apparmor confinement, the host's

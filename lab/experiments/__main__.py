@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from lab.experiments import model_cost
-from lab.experiments.budget import Budget
+from lab.experiments.budget import UNLIMITED_EDGE, Budget
 from lab.experiments.calibration import calibrate
 from lab.experiments.capacity import Method, capacity_search, summarise
 from lab.experiments.cells import Cells
@@ -211,11 +211,8 @@ def warm_up(deployment: ComposeDeployment, plan: Plan, budget: Budget, out: Path
 def fresh(arch: str, plan: Plan, budget: Budget, out: Path) -> Iterator[ComposeDeployment]:
     """A fresh deployment of `arch` on the plan's budget, warmed up, and down afterwards."""
     project = f"churnlab-compare-{arch}"
-    # The edge's rate limits are off: every call comes from this one address, and a search
-    # must find the deployment's capacity, not the flood ceiling.
-    no_limits = {"EDGE_RATE_LIMIT_PER_SOURCE": "0", "EDGE_RATE_LIMIT_PER_KEY": "0"}
     with compose_deployment(
-        arch, project=project, EDGE_NULL_ENDPOINT="1", **no_limits, **budget.environment()
+        arch, project=project, EDGE_NULL_ENDPOINT="1", **UNLIMITED_EDGE, **budget.environment()
     ) as deployment:
         warm_up(deployment, plan, budget, out)
         yield deployment

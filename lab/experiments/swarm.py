@@ -23,7 +23,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.experiments.budget import MEMORY_MB, Budget
+from lab.experiments.budget import MEMORY_MB, UNLIMITED_EDGE, Budget
 from lab.experiments.capacity import Method, capacity_search, describe
 from lab.experiments.node_faults import NODE_FAULTS, node_fault_run
 from lab.experiments.report import img, markdown_table, node_scaling_plot, rewrite_reports
@@ -77,7 +77,7 @@ def measure(
     deployment: str, settings: dict[str, str], log_file: Path, budget: Budget, plan: SwarmPlan
 ) -> dict:
     """The deployment alone on the cluster with these settings: its capacity by search."""
-    swarm.deploy(deployment, **settings)
+    swarm.deploy(deployment, **settings, **UNLIMITED_EDGE)
     time.sleep(5)  # every replica past its start period, DNS caught up
     measured = capacity_search(swarm.Stack(deployment), log_file, budget, plan.capacity)
     swarm.remove(deployment)
@@ -113,7 +113,7 @@ def run(plan: SwarmPlan, out: Path) -> dict:
     before, during, after = plan.fault_phases
     for deployment in ("monolith", "micro"):
         replicas = {"monolith": "MONOLITH_REPLICAS", "micro": "INFERENCE_REPLICAS"}[deployment]
-        swarm.deploy(deployment, **{replicas: str(plan.node_counts[-1])})
+        swarm.deploy(deployment, **{replicas: str(plan.node_counts[-1])}, **UNLIMITED_EDGE)
         for kind in plan.faults:
             log(f"{deployment}: node fault, {kind}")
             try:
