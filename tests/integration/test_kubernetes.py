@@ -5,6 +5,7 @@ from outside. No cluster runs here: this checks the manifests, not a rollout."""
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import shutil
@@ -54,6 +55,30 @@ def image_healthcheck_paths() -> dict[str, str]:
         own = re.search(r"CHURNLAB_HEALTHCHECK_PATH=(\S+)", body)
         paths[target] = own.group(1) if own else default
     return paths
+
+
+# What checkov may still find, each a gap docs/security.md names: the images are `:latest` tags
+# (CKV_K8S_14) without a digest (CKV_K8S_43).
+CHECKOV_KNOWN_GAPS = {"CKV_K8S_14", "CKV_K8S_43"}
+
+
+def test_checkov_finds_nothing_but_the_named_gaps(overlay, tmp_path):
+    """checkov's Kubernetes policies (about 90 of them: probes, limits, the service account
+    token, host namespaces...) on the rendered overlay, as scripts/install-tools.sh installs it."""
+    checkov = shutil.which("checkov")
+    if checkov is None:
+        if os.environ.get("CI"):
+            pytest.fail("checkov is missing on this CI machine (scripts/install-tools.sh)")
+        pytest.skip("checkov not installed: scripts/install-tools.sh checkov")
+    name, documents = overlay
+    rendered = tmp_path / f"{name}.yaml"
+    rendered.write_text(yaml.safe_dump_all(documents))
+    scan = [checkov, "-f", str(rendered), "--framework", "kubernetes", "-o", "json"]
+    report = json.loads(subprocess.run(scan, capture_output=True, text=True, check=False).stdout)
+    assert report["summary"]["parsing_errors"] == 0
+    assert report["summary"]["passed"] >= 100  # it ran its checks (176 monolith, 440 micro)
+    failed = {check["check_id"] for check in report["results"]["failed_checks"]}
+    assert failed <= CHECKOV_KNOWN_GAPS, failed - CHECKOV_KNOWN_GAPS
 
 
 def test_every_document_is_valid_kubernetes(overlay):
