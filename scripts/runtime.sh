@@ -90,7 +90,8 @@ ensure_api_keys() {
     *) echo "API_KEYS must be 1 (ask for keys) or 0, not '$API_KEYS'" >&2; return 2 ;;
   esac
   API_KEYS_FILE=${API_KEYS_FILE:-var/secrets/api-keys}
-  if [ ! -s "$API_KEYS_FILE" ]; then
+  # Made only where there is no file: one emptied to revoke every key stays empty (all 401).
+  if [ ! -e "$API_KEYS_FILE" ]; then
     mkdir -p "$(dirname "$API_KEYS_FILE")"
     chmod 700 "$(dirname "$API_KEYS_FILE")"
     (umask 022; { head -c 32 /dev/urandom | base64 | tr -d '/+=\n'; echo; } >"$API_KEYS_FILE")

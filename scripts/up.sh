@@ -11,6 +11,9 @@ ensure_api_keys
 
 if [ "$target" = swarm ]; then
   [ "$runtime" = docker ] || { echo "TARGET=swarm needs the Docker engine" >&2; exit 2; }
+  if [ -n "${API_KEYS:-}" ]; then
+    echo "API_KEYS=1 is not wired into the Swarm's stacks yet (docs/security.md)" >&2; exit 2
+  fi
   choose_base_image
   start_wheelhouse
   echo "==> $deployment on the local swarm (make cluster-up first)"

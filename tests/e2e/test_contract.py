@@ -14,6 +14,7 @@ import pytest
 import requests
 
 from runtimes.shell import audit_key
+from tests import raw_http
 
 TIMEOUT = 10
 PROBLEM_JSON = "application/problem+json"
@@ -215,5 +216,12 @@ def test_probes_and_metrics_on_both(urls):
         metrics = requests.get(f"{url}/metrics", timeout=TIMEOUT)
         assert (metrics.status_code, metrics.headers["Content-Type"]) == (404, PROBLEM_JSON)
         assert requests.get(f"{url}/readyz?verbose", timeout=TIMEOUT).json() == ready
+        # However the path is spelt: the app decodes it once and ignores an empty segment.
+        spellings = {"/%6detrics": 404, "//metrics": 400, "//readyz?verbose": 400}
+        for spelling, status in spellings.items():
+            answer = raw_http.exchange(url, raw_http.get(spelling))
+            assert (answer.status, answer.content_type) == (status, PROBLEM_JSON), spelling
+        answer = raw_http.exchange(url, raw_http.get("/%72eadyz?verbose"))
+        assert json.loads(answer.body) == ready
         spec = requests.get(f"{url}/openapi.json", timeout=TIMEOUT).json()
         assert json.dumps(spec).count("/v1/predict") >= 2

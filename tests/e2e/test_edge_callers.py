@@ -1,6 +1,6 @@
-"""The edge knows its callers: with keys asked for (`API_KEYS=1 make up-*`), every call under
-/v1/ needs one in X-API-Key, and calls are limited per key and per address, each refusal a
-problem+json the caller can act on. The probes and the spec stay open, unlimited.
+"""The edge knows its callers: with keys asked for (`API_KEYS=1 make up-*`), every call but
+the probes and the spec needs one in X-API-Key, however its path is spelt; calls are limited per
+address (any path) and per key, each refusal a problem+json the caller can act on.
 
 The limits here are small (5 calls a second per key, 12 per address) so that a burst on one
 connection crosses them however slow the machine; the defaults are 1,000 each.
@@ -14,6 +14,8 @@ from collections.abc import Iterator
 
 import pytest
 import requests
+
+from tests import raw_http
 
 PER_KEY = 5
 PER_SOURCE = 12
@@ -99,8 +101,6 @@ def test_one_address_is_limited_whatever_keys_it_uses(url, session):
     served = statuses.index(429) if 429 in statuses else len(statuses)
     assert PER_SOURCE <= served <= PER_SOURCE + 1, statuses
     assert "address" in assert_problem(burst[served], 429)["detail"]
-    # The limit is the API's: the probes still answer while the address is over it.
-    assert session.get(f"{url}/readyz").status_code == 200
 
 
 def test_guessing_keys_is_limited_by_address_too(url, session):
@@ -114,3 +114,36 @@ def test_guessing_keys_is_limited_by_address_too(url, session):
     assert set(statuses[:served]) == {401}, statuses
     assert PER_SOURCE <= served <= PER_SOURCE + 1, statuses
     assert_problem(guesses[served], 429)
+
+
+def test_no_spelling_of_a_path_gets_past_the_key(url, session):
+    """The app decodes a path once and routes //v1/model as /v1/model: the edge reads the path
+    as the app will, refuses empty segments, and asks a key of every path it does not know."""
+    spellings = {"//v1/model": 400, "/%761/model": 401, "/v1%2Fmodel": 401, "/no/such/route": 401}
+    for spelling, status in spellings.items():
+        answer = raw_http.exchange(url, raw_http.get(spelling))
+        assert (answer.status, answer.content_type) == (status, PROBLEM_JSON), spelling
+    known = raw_http.exchange(url, raw_http.get("/%761/model", f"X-API-Key: {KEYS[2]}".encode()))
+    assert known.status == 200
+
+
+def test_a_call_with_more_than_one_key_gets_a_401(url, session):
+    """Two X-API-Key lines, or two keys in one: the check and the per-key counter must read the
+    same key, so a call gets one or a 401."""
+    for header_lines in (
+        [f"X-API-Key: {KEYS[0]}", f"X-API-Key: {secrets.token_urlsafe(24)}"],
+        [f"X-API-Key: {KEYS[0]}, {secrets.token_urlsafe(24)}"],
+    ):
+        answer = raw_http.exchange(
+            url, raw_http.get("/v1/model", *(line.encode() for line in header_lines))
+        )
+        assert (answer.status, answer.content_type) == (401, PROBLEM_JSON), header_lines
+
+
+def test_every_path_but_the_probes_counts_toward_an_addresss_limit(url, session):
+    """A flood of the spec from one address is limited like the API's calls; the probes, which
+    load balancers call from few addresses and often, are not."""
+    statuses = [session.get(f"{url}/openapi.json").status_code for _ in range(20)]
+    served = statuses.index(429) if 429 in statuses else len(statuses)
+    assert PER_SOURCE <= served <= PER_SOURCE + 1, statuses
+    assert {session.get(f"{url}/livez").status_code for _ in range(2 * PER_SOURCE)} == {200}
