@@ -34,6 +34,9 @@ errorlog = "-"
 limit_request_line = 8190  # gunicorn's most: "GET " + 8,000 bytes + " HTTP/1.1" fits
 limit_request_fields = 200
 limit_request_field_size = 32768
+# The app's path is the request's: no SCRIPT_NAME or PATH_INFO from a header, even from
+# 127.0.0.1, where the edge of the local runtime and any local process connect from.
+forwarder_headers = ""
 
 
 class QuietAccessLogger(Logger):

@@ -218,9 +218,15 @@ def test_probes_and_metrics_on_both(urls):
         assert requests.get(f"{url}/readyz?verbose", timeout=TIMEOUT).json() == ready
         # However the path is spelt: the app decodes it once and ignores an empty segment.
         spellings = {"/%6detrics": 404, "//metrics": 400, "//readyz?verbose": 400}
+        spellings |= {"/readyz%00?verbose": 400, "/%zz/metrics": 400}
         for spelling, status in spellings.items():
             answer = raw_http.exchange(url, raw_http.get(spelling))
             assert (answer.status, answer.content_type) == (status, PROBLEM_JSON), spelling
+        # Nor with a SCRIPT_NAME header, which gunicorn would cut off the front of the path.
+        answer = raw_http.exchange(url, raw_http.get("/x/metrics", b"SCRIPT_NAME: /x"))
+        assert (answer.status, answer.content_type) == (404, PROBLEM_JSON)
+        answer = raw_http.exchange(url, raw_http.get("/x/metrics", b"SCRIPT-NAME: /x"))
+        assert (answer.status, answer.content_type) == (404, PROBLEM_JSON)
         answer = raw_http.exchange(url, raw_http.get("/%72eadyz?verbose"))
         assert json.loads(answer.body) == ready
         spec = requests.get(f"{url}/openapi.json", timeout=TIMEOUT).json()
