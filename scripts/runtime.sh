@@ -63,23 +63,28 @@ wait_ready() {  # wait_ready URL SECONDS
   done
 }
 
+# A new random key (about 240 bits, URL-safe) in a new FILE, in a directory only its owner can
+# enter; the file itself is readable inside the containers (their user is not the host's).
+write_new_key() {  # write_new_key FILE WHAT
+  mkdir -p "$(dirname "$1")"
+  chmod 700 "$(dirname "$1")"
+  (umask 022; { head -c 32 /dev/urandom | base64 | tr -d '/+=\n'; echo; } >"$1")
+  echo "==> made $2 in $1"
+}
+
+absolute_path() { echo "$(cd "$(dirname "$1")" && pwd)/$(basename "$1")"; }
+
 # The key for audit reads and erasure (GET /v1/predictions/{id}, DELETE /v1/customers/{id}/
-# predictions): made once, kept in var/secrets/ (a directory only its owner can enter); the
-# deployments get it as a secret file. AUDIT_KEY_FILE points elsewhere to use a key of yours.
+# predictions): made once, kept in var/secrets/; the deployments get it as a secret file.
+# AUDIT_KEY_FILE points elsewhere to use a key of yours.
 ensure_audit_key() {
   AUDIT_KEY_FILE=${AUDIT_KEY_FILE:-var/secrets/audit-key}
-  if [ ! -s "$AUDIT_KEY_FILE" ]; then
-    mkdir -p "$(dirname "$AUDIT_KEY_FILE")"
-    chmod 700 "$(dirname "$AUDIT_KEY_FILE")"
-    # Readable inside the containers (their user is not the host's), hidden by its directory.
-    (umask 022; head -c 32 /dev/urandom | base64 | tr -d '/+=\n' >"$AUDIT_KEY_FILE")
-    echo "==> made an audit key in $AUDIT_KEY_FILE"
-  fi
-  AUDIT_KEY_FILE=$(cd "$(dirname "$AUDIT_KEY_FILE")" && pwd)/$(basename "$AUDIT_KEY_FILE")
+  [ -s "$AUDIT_KEY_FILE" ] || write_new_key "$AUDIT_KEY_FILE" "an audit key"
+  AUDIT_KEY_FILE=$(absolute_path "$AUDIT_KEY_FILE")
   export AUDIT_KEY_FILE
 }
 
-# The keys the edge asks for under /v1/ (X-API-Key): one made once in var/secrets/api-keys, more
+# The keys the edge asks for (X-API-Key): one made once in var/secrets/api-keys, more
 # added a line each; API_KEYS_FILE points elsewhere to use a file of yours. Asked for only with
 # API_KEYS=1: the quick start publishes on 127.0.0.1 alone, so it trades the key for one curl
 # without a header, and any process on this machine may call it (docs/security.md).
@@ -91,12 +96,7 @@ ensure_api_keys() {
   esac
   API_KEYS_FILE=${API_KEYS_FILE:-var/secrets/api-keys}
   # Made only where there is no file: one emptied to revoke every key stays empty (all 401).
-  if [ ! -e "$API_KEYS_FILE" ]; then
-    mkdir -p "$(dirname "$API_KEYS_FILE")"
-    chmod 700 "$(dirname "$API_KEYS_FILE")"
-    (umask 022; { head -c 32 /dev/urandom | base64 | tr -d '/+=\n'; echo; } >"$API_KEYS_FILE")
-    echo "==> made an API key in $API_KEYS_FILE"
-  fi
-  API_KEYS_FILE=$(cd "$(dirname "$API_KEYS_FILE")" && pwd)/$(basename "$API_KEYS_FILE")
+  [ -e "$API_KEYS_FILE" ] || write_new_key "$API_KEYS_FILE" "an API key"
+  API_KEYS_FILE=$(absolute_path "$API_KEYS_FILE")
   export API_KEYS_FILE
 }

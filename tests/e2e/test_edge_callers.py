@@ -57,6 +57,11 @@ def session(url) -> Iterator[requests.Session]:
         yield client
 
 
+def served_before_429(statuses: list[int]) -> int:
+    """How many calls of a burst went through before the first 429 (all, if none)."""
+    return statuses.index(429) if 429 in statuses else len(statuses)
+
+
 def assert_problem(answer: requests.Response, status: int) -> dict:
     assert answer.status_code == status, answer.text
     assert answer.headers["Content-Type"] == PROBLEM_JSON
@@ -85,7 +90,7 @@ def test_probes_and_the_spec_ask_for_no_key(url, session):
 def test_each_key_has_its_own_rate_limit(url, session):
     burst = [session.get(f"{url}/v1/model", headers={"X-API-Key": KEYS[0]}) for _ in range(8)]
     statuses = [answer.status_code for answer in burst]
-    served = statuses.index(429) if 429 in statuses else len(statuses)
+    served = served_before_429(statuses)
     # A burst that straddles the counter's one-second period may see one call more through.
     assert PER_KEY <= served <= PER_KEY + 1, statuses
     refused = burst[served]
@@ -98,7 +103,7 @@ def test_each_key_has_its_own_rate_limit(url, session):
 def test_one_address_is_limited_whatever_keys_it_uses(url, session):
     burst = [session.get(f"{url}/v1/model", headers={"X-API-Key": key}) for key in KEYS[:20]]
     statuses = [answer.status_code for answer in burst]
-    served = statuses.index(429) if 429 in statuses else len(statuses)
+    served = served_before_429(statuses)
     assert PER_SOURCE <= served <= PER_SOURCE + 1, statuses
     assert "address" in assert_problem(burst[served], 429)["detail"]
 
@@ -110,7 +115,7 @@ def test_guessing_keys_is_limited_by_address_too(url, session):
         for _ in range(20)
     ]
     statuses = [answer.status_code for answer in guesses]
-    served = statuses.index(429) if 429 in statuses else len(statuses)
+    served = served_before_429(statuses)
     assert set(statuses[:served]) == {401}, statuses
     assert PER_SOURCE <= served <= PER_SOURCE + 1, statuses
     assert_problem(guesses[served], 429)
@@ -150,6 +155,6 @@ def test_every_path_but_the_probes_counts_toward_an_addresss_limit(url, session)
     """A flood of the spec from one address is limited like the API's calls; the probes, which
     load balancers call from few addresses and often, are not."""
     statuses = [session.get(f"{url}/openapi.json").status_code for _ in range(20)]
-    served = statuses.index(429) if 429 in statuses else len(statuses)
+    served = served_before_429(statuses)
     assert PER_SOURCE <= served <= PER_SOURCE + 1, statuses
     assert {session.get(f"{url}/livez").status_code for _ in range(2 * PER_SOURCE)} == {200}
