@@ -14,7 +14,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test bench lint format clean
+.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test bench lint lock format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -82,6 +82,9 @@ bench: model ## Benchmark: in-process, HTTP, gateway vs monolith (+ images with 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+
+lock: venv ## Re-pin the images' dependencies, with hashes, from pyproject.toml (docker/requirements/)
+	bash scripts/lock.sh
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

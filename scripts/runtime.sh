@@ -42,7 +42,10 @@ start_wheelhouse() {
   local dir=build/wheels port=${WHEELHOUSE_PORT:-8765}
   mkdir -p "$dir"
   echo "==> building the wheelhouse in $dir"
-  .venv/bin/pip wheel --quiet --wheel-dir "$dir" ".[monolith,gateway]" "setuptools>=77" >/dev/null
+  local lock
+  for lock in docker/requirements/*.txt; do  # one at a time: two locks may pin one package apart
+    .venv/bin/pip download --quiet --no-deps --require-hashes --dest "$dir" -r "$lock" >/dev/null
+  done
   .venv/bin/python -m http.server "$port" --bind 127.0.0.1 --directory "$dir" >/dev/null 2>&1 &
   WHEELHOUSE_PID=$!
   trap 'kill "$WHEELHOUSE_PID" 2>/dev/null || true' EXIT
