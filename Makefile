@@ -14,10 +14,10 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test bench lint lock format clean
+.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test bench lint lock k8s-manifests format clean
 
 help: ## List the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
 
 venv: $(VENV)/.installed ## Create .venv with the project and its dev tools
 
@@ -85,6 +85,9 @@ lint: venv ## ruff check and format check
 
 lock: venv ## Re-pin the images' dependencies, with hashes, from pyproject.toml (docker/requirements/)
 	bash scripts/lock.sh
+
+k8s-manifests: model ## Push the images to REGISTRY=host[:port][/path]; the Kubernetes overlays pinned by digest (var/kubernetes/)
+	REGISTRY=$(REGISTRY) scripts/k8s-manifests.sh
 
 format: venv ## Apply ruff's fixes and formatting
 	$(BIN)/ruff check --fix .

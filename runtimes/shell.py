@@ -33,6 +33,11 @@ def runtime_sh(commands: str) -> str:
     return lines[-1] if lines else ""
 
 
+def build_images() -> None:
+    """Both deployments' images, built the way scripts/up.sh builds them."""
+    runtime_sh("build_images monolith micro")
+
+
 def base_image() -> str:
     """What scripts/up.sh builds on: the official image if present, else the local one."""
     if os.environ.get("PYTHON_IMAGE"):

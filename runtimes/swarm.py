@@ -186,16 +186,6 @@ def down() -> None:
     docker("network", "rm", NETWORK, check=False)
 
 
-def build_images() -> None:
-    """Both deployments' images, built the way scripts/up.sh builds them."""
-    script = (
-        "source scripts/runtime.sh && choose_base_image && start_wheelhouse"
-        " && docker compose -f compose/monolith.yaml build --quiet"
-        " && docker compose -f compose/micro.yaml build --quiet"
-    )
-    subprocess.run(["bash", "-c", script], cwd=ROOT, check=True, stdout=subprocess.DEVNULL)
-
-
 def push_images() -> None:
     """The deployments' images into the cluster's registry, where every node pulls them."""
     for image in IMAGES:

@@ -33,7 +33,23 @@ choose_base_image() {
     WHEELHOUSE=${WHEELHOUSE:-1}
     DEBIAN_IMAGE=${DEBIAN_IMAGE:-churn-base:py311}
   fi
-  export PYTHON_IMAGE WHEELHOUSE DEBIAN_IMAGE
+  PYTHON_IMAGE_DIGEST=$(image_digest "$PYTHON_IMAGE")
+  DEBIAN_IMAGE_DIGEST=$(image_digest "${DEBIAN_IMAGE:-debian:bookworm-slim}")
+  export PYTHON_IMAGE WHEELHOUSE DEBIAN_IMAGE PYTHON_IMAGE_DIGEST DEBIAN_IMAGE_DIGEST
+}
+
+# What the images record as their base (OCI label org.opencontainers.image.base.digest): the
+# digest the base was pulled by, or, for a base built here and never in a registry, its image
+# ID (the digest of its configuration). A base not here yet is pulled first, so that the build
+# uses the very image whose digest is recorded.
+image_digest() {
+  docker image inspect "$1" >/dev/null 2>&1 || docker pull --quiet "$1" >/dev/null 2>&1 || true
+  local pulled
+  pulled=$(docker image inspect --format '{{range .RepoDigests}}{{.}} {{end}}' "$1" 2>/dev/null \
+    | awk '{print $1}')
+  if [ -n "$pulled" ]; then echo "${pulled#*@}"
+  else docker image inspect --format '{{.Id}}' "$1" 2>/dev/null || true
+  fi
 }
 
 # Serve wheels for every image's dependencies on loopback for the duration of a build.
@@ -57,6 +73,16 @@ start_wheelhouse() {
 }
 
 compose_file() { echo "compose/$1.yaml"; }
+
+# The images of each deployment named (monolith, micro), as every command here builds them.
+build_images() {
+  choose_base_image
+  start_wheelhouse
+  local deployment
+  for deployment in "$@"; do
+    docker compose -f "$(compose_file "$deployment")" build
+  done
+}
 
 wait_ready() {  # wait_ready URL SECONDS
   local url=$1 deadline=$((SECONDS + $2))

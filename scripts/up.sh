@@ -14,16 +14,12 @@ if [ "$target" = swarm ]; then
   if [ -n "${API_KEYS:-}" ]; then
     echo "API_KEYS=1 is not wired into the Swarm's stacks yet (docs/security.md)" >&2; exit 2
   fi
-  choose_base_image
-  start_wheelhouse
   echo "==> $deployment on the local swarm (make cluster-up first)"
-  docker compose -f "$(compose_file "$deployment")" build
+  build_images "$deployment"
   .venv/bin/python -m runtimes.swarm deploy "$deployment"
 elif [ "$runtime" = docker ]; then
-  choose_base_image
-  start_wheelhouse
+  build_images "$deployment"
   echo "==> $deployment in Docker (base image $PYTHON_IMAGE)"
-  docker compose -f "$(compose_file "$deployment")" build
   docker compose -f "$(compose_file "$deployment")" up -d --wait
 else
   echo "==> no Docker engine answering (or RUNTIME=local): running $deployment as local processes"

@@ -28,6 +28,7 @@ from lab.experiments.capacity import Method, capacity_search, describe
 from lab.experiments.node_faults import NODE_FAULTS, node_fault_run
 from lab.experiments.report import img, markdown_table, node_scaling_plot, rewrite_reports
 from runtimes import swarm
+from runtimes.shell import build_images
 
 SLO_MS = 250
 
@@ -86,7 +87,7 @@ def measure(
 
 def run(plan: SwarmPlan, out: Path) -> dict:
     budget = Budget.for_this_machine()
-    swarm.build_images()
+    build_images()
     results: dict = {
         "started": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "budget": {**budget.describe(), "note": "the same total for every node count"},

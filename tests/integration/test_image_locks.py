@@ -8,40 +8,14 @@ import re
 import tomllib
 
 import pytest
-import yaml
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 
 from runtimes.paths import ROOT
+from tests.image_locks import LOCKS, image_locks, pins
 
-LOCKS = ROOT / "docker" / "requirements"
-PINNED = r"([A-Za-z0-9_.-]+)==(\S+)((?:\s+--hash=sha256:[0-9a-f]{64})+)\s*"
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-
-
-def image_extras() -> set[str]:
-    """The EXTRA build argument of every Python image the compose files build ("" is core)."""
-    extras = set()
-    for file in (ROOT / "compose").glob("*.yaml"):
-        for service in yaml.safe_load(file.read_text())["services"].values():
-            build = service.get("build")
-            if isinstance(build, dict) and "EXTRA" in build.get("args", {}):
-                extras.add(build["args"]["EXTRA"] or "core")
-    return extras
-
-
-def pins(lock: str) -> dict[str, tuple[str, list[str]]]:
-    """Each package of a lock: its pinned version and its hashes."""
-    text = (LOCKS / f"{lock}.txt").read_text().replace("\\\n", " ")
-    entries = {}
-    for line in text.splitlines():
-        if not line.strip() or line.lstrip().startswith("#"):
-            continue
-        pinned = re.fullmatch(PINNED, line)
-        assert pinned, f"not pinned to one version with hashes: {line}"
-        name, version, hashes = pinned.groups()
-        entries[canonicalize_name(name)] = (version, hashes.split())
-    return entries
+EXTRAS = sorted(set(image_locks().values()))
 
 
 def direct_requirements(extra: str) -> list[Requirement]:
@@ -59,18 +33,18 @@ def direct_requirements(extra: str) -> list[Requirement]:
 
 
 def test_every_image_extra_has_a_lock():
-    assert image_extras() >= {"core", "inference", "gateway", "monolith"}
-    missing = {extra for extra in image_extras() if not (LOCKS / f"{extra}.txt").exists()}
+    assert set(EXTRAS) >= {"core", "inference", "gateway", "monolith"}
+    missing = {extra for extra in EXTRAS if not (LOCKS / f"{extra}.txt").exists()}
     assert not missing
 
 
-@pytest.mark.parametrize("extra", sorted(image_extras()))
+@pytest.mark.parametrize("extra", EXTRAS)
 def test_every_package_is_pinned_with_its_hashes(extra):
     entries = pins(extra)
     assert "setuptools" in entries  # what builds the project, offline, after the lock
 
 
-@pytest.mark.parametrize("extra", sorted(image_extras()))
+@pytest.mark.parametrize("extra", EXTRAS)
 def test_every_range_in_pyproject_is_met_by_the_lock(extra):
     entries = pins(extra)
     for requirement in direct_requirements(extra):

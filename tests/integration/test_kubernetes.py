@@ -5,40 +5,50 @@ from outside. No cluster runs here: this checks the manifests, not a rollout."""
 
 from __future__ import annotations
 
+import copy
+import hashlib
 import json
 import os
 import re
 import shutil
 import subprocess
+from pathlib import Path
 
 import kubernetes_validate
 import pytest
 import yaml
 
+from runtimes import kubernetes
 from runtimes.paths import ROOT
 
 KUBERNETES_VERSION = "1.32.0"
 APPS = {"monolith": {"monolith"}, "micro": {"gateway", "ingest", "features", "inference"}}
 ENTRY = {"monolith": "monolith", "micro": "gateway"}
+IMAGES = [f"churnlab/{name}" for name in ("edge", *APPS["monolith"], *APPS["micro"])]
+REGISTRY = "registry.example/team"
 
 
-def render(overlay: str) -> list[dict]:
+def render(directory: Path) -> list[dict]:
     if shutil.which("kubectl") is None:
         if os.environ.get("CI"):
             pytest.fail("kubectl (with Kustomize) is missing on this CI machine")
         pytest.skip("kubectl not installed: it renders the Kustomize overlays")
-    rendered = subprocess.run(
-        ["kubectl", "kustomize", str(ROOT / "kubernetes" / overlay)],
-        check=True,
-        capture_output=True,
-        text=True,
-    ).stdout
-    return [document for document in yaml.safe_load_all(rendered) if document]
+    return kubernetes.render(directory)
 
 
 @pytest.fixture(scope="module", params=sorted(APPS))
 def overlay(request) -> tuple[str, list[dict]]:
-    return request.param, render(request.param)
+    return request.param, render(ROOT / "kubernetes" / request.param)
+
+
+@pytest.fixture(scope="module")
+def pinned(overlay, tmp_path_factory) -> tuple[str, list[dict]]:
+    """The overlay as `make k8s-manifests REGISTRY=registry.example/team` writes it, with digests
+    made up here (the swarm's tests push to a real registry and check the digests it serves)."""
+    name, _ = overlay
+    digests = {image: f"sha256:{hashlib.sha256(image.encode()).hexdigest()}" for image in IMAGES}
+    directory = kubernetes.write_pinned(name, REGISTRY, digests, tmp_path_factory.mktemp("pinned"))
+    return name, render(directory)
 
 
 def of_kind(documents: list[dict], *kinds: str) -> dict[str, dict]:
@@ -57,28 +67,39 @@ def image_healthcheck_paths() -> dict[str, str]:
     return paths
 
 
-# What checkov may still find, each a gap docs/security.md names: the images are `:latest` tags
-# (CKV_K8S_14) without a digest (CKV_K8S_43).
-CHECKOV_KNOWN_GAPS = {"CKV_K8S_14", "CKV_K8S_43"}
-
-
-def test_checkov_finds_nothing_but_the_named_gaps(overlay, tmp_path):
+def test_checkov_finds_nothing(pinned, tmp_path):
     """checkov's Kubernetes policies (about 90 of them: probes, limits, the service account
-    token, host namespaces...) on the rendered overlay, as scripts/install-tools.sh installs it."""
+    token, host namespaces, images by digest...) on the overlay as `make k8s-manifests` writes
+    it, with checkov as scripts/install-tools.sh installs it. (The templates in kubernetes/ fail
+    only CKV_K8S_14 and CKV_K8S_43: their images are `:latest` tags without a digest.)"""
     checkov = shutil.which("checkov")
     if checkov is None:
         if os.environ.get("CI"):
             pytest.fail("checkov is missing on this CI machine (scripts/install-tools.sh)")
         pytest.skip("checkov not installed: scripts/install-tools.sh checkov")
-    name, documents = overlay
+    name, documents = pinned
     rendered = tmp_path / f"{name}.yaml"
     rendered.write_text(yaml.safe_dump_all(documents))
     scan = [checkov, "-f", str(rendered), "--framework", "kubernetes", "-o", "json"]
     report = json.loads(subprocess.run(scan, capture_output=True, text=True, check=False).stdout)
     assert report["summary"]["parsing_errors"] == 0
     assert report["summary"]["passed"] >= 100  # it ran its checks (176 monolith, 440 micro)
-    failed = {check["check_id"] for check in report["results"]["failed_checks"]}
-    assert failed <= CHECKOV_KNOWN_GAPS, failed - CHECKOV_KNOWN_GAPS
+    assert not {check["check_id"] for check in report["results"]["failed_checks"]}
+
+
+def test_pinning_changes_only_the_images_each_to_its_registry_name_and_digest(overlay, pinned):
+    (name, templates), (_, documents) = copy.deepcopy(overlay), copy.deepcopy(pinned)
+    assert len(documents) == len(templates)
+    images = {container["image"] for container in kubernetes.containers(documents)}
+    assert images == {
+        f"{REGISTRY}/{image}@sha256:{hashlib.sha256(image.encode()).hexdigest()}"
+        for image in kubernetes.image_names(name)
+    }
+    for container in kubernetes.containers(templates):
+        container["image"] = "pinned"
+    for container in kubernetes.containers(documents):
+        container["image"] = "pinned"
+    assert documents == templates
 
 
 def test_every_document_is_valid_kubernetes(overlay):
