@@ -14,7 +14,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test bench lint lock k8s-manifests format clean
+.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test test-floors bench lint lock k8s-manifests format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -75,6 +75,9 @@ down: ## Stop everything started by up-monolith / up-micro
 
 test: model ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)
 	$(BIN)/pytest
+
+test-floors: model ## The tests that need no Docker, on the lowest versions pyproject.toml allows (build/floors/)
+	bash scripts/floors.sh
 
 bench: model ## Benchmark: in-process, HTTP, gateway vs monolith (+ images with Docker)
 	$(BIN)/python -m lab.bench --json reports/bench.json $$(scripts/has-docker.sh && echo --images)
