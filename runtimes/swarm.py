@@ -29,8 +29,10 @@ from runtimes.paths import ROOT
 from runtimes.shell import audit_key_file, debian_image, docker
 
 NETWORK = "churnlab-cluster"
-# Fixed addresses: a node that restarts must come back where the swarm knows it.
-SUBNET_PREFIX = os.environ.get("CLUSTER_SUBNET_PREFIX", "172.31.250")
+# Fixed addresses: a node that restarts must come back where the swarm knows it. They sit in
+# 198.18.0.0/15 (RFC 2544's range for benchmark networks), outside Docker's default pools:
+# 172.31.250.0/24 collided in CI once Compose's networks had walked the pool up to 172.31/16.
+SUBNET_PREFIX = os.environ.get("CLUSTER_SUBNET_PREFIX", "198.18.250")
 REGISTRY = "churnlab-registry"
 REGISTRY_PORT = os.environ.get("CLUSTER_REGISTRY_PORT", "5000")
 NODE_PREFIX = "churnlab-node-"

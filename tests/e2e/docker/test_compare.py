@@ -64,7 +64,10 @@ def test_the_budget_kept_the_generator_apart_and_it_kept_up(results):
     for arch in ("monolith", "micro"):
         for run in results["capacity"][arch]["runs"]:
             assert run["limited_by"] is None or run["censored"] == "above", run
-            assert all(t["generator"]["valid"] for t in run["trials"][:-1]), run["trials"]
+            # a trial the generator fell behind on is the search's last, unless it failed
+            # even with its late calls counted good (an overloaded deployment makes it late)
+            held = [t["generator"]["valid"] or t["verdict"] == "fail" for t in run["trials"]]
+            assert all(held[:-1]), run["trials"]
 
 
 def test_the_generator_held_its_lowest_rate_against_the_null_endpoint(results):

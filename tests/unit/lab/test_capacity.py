@@ -161,3 +161,47 @@ def test_a_first_call_late_on_its_shape_still_leaves_the_window_inside_the_step(
     assert step["calls"] == METHOD.window_seconds(rate) * rate
     assert step["generator"]["on_schedule"], step["generator"]
     assert step["verdict"] == "pass"
+
+
+def step_of(monkeypatch, tmp_path, *, good_share: float, late_every: int) -> dict:
+    """One trial at 100/s where `good_share` of the calls (spread evenly) were answered within
+    the SLO and every `late_every`-th of the others left 50 ms after it was due."""
+    from lab.experiments.budget import Budget
+    from lab.load.locust import LocustRun, Request
+
+    rate = 100.0
+
+    def locust(url, log, *, step_seconds, **_) -> LocustRun:
+        due = [1000.0 + n / rate for n in range(int(step_seconds * rate))]
+        good = {n for n in range(len(due)) if (n * good_share) % 1 + good_share >= 1}
+        calls = [
+            Request(
+                t,
+                "/v1/predict",
+                n in good,
+                5.0 if n in good else 900.0,
+                f"r{n}",
+                1,
+                late_ms=50.0 if n not in good and n % late_every == 0 else 0.0,
+            )
+            for n, t in enumerate(due)
+        ]
+        return LocustRun(calls, generator_cpu_seconds=1.0, seconds=step_seconds + 4)
+
+    monkeypatch.setattr(capacity, "run_locust", locust)
+    serving = type("Serving", (), {"url": "http://127.0.0.1:1"})()
+    return capacity.trial(serving, tmp_path / "t.csv", Budget("0", "1", shared=False), METHOD, rate)
+
+
+def test_a_trial_that_fails_even_counting_its_late_calls_good_fails(monkeypatch, tmp_path):
+    """An overloaded deployment makes its generator late too: CI's quick run saw 0 of 1,251
+    calls within the SLO with 1.1% sent late, and calling that trial off cut the search short."""
+    step = step_of(monkeypatch, tmp_path, good_share=0.0, late_every=50)
+    assert not step["generator"]["valid"], step["generator"]
+    assert step["verdict"] == "fail"
+
+
+def test_a_trial_its_late_calls_could_have_passed_tells_nothing(monkeypatch, tmp_path):
+    step = step_of(monkeypatch, tmp_path, good_share=0.98, late_every=1)
+    assert not step["generator"]["valid"], step["generator"]
+    assert step["verdict"] is None
