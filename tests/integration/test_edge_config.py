@@ -1,0 +1,170 @@
+"""edge/haproxy.cfg alone, in front of an upstream that echoes what reaches it: the promises
+about callers that no answer of the app's could show (the key never gets past the edge, keys
+are read at start, an empty key file lets no one in, the counters hold no key, an IPv6 caller
+is counted by its /64, a limit is a number)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import socket
+import subprocess
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+import requests
+
+from runtimes.http import wait_for
+from runtimes.paths import ROOT
+from runtimes.ports import free_port
+
+KEY = "k-" + "a" * 40
+
+
+class Echo(BaseHTTPRequestHandler):
+    """200 with the request's headers as JSON: what the app behind the edge would see."""
+
+    def do_GET(self) -> None:
+        body = json.dumps({name.lower(): value for name, value in self.headers.items()})
+        self.send_response(200)
+        self.send_header("Content-Type", "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body.encode())
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def upstream() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"127.0.0.1:{server.server_port}"
+    server.shutdown()
+
+
+@contextmanager
+def edge(upstream: str, tmp_path: Path, bind: str = "127.0.0.1", **settings: str):
+    """HAProxy on edge/haproxy.cfg with `settings`, once its one replica is up: its URL and
+    a function that sends one command to its worker's CLI (through the master socket)."""
+    port, master = free_port(), tmp_path / "master.sock"
+    environment = os.environ | {
+        "EDGE_BIND": f"{bind}:{port}",
+        "EDGE_ADMIN_BIND": f"127.0.0.1:{free_port()}",
+        "EDGE_UPSTREAM": upstream,
+        "EDGE_DIR": str(ROOT / "edge"),
+        **settings,
+    }
+    command = ["haproxy", "-W", "-db", "-S", str(master), "-f", str(ROOT / "edge/haproxy.cfg")]
+    process = subprocess.Popen(
+        command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
+    )
+    host = f"[{bind}]" if ":" in bind else bind
+    url = f"http://{host}:{port}"
+
+    def cli(line: str) -> str:
+        with socket.socket(socket.AF_UNIX) as connection:
+            connection.connect(str(master))
+            connection.sendall(f"@1 {line}; quit\n".encode())
+            return b"".join(iter(lambda: connection.recv(65536), b"")).decode()
+
+    try:
+        # The replica is up once a probe (never counted, never keyed) gets the echo's 200.
+        wait_for(lambda: requests.get(f"{url}/readyz", timeout=2).ok, "the edge", 60)
+        yield url, cli
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+
+
+def keys_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "keys"
+    path.write_text(text)
+    return path
+
+
+def test_the_key_never_reaches_the_app(upstream, tmp_path):
+    with edge(upstream, tmp_path, EDGE_API_KEYS_FILE=str(keys_file(tmp_path, KEY))) as (url, _):
+        seen = requests.get(f"{url}/v1/model", headers={"X-API-Key": KEY}, timeout=5)
+    assert seen.status_code == 200
+    assert "x-api-key" not in seen.json()
+    assert KEY not in seen.text
+
+
+def test_keys_are_read_at_start(upstream, tmp_path):
+    """A key added to the file while the edge runs is not taken: keys change on a restart
+    (docs/security.md), never half-way through a file's rewrite."""
+    keys = keys_file(tmp_path, KEY + "\n")
+    with edge(upstream, tmp_path, EDGE_API_KEYS_FILE=str(keys)) as (url, _):
+        keys.write_text(KEY + "\nk-added\n")
+        added = requests.get(f"{url}/v1/model", headers={"X-API-Key": "k-added"}, timeout=5)
+        kept = requests.get(f"{url}/v1/model", headers={"X-API-Key": KEY}, timeout=5)
+    assert (added.status_code, kept.status_code) == (401, 200)
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# every key revoked\n"])
+def test_an_emptied_key_file_lets_no_one_in(upstream, tmp_path, text):
+    """Keys asked for and none given means no caller, not every caller: an empty header, or
+    one holding the comment, matches nothing."""
+    with edge(upstream, tmp_path, EDGE_API_KEYS_FILE=str(keys_file(tmp_path, text))) as (url, _):
+        for key in (None, "", "# every key revoked"):
+            headers = {} if key is None else {"X-API-Key": key}
+            answer = requests.get(f"{url}/v1/model", headers=headers, timeout=5)
+            assert answer.status_code == 401, (key, answer.text)
+            assert answer.headers["Content-Type"] == "application/problem+json"
+
+
+def test_the_key_counter_holds_hashes_not_keys(upstream, tmp_path):
+    with edge(upstream, tmp_path, EDGE_API_KEYS_FILE=str(keys_file(tmp_path, KEY))) as (url, cli):
+        assert requests.get(f"{url}/v1/model", headers={"X-API-Key": KEY}, timeout=5).ok
+        table = cli("show table per_key")
+    entries = [line for line in table.splitlines() if line.startswith("0x")]
+    assert len(entries) == 1, table
+    assert f"key={hashlib.sha256(KEY.encode()).hexdigest().upper()} " in entries[0], entries
+    assert KEY not in table
+    assert KEY.encode().hex() not in table.lower()
+
+
+def test_an_ipv6_caller_is_counted_by_its_64_and_an_ipv4_one_by_its_address(upstream, tmp_path):
+    """One host is given a /64: counting each of its addresses apart would let it take 2^64
+    shares of the limit."""
+    with edge(upstream, tmp_path, bind="::1") as (url, cli):
+        assert requests.get(f"{url}/v1/model", timeout=5).ok
+        ipv6 = cli("show table per_source")
+    with edge(upstream, tmp_path) as (url, cli):
+        assert requests.get(f"{url}/v1/model", timeout=5).ok
+        ipv4 = cli("show table per_source")
+    assert " key=:: " in ipv6, ipv6
+    assert "::1" not in ipv6, ipv6
+    assert " key=::ffff:127.0.0.1 " in ipv4, ipv4
+
+
+@pytest.mark.parametrize("limit", ["0", "00"])
+def test_a_limit_of_zero_however_written_is_no_limit(upstream, tmp_path, limit):
+    with edge(upstream, tmp_path, EDGE_RATE_LIMIT_PER_SOURCE=limit) as (url, cli):
+        answers = [requests.get(f"{url}/v1/model", timeout=5).status_code for _ in range(20)]
+        table = cli("show table per_source")
+    assert answers == [200] * 20
+    assert "key=" not in table, table
+
+
+def test_a_limit_that_is_not_a_number_stops_the_edge_from_starting(upstream, tmp_path):
+    environment = os.environ | {
+        "EDGE_DIR": str(ROOT / "edge"),
+        "EDGE_RATE_LIMIT_PER_KEY": "lots",
+    }
+    checked = subprocess.run(
+        ["haproxy", "-c", "-f", str(ROOT / "edge/haproxy.cfg")],
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert checked.returncode != 0
+    assert "failed to parse 'lots' as type 'integer'" in checked.stderr
