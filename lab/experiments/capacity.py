@@ -31,7 +31,7 @@ from scipy.stats import binomtest
 from lab.experiments.analysis import LATE_MS, rate_step, window
 from lab.experiments.budget import SATURATED_SHARE, Budget, generator_check
 from lab.experiments.search import CapacitySearch
-from lab.load.locust import FIRST_CALL_SLACK_SECONDS, run_locust
+from lab.load.locust import FIRST_CALL_SLACK_SECONDS, Request, run_locust
 from lab.stats import spread
 
 TARGET_SHARE = 0.99  # of calls answered within the SLO
@@ -65,6 +65,10 @@ class Method:
     def __post_init__(self) -> None:
         if self.calls < CALLS_TO_PASS:
             raise ValueError(f"a trial of fewer than {CALLS_TO_PASS} calls can never pass")
+
+    def in_time(self, request: Request) -> bool:
+        """Answered (200) within the SLO: what a trial counts toward its 99%."""
+        return request.ok and request.ms <= self.slo_ms
 
     def window_seconds(self, rate: float) -> float:
         return max(self.measure_seconds, self.calls / rate)
@@ -109,7 +113,7 @@ def trial(
     start = min(r.time for r in run.requests) + method.settle_seconds
     calls = window(run.requests, start, start + measured)
     figures = rate_step(run.requests, rate, start, start + measured)
-    good = sum(r.ok and r.ms <= method.slo_ms for r in calls)
+    good = sum(map(method.in_time, calls))
     generator = generator_held(run, budget, rate, start, measured, calls)
     if generator["valid"]:
         verdict = slo_verdict(good, len(calls))
@@ -133,7 +137,7 @@ def failed_anyway(calls: list, method: Method, generator: dict) -> str | None:
     search with a bracket twice as wide as it had to be. Else None: it tells nothing."""
     if not generator["on_schedule"] or generator["cpu_share"] >= SATURATED_SHARE:
         return None
-    good_or_late = sum((r.ok and r.ms <= method.slo_ms) or r.late_ms > LATE_MS for r in calls)
+    good_or_late = sum(method.in_time(r) or r.late_ms > LATE_MS for r in calls)
     return "fail" if slo_verdict(good_or_late, len(calls)) == "fail" else None
 
 
