@@ -13,6 +13,9 @@ import requests
 # The edge answers 429 past 1000 calls a second from one address (edge/haproxy.cfg). Refusals
 # can come faster than that (a full disk's 503s did in CI), so a client stays well under it.
 MOST_PER_SECOND = 400
+# Past the apps' 5 s request deadline (CHURNLAB_REQUEST_DEADLINE_SECONDS), which starts only
+# when a worker takes the call: a slow answer is then seen for what it says, not cut off.
+TIMEOUT_SECONDS = 10
 
 
 class Load:
@@ -26,7 +29,7 @@ class Load:
         self.statuses: list[int] = []
         self.elapsed: list[float] = []
         self.sent_at: list[float] = []  # time.monotonic() when each request was sent
-        self.content_types: list[str] = []
+        self.content_types: list[str] = []  # or, where no answer came (status 0), why not
         self.recorded: list[bool] = []
         self.ids: list[str] = []
         self._thread = threading.Thread(target=self._run)
@@ -41,7 +44,7 @@ class Load:
                 response = session.post(
                     f"{self.url}/v1/predict",
                     json=self.body,
-                    timeout=5,
+                    timeout=TIMEOUT_SECONDS,
                     headers={"X-Request-ID": request_id},
                 )
                 self.statuses.append(response.status_code)
@@ -49,9 +52,9 @@ class Load:
                 if response.status_code == 200:
                     self.ids.append(request_id)
                     self.recorded.append(response.json()["recorded"])
-            except requests.RequestException:
+            except requests.RequestException as error:  # kept, to say which when a test fails
                 self.statuses.append(0)
-                self.content_types.append("")
+                self.content_types.append(f"{type(error).__name__} after {_since(started)}")
             self.elapsed.append(time.monotonic() - started)
             self.sent_at.append(started)
             time.sleep(max(self.pause - (time.monotonic() - started), 0))
@@ -92,12 +95,17 @@ class Load:
         return sum(status != 200 for status in self.statuses) / max(len(self.statuses), 1)
 
     def failures(self) -> set[tuple[int, str]]:
-        """(status, content type) of every answer that was not a 200."""
+        """(status, content type) of every answer that was not a 200; (0, the exception and
+        when it came) for a call that got no answer."""
         return {
             (status, kind)
             for status, kind in zip(self.statuses, self.content_types, strict=True)
             if status != 200
         }
+
+
+def _since(started: float) -> str:
+    return f"{time.monotonic() - started:.2f} s"
 
 
 def timed_gets(url: str, seconds: float, every: float = 0.02) -> list[tuple[int, float]]:

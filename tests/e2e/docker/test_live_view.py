@@ -92,7 +92,7 @@ def test_figures_follow_the_traffic(live, record_body):
             return all(rates.get(job, 0) > 0 for job in serving) and rates
 
         rates = eventually(serving_rates, f"request rates of {sorted(serving)}", timeout=30)
-    assert load.failure_rate == 0, load.statuses
+    assert load.failure_rate == 0, load.failures()
     assert set(rates) >= serving
     latency = eventually(lambda: query(prometheus, "job:latency_seconds:p99_15s"), "p99")
     assert all(0 < seconds < 5 for seconds in latency.values()), latency
