@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -24,6 +25,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 
 from churnlab.adapters.log_rows import REQUEST_COUNTS
+from runtimes import cluster_secrets
 from runtimes.http import wait_for, wait_ready
 from runtimes.paths import ROOT
 from runtimes.shell import audit_key_file, debian_image, docker
@@ -127,6 +129,7 @@ def up(budget: Budget, host_ports: dict[str, str] | None = None) -> None:
     """Nodes, registry and swarm, from nothing (an existing cluster is taken down first)."""
     host_ports = host_ports or default_host_ports()
     down()
+    cluster_secrets.make()
     build_infrastructure()
     docker("network", "create", "--subnet", f"{SUBNET_PREFIX}.0/24", NETWORK)
     docker(
@@ -186,6 +189,7 @@ def down() -> None:
     for name in [*nodes(), REGISTRY]:
         docker("rm", "-f", "-v", name, check=False)
     docker("network", "rm", NETWORK, check=False)
+    shutil.rmtree(cluster_secrets.DIRECTORY, ignore_errors=True)
 
 
 def push_images() -> None:
@@ -212,8 +216,12 @@ def deploy(deployment: str, **environment: str) -> str:
     settings = [f"--env={key}={value}" for key, value in environment.items()]
     docker("exec", node_name(1), "mkdir", "-p", f"{STACKS_DIR}/secrets")
     docker("cp", str(ROOT / "compose" / "swarm") + "/.", f"{node_name(1)}:{STACKS_DIR}")
-    # Swarm keeps the secret in its store and mounts it in the tasks that name it.
+    # Swarm keeps the secrets in its store and mounts each in the tasks that name it.
     docker("cp", str(audit_key_file()), f"{node_name(1)}:{STACKS_DIR}/secrets/audit-key")
+    database = cluster_secrets.ensure()
+    docker("exec", node_name(1), "mkdir", "-p", f"{STACKS_DIR}/secrets/cluster")
+    for name in cluster_secrets.DEPLOYED:
+        docker("cp", str(database / name), f"{node_name(1)}:{STACKS_DIR}/secrets/cluster/{name}")
     docker(
         "exec", *settings, node_name(1), "docker", "stack", "deploy",
         "--prune", "--resolve-image", "always",

@@ -25,6 +25,10 @@ A request is acknowledged only once a standby has confirmed its commit:
 
 One connection per process, reopened after a fork or a failure; concurrent requests of the
 process share its transactions (group commit), as with SQLite.
+
+The schema is the database owner's to install (`postgres_schema.sql`), never this code's: it
+connects as a member of `churnlab_writer`, which may read the log and insert into it, and
+partitions, erases and applies retention only through the schema's functions.
 """
 
 from __future__ import annotations
@@ -37,6 +41,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
 from typing import Any, TypeVar
 
 import psycopg
@@ -61,44 +66,7 @@ from churnlab.domain.errors import (
 from churnlab.domain.ingest import Outcome, Recording, now_iso, single_outcome
 from churnlab.workflow import DEGRADED
 
-SCHEMA = """
-CREATE TABLE IF NOT EXISTS predictions (
-    prediction_id     TEXT NOT NULL,
-    received_at       TIMESTAMPTZ NOT NULL,
-    request_id        TEXT NOT NULL,
-    idempotency_key   TEXT,
-    position          INTEGER NOT NULL,
-    customer_id       TEXT NOT NULL,
-    record            JSONB NOT NULL,
-    churn_probability DOUBLE PRECISION NOT NULL,
-    churn             BOOLEAN NOT NULL,
-    risk              TEXT NOT NULL,
-    reasons           JSONB NOT NULL,
-    model_version     TEXT NOT NULL,
-    PRIMARY KEY (prediction_id, received_at)
-) PARTITION BY RANGE (received_at);
-CREATE TABLE IF NOT EXISTS predictions_default PARTITION OF predictions DEFAULT;
-CREATE INDEX IF NOT EXISTS predictions_by_customer ON predictions (customer_id);
-CREATE INDEX IF NOT EXISTS predictions_by_time ON predictions (received_at);
-CREATE INDEX IF NOT EXISTS predictions_by_key ON predictions (idempotency_key, received_at)
-    WHERE idempotency_key IS NOT NULL;
-CREATE TABLE IF NOT EXISTS idempotency_keys (
-    key         TEXT PRIMARY KEY,
-    fingerprint TEXT NOT NULL,
-    request_id  TEXT NOT NULL,
-    received_at TIMESTAMPTZ NOT NULL,
-    records     INTEGER NOT NULL,
-    erased      BOOLEAN NOT NULL DEFAULT false
-);
-CREATE INDEX IF NOT EXISTS idempotency_keys_by_time ON idempotency_keys (received_at);
-CREATE TABLE IF NOT EXISTS erasures (
-    customer_key TEXT PRIMARY KEY,
-    erased_at    TIMESTAMPTZ NOT NULL
-);
-CREATE TABLE IF NOT EXISTS log_settings (name TEXT PRIMARY KEY, value TEXT NOT NULL);
-INSERT INTO log_settings VALUES ('erasure_salt', replace(gen_random_uuid()::text, '-', ''))
-    ON CONFLICT DO NOTHING;
-"""
+SCHEMA_FILE = Path(__file__).with_name("postgres_schema.sql")
 CASTS = {"received_at": "timestamptz", "record": "jsonb", "reasons": "jsonb"}
 INSERT_PREDICTION = (
     f"INSERT INTO predictions ({', '.join(PREDICTION_COLUMNS)}) SELECT "
@@ -118,14 +86,12 @@ SELECT_STORED = (
 STANDBY = "current_setting('synchronous_standby_names')"
 # Makes the transaction's commit wait for the standby even when it inserts nothing.
 WAL_MARK = "pg_logical_emit_message(true, 'churnlab', '')"
-# Schema, partitions and retention commit without waiting for a standby: they replicate all
-# the same, and are made again (or deleted again) should a failover lose the last of them.
+# Partitions and retention commit without waiting for a standby: they replicate all the
+# same, and are made again (or deleted again) should a failover lose the last of them.
 # Erasure waits, as records do: an erasure lost in a failover would bring the data back.
 NO_STANDBY_WAIT = "SET LOCAL synchronous_commit = local"
-# Any constant: processes that start together take it so that one of them changes the schema.
-SCHEMA_LOCK = 0x636875726E
-MAINTENANCE_LOCK = SCHEMA_LOCK + 1
-PARTITION_PREFIX = "predictions_p"
+# Any constant: one process at a time runs retention.
+MAINTENANCE_LOCK = 0x636875726F
 PARTITION_DAYS_AHEAD = 3
 RETENTION_BATCH = 1000
 Result = TypeVar("Result")
@@ -226,19 +192,12 @@ class PostgresPredictionLog:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s)", (_customer_lock(stored_customer_id),)
             )
+            salt = self._erasure_salt(cursor.connection)
             cursor.execute(
-                "UPDATE idempotency_keys SET erased = true WHERE key IN (SELECT idempotency_key"
-                " FROM predictions WHERE customer_id = %s AND idempotency_key IS NOT NULL)",
-                (stored_customer_id,),
+                "SELECT churnlab_erase(%s, %s, %s::timestamptz)",
+                (stored_customer_id, tombstone(salt, stored_customer_id), now_iso()),
             )
-            cursor.execute("DELETE FROM predictions WHERE customer_id = %s", (stored_customer_id,))
-            erased = cursor.rowcount
-            cursor.execute(
-                "INSERT INTO erasures VALUES (%s, %s) ON CONFLICT (customer_key)"
-                " DO UPDATE SET erased_at = excluded.erased_at",
-                (tombstone(self._erasure_salt(cursor.connection), stored_customer_id), now_iso()),
-            )
-            return erased
+            return cursor.fetchone()[0]
 
         budget = self._write_timeout_seconds + 10
         with self._locked(budget):
@@ -270,8 +229,10 @@ class PostgresPredictionLog:
                     cutoff = now - timedelta(seconds=max_age_seconds)
                     with connection.transaction():
                         connection.execute(NO_STANDBY_WAIT)
-                        deleted["age"] = self._drop_days(connection, cutoff)
-                    deleted["age"] += _delete_before(connection, cutoff.isoformat(), "<")
+                        deleted["age"] = connection.execute(
+                            "SELECT churnlab_drop_days(%s)", (cutoff,)
+                        ).fetchone()[0]
+                    deleted["age"] += _delete_before(connection, cutoff, inclusive=False)
                 if max_rows > 0:
                     newest_dropped = connection.execute(
                         "SELECT received_at FROM predictions ORDER BY received_at DESC"
@@ -280,7 +241,7 @@ class PostgresPredictionLog:
                     ).fetchone()
                     if newest_dropped:
                         deleted["rows"] = _delete_before(
-                            connection, newest_dropped[0].isoformat(), "<="
+                            connection, newest_dropped[0], inclusive=True
                         )
         except psycopg.Error as error:
             raise StorageUnavailableError(self.name, _reason(error)) from error
@@ -296,9 +257,8 @@ class PostgresPredictionLog:
     def stats(self) -> dict[str, float]:
         """For the metrics: the database's size, and its synchronous standbys and their lag."""
         [(size, standbys, lag)] = self._read(
-            "SELECT pg_database_size(current_database()),"
-            " (SELECT count(*) FROM pg_stat_replication WHERE sync_state IN ('sync', 'quorum')),"
-            " (SELECT coalesce(max(extract(epoch FROM replay_lag)), 0) FROM pg_stat_replication)"
+            "SELECT pg_database_size(current_database()), sync_standbys, lag_seconds"
+            " FROM churnlab_replication()"
         )
         return {"bytes": size, "sync_standbys": standbys, "replication_lag_seconds": float(lag)}
 
@@ -448,14 +408,13 @@ class PostgresPredictionLog:
         default partition, which would then block creating it)."""
         with connection.transaction():
             connection.execute(NO_STANDBY_WAIT)
-            connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-            for offset in range(-1, PARTITION_DAYS_AHEAD + 1):
-                day = (now + timedelta(days=offset)).date()
-                following = day + timedelta(days=1)
-                connection.execute(
-                    f"CREATE TABLE IF NOT EXISTS {PARTITION_PREFIX}{day:%Y%m%d} PARTITION OF"
-                    f" predictions FOR VALUES FROM ('{day} 00:00+00') TO ('{following} 00:00+00')"
-                )
+            connection.execute(
+                "SELECT churnlab_make_partitions(%s, %s)",
+                (
+                    (now - timedelta(days=1)).date(),
+                    (now + timedelta(days=PARTITION_DAYS_AHEAD)).date(),
+                ),
+            )
         self._partitions_for = now.date()
 
     def _ensure_partitions_today(self, budget: float) -> None:
@@ -464,23 +423,6 @@ class PostgresPredictionLog:
             self._execute(
                 lambda connection: self._ensure_partitions(connection, datetime.now(UTC)), budget
             )
-
-    def _drop_days(self, connection: psycopg.Connection[Any], cutoff: datetime) -> int:
-        """Drops the day partitions that end before `cutoff`; how many rows they held."""
-        partitions = connection.execute(
-            "SELECT relname FROM pg_class c JOIN pg_inherits i ON i.inhrelid = c.oid"
-            " WHERE i.inhparent = 'predictions'::regclass AND relname LIKE %s",
-            (PARTITION_PREFIX + "%",),
-        ).fetchall()
-        dropped = 0
-        for (name,) in partitions:
-            day = datetime.strptime(name.removeprefix(PARTITION_PREFIX), "%Y%m%d").replace(
-                tzinfo=UTC
-            )
-            if day + timedelta(days=1) <= cutoff:
-                dropped += connection.execute(f"SELECT count(*) FROM {name}").fetchone()[0]
-                connection.execute(f"DROP TABLE {name}")
-        return dropped
 
     @contextmanager
     def _locked(self, seconds: float) -> Iterator[None]:
@@ -523,10 +465,6 @@ class PostgresPredictionLog:
         connection.add_notice_handler(self._on_notice)
         try:
             with _Watchdog(connection, self._write_timeout_seconds):
-                with connection.transaction():
-                    connection.execute(NO_STANDBY_WAIT)
-                    connection.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK,))
-                    connection.execute(SCHEMA)
                 self._ensure_partitions(connection, datetime.now(UTC))
         except BaseException:
             connection.close()
@@ -563,26 +501,16 @@ class PostgresPredictionLog:
             raise StorageUnavailableError(self.name, _reason(error)) from error
 
 
-def _delete_before(connection: psycopg.Connection[Any], cutoff: str, older: str) -> int:
-    """Rows received before (`<`) or up to (`<=`) `cutoff`, with their keys and tombstones, in
-    short transactions of RETENTION_BATCH rows: requests' writes get in between."""
+def _delete_before(connection: psycopg.Connection[Any], cutoff: datetime, inclusive: bool) -> int:
+    """Rows received before `cutoff` (or at it, `inclusive`), with their keys and tombstones,
+    in short transactions of RETENTION_BATCH rows: requests' writes get in between."""
     total = 0
     while True:
         with connection.transaction():
             connection.execute(NO_STANDBY_WAIT)
             deleted = connection.execute(
-                "DELETE FROM predictions WHERE (prediction_id, received_at) IN (SELECT"
-                f" prediction_id, received_at FROM predictions WHERE received_at {older}"
-                " %s::timestamptz LIMIT %s)",
-                (cutoff, RETENTION_BATCH),
-            ).rowcount
-            connection.execute(
-                f"DELETE FROM idempotency_keys WHERE received_at {older} %s::timestamptz",
-                (cutoff,),
-            )
-            connection.execute(
-                f"DELETE FROM erasures WHERE erased_at {older} %s::timestamptz", (cutoff,)
-            )
+                "SELECT churnlab_delete_before(%s, %s, %s)", (cutoff, inclusive, RETENTION_BATCH)
+            ).fetchone()[0]
         total += deleted
         if deleted < RETENTION_BATCH:
             return total

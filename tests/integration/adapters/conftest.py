@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pytest
 
+from churnlab.adapters.postgres_log import SCHEMA_FILE
 from churnlab.domain.ingest import (
     IdempotencyKey,
     LoggedPrediction,
@@ -24,6 +25,7 @@ from churnlab.domain.ingest import (
 )
 from churnlab.domain.schema import CustomerRecord
 
+WRITER = "ingest"  # the login role the log connects as in the tests
 BINARIES = Path(os.environ.get("PG_BINARIES", "/usr/lib/postgresql/15/bin"))
 # As the cluster's databases are made (pg_autoctl in a container without a locale): SQL_ASCII,
 # whose text psycopg hands back as bytes unless the client asks for UTF-8.
@@ -40,7 +42,23 @@ class PostgresServer:
 
     @property
     def conninfo(self) -> str:
+        """As the superuser."""
         return f"host={self.socket_dir} port={self.port} dbname=postgres user=postgres"
+
+    @property
+    def writer_conninfo(self) -> str:
+        """As ingest connects: a login role in churnlab_writer (install_log makes it)."""
+        return f"host={self.socket_dir} port={self.port} dbname=postgres user={WRITER}"
+
+    def install_log(self) -> None:
+        """The log's schema, installed as the cluster's database entrypoint does, and the
+        writer's login role."""
+        self._run(
+            str(BINARIES / "psql"), self.conninfo, "-qAt", "-v", "ON_ERROR_STOP=1",
+            "-c", "SET synchronous_commit = local", "-f", str(SCHEMA_FILE),
+            "-c", f"DO $$ BEGIN CREATE ROLE {WRITER} LOGIN IN ROLE churnlab_writer;"
+            " EXCEPTION WHEN duplicate_object THEN NULL; END $$",
+        )  # fmt: skip
 
     def pg_ctl(self, *args: str) -> None:
         self._run(str(BINARIES / "pg_ctl"), "-D", str(self.data_dir), "-w", *args)
@@ -162,19 +180,20 @@ def _wait_streaming(primary: PostgresServer, seconds: float = 30) -> None:
 
 @pytest.fixture
 def replicated_url(replicated_postgres) -> Iterator[str]:
-    yield replicated_postgres.conninfo
-    replicated_postgres.primary.sql(
-        "DROP TABLE IF EXISTS predictions, idempotency_keys, erasures, log_settings CASCADE"
-    )
+    """The primary's connection string as ingest's role, with an empty log for each test."""
+    yield from _empty_log(replicated_postgres.primary)
 
 
 @pytest.fixture
 def postgres_url(postgres_server) -> Iterator[str]:
-    """The server's connection string, with an empty log for each test."""
-    yield postgres_server.conninfo
-    postgres_server.sql(
-        "DROP TABLE IF EXISTS predictions, idempotency_keys, erasures, log_settings CASCADE"
-    )
+    """The server's connection string as ingest's role, with an empty log for each test."""
+    yield from _empty_log(postgres_server)
+
+
+def _empty_log(server: PostgresServer) -> Iterator[str]:
+    server.install_log()
+    yield server.writer_conninfo
+    server.sql("DROP TABLE IF EXISTS predictions, idempotency_keys, erasures, log_settings CASCADE")
 
 
 def recording(

@@ -293,3 +293,46 @@ def test_through_the_monolith_on_postgres_keys_replay_and_the_audit_reads(
     read = client.get(f"/v1/predictions/{first.get_json()['prediction_id']}", headers=auth)
     assert read.status_code == 200, read.get_data(as_text=True)
     assert read.get_json()["record"] == record_body
+
+
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "DELETE FROM predictions",
+        "UPDATE predictions SET risk = 'low'",
+        "TRUNCATE idempotency_keys",
+        "DROP TABLE predictions_default",
+        "ALTER TABLE erasures ADD COLUMN x int",
+        "DELETE FROM erasures",
+        "UPDATE log_settings SET value = 'known'",
+        "CREATE TABLE elsewhere (x int)",
+        "SELECT rolpassword FROM pg_authid",
+        "COPY (SELECT 1) TO PROGRAM 'true'",
+        "CREATE ROLE intruder LOGIN SUPERUSER",
+    ],
+)
+def test_ingest_s_role_may_only_read_and_insert(postgres_url, customer, statement):
+    """Least privilege: the role ingest connects as reads the log and inserts into it; what
+    else it does (partitions, erasure, retention) goes through the schema's functions."""
+    import psycopg
+
+    PostgresPredictionLog(postgres_url, single_copy=True).record(recording([customer], "mine"))
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        superuser = "SELECT rolsuper FROM pg_roles WHERE rolname = current_user"
+        assert connection.execute(superuser).fetchone() == (False,)
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            connection.execute(statement)
+
+
+def test_without_the_schema_installed_the_log_is_not_ready_and_says_why(postgres_server, customer):
+    """The log never makes its own schema: on an empty database it refuses, 503, nothing kept."""
+    postgres_server.sql("DROP DATABASE IF EXISTS empty")
+    postgres_server.sql("CREATE DATABASE empty")
+    log = PostgresPredictionLog(
+        postgres_server.conninfo.replace("dbname=postgres", "dbname=empty"), single_copy=True
+    )
+    with pytest.raises(StorageUnavailableError) as refused:
+        log.record(recording([customer], "no-schema"))
+    assert refused.value.kept == "nothing"
+    assert "churnlab_make_partitions" in refused.value.reason  # the schema's, not there
+    assert log.check() is not None
