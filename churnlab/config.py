@@ -40,6 +40,12 @@ class Settings:
     audit_key_file: Path | None = None
     max_single_body_bytes: int = 64 * 1024
     max_batch_body_bytes: int = 16 * 1024 * 1024
+    # A body larger than the edge buffers (64 KiB, or of unknown length) must arrive within
+    # upload_grace_seconds plus its length at upload_min_bytes_per_second (a 16 MiB batch: 69 s),
+    # or it gets a 408 and the connection closes: a slow uploader holds a worker no longer
+    # than that, and holding one costs it that bandwidth (Apache's mod_reqtimeout MinRate).
+    upload_grace_seconds: float = 5.0
+    upload_min_bytes_per_second: int = 256 * 1024
     # A public request's whole budget: every stage call and the log's commit fit inside it.
     request_deadline_seconds: float = 5.0
     log_level: str = "INFO"

@@ -32,7 +32,8 @@ if [ "$role" = monitor ]; then
   setup="$conf/monitor.sql" setup_database=pg_auto_failover
 else
   : "${DB_NAME:?a data node needs DB_NAME}"
-  export PGPASSFILE=/tmp/pgpass  # the keeper's connections: the monitor, and replication
+  # The keeper's passwords (the monitor's, replication's) where libpq looks: PGPASSFILE is
+  # the image's, so that `docker exec ... pg_autoctl perform promotion` finds them too.
   (umask 077; cat /run/secrets/db-monitor.pgpass /run/secrets/db-replication.pgpass >"$PGPASSFILE")
   node_state="$XDG_DATA_HOME/pg_autoctl$PGDATA/pg_autoctl"  # .init only while creating
   if [ ! -f "$node_state.state" ] || [ -f "$node_state.init" ]; then

@@ -201,6 +201,10 @@ class ChurnUser(ChurnCalls, FastHttpUser):
     """A client of the churn API, in the loop --loop chose. Closed: a call, its answer, the
     think time, again. Open: --rate-per-user calls a second, each in a greenlet of its own."""
 
+    # Over HTTPS (the Swarm's edge), the certificate is checked, against the trust Python's
+    # default context reads (SSL_CERT_FILE: runtimes.swarm.cluster_trust), not waved through.
+    insecure = False
+
     def __init__(self, environment) -> None:
         self.options = environment.parsed_options
         # FastHttpUser builds its client from these, so they are set before it does.

@@ -4,6 +4,8 @@ only its owner may enter) and handed to the stacks as Docker secrets (compose/sw
 - a certificate authority of the cluster's own (`ca.crt`; its key never leaves this machine),
   and a server certificate signed by it for each database server, named as the stacks' clients
   reach them, so that every connection to PostgreSQL is TLS checked with `verify-full`;
+- the edge's certificate, for the names this machine's clients reach it by (`edge.pem`, with
+  its key, as HAProxy takes it): clients trust `ca.crt` to call the stacks over HTTPS;
 - a password per purpose, each in libpq's password-file form (`*:*:<database>:<role>:<pw>`),
   which libpq reads itself (`passfile=`) and the database entrypoint reads to set it: the
   log's writer (ingest, or the monolith), pg_auto_failover's nodes at the monitor, and
@@ -15,6 +17,7 @@ cluster's secrets go with the cluster (`cluster-down`).
 
 from __future__ import annotations
 
+import ipaddress
 import secrets
 import shutil
 import subprocess
@@ -33,10 +36,12 @@ PASSWORDS = {
     "db-replication.pgpass": ("*", "pgautofailover_replicator"),
 }
 DAYS = 825  # the longest validity clients commonly accept for a server certificate
+EDGE_NAMES = ["localhost", "127.0.0.1"]  # node 1's ports, published on this machine
 # What the stacks are given: everything but the CA's key.
 DEPLOYED = (
     "ca.crt",
     *(f"{server}.{part}" for server in SERVERS for part in ("crt", "key")),
+    "edge.pem",
     *PASSWORDS,
 )
 
@@ -45,8 +50,22 @@ def make(directory: Path = DIRECTORY) -> None:
     """A new CA, a certificate for each server and a password for each purpose, replacing any
     that were there."""
     shutil.rmtree(directory, ignore_errors=True)
-    directory.mkdir(parents=True, mode=0o700)
-    directory.chmod(0o700)  # mkdir's mode is masked by the umask
+    authority(directory)
+    for server in SERVERS:
+        sign(directory, server, subject_names([server]))
+    sign(directory, "edge", subject_names(EDGE_NAMES))
+    _private(
+        directory / "edge.pem",
+        (directory / "edge.crt").read_text() + (directory / "edge.key").read_text(),
+    )
+    for name, (database, role) in PASSWORDS.items():
+        _private(directory / name, f"*:*:{database}:{role}:{new_key()}\n")
+
+
+def authority(directory: Path) -> None:
+    """A new certificate authority, `ca.crt` and `ca.key`, in `directory`, made private."""
+    directory.mkdir(parents=True, exist_ok=True)
+    directory.chmod(0o700)
     _openssl(
         "req", "-x509", "-new", "-nodes", "-days", "3650", *_NEW_KEY,
         "-keyout", directory / "ca.key", "-out", directory / "ca.crt",
@@ -54,10 +73,6 @@ def make(directory: Path = DIRECTORY) -> None:
         "-addext", "basicConstraints=critical,CA:TRUE",
         "-addext", "keyUsage=critical,keyCertSign,cRLSign",
     )  # fmt: skip
-    for server in SERVERS:
-        sign(directory, server, [f"DNS:{server}"])
-    for name, (database, role) in PASSWORDS.items():
-        _private(directory / name, f"*:*:{database}:{role}:{secrets.token_urlsafe(32)}\n")
 
 
 def ensure(directory: Path = DIRECTORY) -> Path:
@@ -97,6 +112,22 @@ def _openssl(*args: str | Path) -> None:
     done = subprocess.run(["openssl", *map(str, args)], capture_output=True, text=True, check=False)
     if done.returncode != 0:
         raise RuntimeError(f"openssl {args[0]} failed: {done.stderr[-2000:]}")
+
+
+def subject_names(hostnames: list[str]) -> list[str]:
+    """A certificate's subjectAltName entries: IP:<address> or DNS:<name>."""
+    names = []
+    for hostname in hostnames:
+        try:
+            names.append(f"IP:{ipaddress.ip_address(hostname)}")
+        except ValueError:
+            names.append(f"DNS:{hostname}")
+    return names
+
+
+def new_key() -> str:
+    """A random key of about 256 bits, URL-safe: a password, or an API key."""
+    return secrets.token_urlsafe(32)
 
 
 def _private(path: Path, text: str) -> None:

@@ -2,7 +2,13 @@
 pushes each churnlab/* image the overlays run to REGISTRY and names it there by the digest the
 registry gave it, so a cluster pulls exactly the image built here, under a name no one else can
 register, and no later push to a tag can change what it runs. The overlays in kubernetes/ stay
-the templates (churnlab/<name>:latest); the pinned ones are written to var/kubernetes/."""
+the templates (churnlab/<name>:latest); the pinned ones are written to var/kubernetes/.
+
+With them, the edge's credentials, as Secrets Kustomize generates: a certificate for its public
+listener (EDGE_HOSTNAMES, signed by a CA made for it, whose `ca.crt` clients trust and whose
+key is not kept) and the API keys it asks for (one made; more a line each). Both are made once
+and kept: replace the files with your own (a certificate of your CA, your keys) and apply
+again."""
 
 from __future__ import annotations
 
@@ -16,11 +22,14 @@ from pathlib import Path
 
 import yaml
 
+from runtimes import cluster_secrets
 from runtimes.paths import ROOT
 from runtimes.shell import docker
 
 OVERLAYS = ("monolith", "micro")
 PINNED = ROOT / "var" / "kubernetes"
+# How clients reach the edge: by default through `kubectl port-forward`, on this machine.
+EDGE_HOSTNAMES = os.environ.get("EDGE_HOSTNAMES", "localhost,127.0.0.1")
 
 
 def render(directory: Path) -> list[dict]:
@@ -63,19 +72,40 @@ def write_pinned(
     """<into>/<overlay>/: a kustomization over kubernetes/<overlay> that names every image as
     REGISTRY/name@digest (Kustomize's images transformer); `kubectl apply -k` it."""
     directory = into / overlay
-    directory.mkdir(parents=True, exist_ok=True)
+    edge_credentials(directory)
+    templates = render(ROOT / "kubernetes" / overlay)
+    [namespace] = [d["metadata"]["name"] for d in templates if d["kind"] == "Namespace"]
     kustomization = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
+        "namespace": namespace,  # the generated Secrets', as the overlay's own
         "resources": [os.path.relpath(ROOT / "kubernetes" / overlay, directory)],
         "images": [
             {"name": name, "newName": f"{registry}/{name}", "digest": digests[name]}
             for name in sorted(image_names(overlay))
         ],
+        "secretGenerator": [
+            {"name": "edge-tls", "type": "kubernetes.io/tls", "files": ["tls.crt", "tls.key"]},
+            {"name": "churnlab-api-keys", "files": ["api-keys"]},
+        ],
     }
     header = "# Written by `make k8s-manifests`; the images as the registry stores them.\n"
     (directory / "kustomization.yaml").write_text(header + yaml.safe_dump(kustomization))
     return directory
+
+
+def edge_credentials(directory: Path, hostnames: str = EDGE_HOSTNAMES) -> None:
+    """tls.crt and tls.key for `hostnames` (comma-separated names or addresses) with the
+    ca.crt that signed them, and an api-keys file of one key, in `directory`: each made only
+    where it is missing."""
+    if not (directory / "tls.crt").is_file():
+        cluster_secrets.authority(directory)
+        cluster_secrets.sign(directory, "tls", cluster_secrets.subject_names(hostnames.split(",")))
+        (directory / "ca.key").unlink()  # signed: no other certificate is made with it
+    keys = directory / "api-keys"
+    if not keys.is_file():
+        keys.touch(mode=0o600)
+        keys.write_text(cluster_secrets.new_key() + "\n")
 
 
 def main() -> int:
@@ -89,6 +119,8 @@ def main() -> int:
         digests = {name: push(name, registry) for name in image_names(overlay)}
         directory = write_pinned(overlay, registry, digests, args.into.resolve())
         print(f"==> {overlay}: kubectl apply -k {os.path.relpath(directory)}")
+        print(f"    the edge's CA: {os.path.relpath(directory / 'ca.crt')}; its API key(s):")
+        print(f"    {os.path.relpath(directory / 'api-keys')}")
         for name, digest in sorted(digests.items()):
             print(f"    {registry}/{name}@{digest}")
     return 0

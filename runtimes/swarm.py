@@ -13,6 +13,7 @@ labelled for inference.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import shutil
@@ -23,6 +24,7 @@ from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 from churnlab.adapters.log_rows import REQUEST_COUNTS
 from runtimes import cluster_secrets
@@ -47,6 +49,7 @@ STACK_SETTINGS = (
     "MONOLITH_REPLICAS", "MONOLITH_WORKERS", "GATEWAY_REPLICAS", "GATEWAY_WORKERS",
     "GATEWAY_THREADS", "INGEST_REPLICAS", "FEATURES_REPLICAS", "INFERENCE_REPLICAS",
     "PREDICTION_LOG_SINGLE_COPY", "EDGE_RATE_LIMIT_PER_SOURCE", "EDGE_RATE_LIMIT_PER_KEY",
+    "EDGE_UPLOADS_PER_SOURCE",
 )  # fmt: skip
 # What a node needs beyond --cpus/--memory to run containers itself (docs §8): every
 # capability but the one this host refuses, no seccomp/apparmor confinement, the host's
@@ -120,9 +123,19 @@ def default_host_ports() -> dict[str, str]:
 
 
 def entry_url(deployment: str) -> str:
-    """The deployment's edge as the host reaches it: node 1's published port."""
+    """The deployment's edge as the host reaches it: node 1's published port, over HTTPS with
+    a certificate of the cluster's CA (cluster_trust)."""
     published = docker("port", node_name(1), f"{ENTRY_PORTS[deployment]}/tcp").split()[0]
-    return f"http://{published}"
+    return f"https://{published}"
+
+
+def cluster_trust() -> dict[str, str]:
+    """The environment that makes a process, and those it starts, trust the cluster's CA
+    alone: requests reads REQUESTS_CA_BUNDLE, Python's default TLS contexts (Locust's) read
+    SSL_CERT_FILE, and curl CURL_CA_BUNDLE. For the tests and the lab, whose every call goes to
+    127.0.0.1; a user's own client takes the file (curl --cacert var/secrets/cluster/ca.crt)."""
+    authority = str(cluster_secrets.ensure() / "ca.crt")
+    return dict.fromkeys(("REQUESTS_CA_BUNDLE", "SSL_CERT_FILE", "CURL_CA_BUNDLE"), authority)
 
 
 def up(budget: Budget, host_ports: dict[str, str] | None = None) -> None:
@@ -213,11 +226,12 @@ def deploy(deployment: str, **environment: str) -> str:
         **{name: os.environ[name] for name in STACK_SETTINGS if name in os.environ},
         **environment,
     }
-    settings = [f"--env={key}={value}" for key, value in environment.items()]
     docker("exec", node_name(1), "mkdir", "-p", f"{STACKS_DIR}/secrets")
     docker("cp", str(ROOT / "compose" / "swarm") + "/.", f"{node_name(1)}:{STACKS_DIR}")
     # Swarm keeps the secrets in its store and mounts each in the tasks that name it.
     docker("cp", str(audit_key_file()), f"{node_name(1)}:{STACKS_DIR}/secrets/audit-key")
+    environment |= _api_keys(f"{STACKS_DIR}/secrets/api-keys")
+    settings = [f"--env={key}={value}" for key, value in environment.items()]
     database = cluster_secrets.ensure()
     docker("exec", node_name(1), "mkdir", "-p", f"{STACKS_DIR}/secrets/cluster")
     for name in cluster_secrets.DEPLOYED:
@@ -228,10 +242,49 @@ def deploy(deployment: str, **environment: str) -> str:
         "-c", f"{STACKS_DIR}/database.yaml", "-c", f"{STACKS_DIR}/{deployment}.yaml",
         f"churnlab-{deployment}",
     )  # fmt: skip
+    os.environ.update(cluster_trust())
+    wait_converged(deployment)
     url = entry_url(deployment)
     wait_ready(url, timeout=600)  # a cold swarm on a loaded machine: images, database, keepers
     wait_replicated(deployment)  # up means replicated
     return url
+
+
+def wait_converged(deployment: str, timeout: float = 300) -> None:
+    """Until no service of the stack is mid-update: while one is, a redeploy's old tasks still
+    answer (an edge asking no key, after a deploy that asks one)."""
+
+    def settled() -> bool:
+        stack = f"churnlab-{deployment}"
+        names = on_node(node_name(1), "stack", "services", "-q", stack).split()
+        updates = on_node(
+            node_name(1), "service", "inspect", "--format",
+            "{{if .UpdateStatus}}{{.UpdateStatus.State}}{{end}}", *names,
+        ).split()  # fmt: skip
+        tasks = on_node(
+            node_name(1), "stack", "ps", stack, "--filter", "desired-state=running",
+            "--format", "{{.CurrentState}}",
+        ).splitlines()  # fmt: skip
+        running = all(state.startswith("Running") for state in tasks)
+        return running and not {"updating", "rollback_started"} & set(updates)
+
+    wait_for(settled, f"{deployment}'s services updated", timeout=timeout)
+
+
+def _api_keys(target: str) -> dict[str, str]:
+    """The edge's key file at `target` on node 1, and the stack's settings for it: with
+    API_KEYS=1 (scripts/up.sh), the file make up-* made or API_KEYS_FILE names, asked of every
+    call; otherwise a file of no key (a secret cannot be empty), and no key asked. A secret
+    cannot change, so each file's digest names its own."""
+    if os.environ.get("API_KEYS") != "1":
+        docker("exec", node_name(1), "sh", "-c", f"echo '# no key asked' >{target}")
+        return {"EDGE_API_KEYS_FILE": "", "API_KEYS_DIGEST": "none"}
+    keys = Path(os.environ["API_KEYS_FILE"])
+    docker("cp", str(keys), f"{node_name(1)}:{target}")
+    return {
+        "EDGE_API_KEYS_FILE": "/run/secrets/api-keys",
+        "API_KEYS_DIGEST": hashlib.sha256(keys.read_bytes()).hexdigest()[:12],
+    }
 
 
 def remove(deployment: str) -> None:

@@ -11,9 +11,6 @@ ensure_api_keys
 
 if [ "$target" = swarm ]; then
   [ "$runtime" = docker ] || { echo "TARGET=swarm needs the Docker engine" >&2; exit 2; }
-  if [ -n "${API_KEYS:-}" ]; then
-    echo "API_KEYS=1 is not wired into the Swarm's stacks yet (docs/security.md)" >&2; exit 2
-  fi
   echo "==> $deployment on the local swarm (make cluster-up first)"
   build_images "$deployment"
   .venv/bin/python -m runtimes.swarm deploy "$deployment"
@@ -31,11 +28,17 @@ case "$deployment" in
   monolith) url=http://127.0.0.1:${MONOLITH_PORT:-8000} ;;
   micro) url=http://127.0.0.1:${GATEWAY_PORT:-8080} ;;
 esac
+curl=curl
+if [ "$target" = swarm ]; then  # HTTPS, certified by the cluster's own CA (docs/cluster.md)
+  url=https${url#http}
+  export CURL_CA_BUNDLE=$PWD/var/secrets/cluster/ca.crt
+  curl="curl --cacert $CURL_CA_BUNDLE"
+fi
 wait_ready "$url/readyz" 120
-echo "==> $deployment ready at $url (runtime: $runtime); try: curl $url/readyz"
+echo "==> $deployment ready at $url (runtime: $runtime); try: $curl $url/readyz"
 if [ -n "${API_KEYS:-}" ]; then
-  echo "    every call under /v1/ needs a key: curl -H \"X-API-Key: \$(head -1 $API_KEYS_FILE)\" $url/v1/model"
+  echo "    every call under /v1/ needs a key: $curl -H \"X-API-Key: \$(head -1 $API_KEYS_FILE)\" $url/v1/model"
 else
   echo "    no API key asked (API_KEYS=1 asks for one): any process on this machine may call it"
 fi
-echo "    audit reads and erasure: curl -H \"Authorization: Bearer \$(cat $AUDIT_KEY_FILE)\" $url/v1/predictions/<prediction_id>"
+echo "    audit reads and erasure: $curl -H \"Authorization: Bearer \$(cat $AUDIT_KEY_FILE)\" $url/v1/predictions/<prediction_id>"

@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, g, request
 
+from churnlab.api.body import UPLOAD_PACE, UploadPace
 from churnlab.api.json_provider import OrjsonProvider
 from churnlab.api.observability import configure_logging, install_request_tracking, metrics_response
 from churnlab.api.problems import register_problem_handlers
@@ -25,6 +26,9 @@ def create_service_app(service: str, settings: Settings, readiness: Readiness) -
     app = Flask(service)
     app.json = OrjsonProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = settings.max_batch_body_bytes
+    app.config[UPLOAD_PACE] = UploadPace(
+        settings.upload_grace_seconds, settings.upload_min_bytes_per_second
+    )
     configure_logging(service, settings.log_level)
     install_request_tracking(app, service)
     install_deadline(app, settings.request_deadline_seconds)

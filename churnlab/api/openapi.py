@@ -49,6 +49,21 @@ def _json(schema_ref: str, description: str) -> dict[str, Any]:
     }
 
 
+def _upload_errors(settings: Settings) -> dict[str, Any]:
+    """What a body the edge streams (over 64 KiB) may get besides (churnlab/api/body.py)."""
+    return {
+        "408": _problem(
+            f"A body over 64 KiB that did not arrive within {settings.upload_grace_seconds:g} s"
+            f" plus its length at {settings.upload_min_bytes_per_second} bytes a second; the"
+            " connection then closes."
+        ),
+        "429": _problem(
+            "Over the rate limit of this address or this key; or, for a body over 64 KiB,"
+            " another such upload from this address still under way. See Retry-After."
+        ),
+    }
+
+
 def _body_errors(max_bytes: int) -> dict[str, Any]:
     return {
         "400": _problem("Empty body, malformed JSON, or a malformed Idempotency-Key."),
@@ -162,7 +177,8 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
                     },
                     "responses": {"200": _json("BatchPrediction", "One prediction per record.")}
                     | _body_errors(settings.max_batch_body_bytes)
-                    | EDGE_ERRORS,
+                    | EDGE_ERRORS
+                    | _upload_errors(settings),
                 }
             },
             "/v1/model": {

@@ -17,7 +17,11 @@ from lab.load.locust import LocustRun
 
 # The edge's rate limits, off on the lab's deployments: every call comes from the one address of
 # the generator, and a search must find the deployment's capacity, not the flood ceiling.
-UNLIMITED_EDGE = {"EDGE_RATE_LIMIT_PER_SOURCE": "0", "EDGE_RATE_LIMIT_PER_KEY": "0"}
+UNLIMITED_EDGE = {
+    "EDGE_RATE_LIMIT_PER_SOURCE": "0",
+    "EDGE_RATE_LIMIT_PER_KEY": "0",
+    "EDGE_UPLOADS_PER_SOURCE": "0",
+}
 
 MEMORY_MB = 1536  # per deployment, in all (compose/*.yaml)
 SATURATED_SHARE = 0.9

@@ -1,7 +1,8 @@
 """edge/haproxy.cfg alone, in front of an upstream that echoes what reaches it: the promises
 about callers that no answer of the app's could show (the key never gets past the edge, keys
 are read at start, an empty key file lets no one in, the counters hold no key, an IPv6 caller
-is counted by its /64, a limit is a number)."""
+is counted by its /64, a limit is a number, one address holds at most its share of the
+uploads under way, TLS and nothing else where a certificate is given)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import os
 import socket
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -37,6 +39,11 @@ class Echo(BaseHTTPRequestHandler):
         self.end_headers()
         self.wfile.write(body.encode())
 
+    def do_POST(self) -> None:
+        """Reads the whole body first, as the app does, then answers as to a GET."""
+        self.rfile.read(int(self.headers["Content-Length"]))
+        self.do_GET()
+
     def log_message(self, *_: object) -> None:
         pass
 
@@ -50,9 +57,13 @@ def upstream() -> Iterator[str]:
 
 
 @contextmanager
-def edge(upstream: str, tmp_path: Path, bind: str = "127.0.0.1", **settings: str):
+def edge(
+    upstream: str, tmp_path: Path, bind: str = "127.0.0.1", trust: Path | bool = True,
+    **settings: str,
+):  # fmt: skip
     """HAProxy on edge/haproxy.cfg with `settings`, once its one replica is up: its URL and
-    a function that sends one command to its worker's CLI (through the master socket)."""
+    a function that sends one command to its worker's CLI (through the master socket). With
+    EDGE_TLS_CERT, the URL is https, and `trust` is the CA its certificate is checked by."""
     port, master = free_port(), tmp_path / "master.sock"
     environment = os.environ | {
         "EDGE_BIND": f"{bind}:{port}",
@@ -66,7 +77,7 @@ def edge(upstream: str, tmp_path: Path, bind: str = "127.0.0.1", **settings: str
         command, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
     )
     host = f"[{bind}]" if ":" in bind else bind
-    url = f"http://{host}:{port}"
+    url = f"{'https' if settings.get('EDGE_TLS_CERT') else 'http'}://{host}:{port}"
 
     def cli(line: str) -> str:
         with socket.socket(socket.AF_UNIX) as connection:
@@ -76,7 +87,7 @@ def edge(upstream: str, tmp_path: Path, bind: str = "127.0.0.1", **settings: str
 
     try:
         # The replica is up once a probe (never counted, never keyed) gets the echo's 200.
-        wait_for(lambda: requests.get(f"{url}/readyz", timeout=2).ok, "the edge", 60)
+        wait_for(lambda: requests.get(f"{url}/readyz", timeout=2, verify=trust).ok, "the edge", 60)
         yield url, cli
     finally:
         process.terminate()
@@ -168,3 +179,77 @@ def test_a_limit_that_is_not_a_number_stops_the_edge_from_starting(upstream, tmp
     )
     assert checked.returncode != 0
     assert "failed to parse 'lots' as type 'integer'" in checked.stderr
+
+
+@pytest.fixture(scope="module")
+def certified(tmp_path_factory) -> Path:
+    """A CA and the edge's certificate for 127.0.0.1, as `make cluster-up` makes them."""
+    from runtimes import cluster_secrets
+
+    directory = tmp_path_factory.mktemp("tls")
+    cluster_secrets.authority(directory)
+    cluster_secrets.sign(directory, "edge", cluster_secrets.subject_names(["127.0.0.1"]))
+    return directory
+
+
+def test_with_a_certificate_the_edge_speaks_tls_and_nothing_else(upstream, tmp_path, certified):
+    """HTTPS that a client checks against the CA; plain HTTP on the same port gets no answer,
+    and a client that does not trust the CA refuses the server."""
+    pem = tmp_path / "edge.pem"  # the certificate and its key in one file, as HAProxy takes it
+    pem.write_text((certified / "edge.crt").read_text() + (certified / "edge.key").read_text())
+    settings = {"EDGE_TLS_CERT": str(pem)}
+    with edge(upstream, tmp_path, trust=certified / "ca.crt", **settings) as (url, _):
+        answer = requests.get(f"{url}/v1/model", timeout=5, verify=certified / "ca.crt")
+        assert answer.status_code == 200
+        with pytest.raises(requests.exceptions.SSLError):
+            requests.get(f"{url}/v1/model", timeout=5)  # the system's CAs do not know it
+        with pytest.raises(requests.exceptions.ConnectionError):
+            requests.get(url.replace("https", "http") + "/v1/model", timeout=5)
+
+
+UPLOAD = 300_000  # over the 64 KiB the edge buffers whole: streamed
+
+
+def start_upload(url: str) -> socket.socket:
+    """A batch whose body stops half-way, as a slow uploader's does: under way until closed."""
+    host, port = url.removeprefix("http://").split(":")
+    sock = socket.create_connection((host, int(port)), timeout=10)
+    sock.sendall(
+        b"POST /v1/predict/batch HTTP/1.1\r\nHost: churnlab\r\nContent-Type: application/json"
+        b"\r\nContent-Length: %d\r\n\r\n" % UPLOAD + b" " * (UPLOAD // 2)
+    )
+    return sock
+
+
+def post_upload(url: str) -> requests.Response:
+    return requests.post(f"{url}/v1/predict/batch", data=b" " * UPLOAD, timeout=10)
+
+
+def test_one_address_has_one_upload_under_way_and_no_more(upstream, tmp_path):
+    """The bulk backend lets two streamed bodies in per replica: a caller trickling one cannot
+    take the other (429 problem+json, with when to retry); once its upload ends, the next is
+    let in. Uploads of other addresses are counted apart (the table's key)."""
+    with edge(upstream, tmp_path) as (url, cli):
+        held = start_upload(url)
+        try:
+            wait_for(lambda: "conn_cur=1" in cli("show table uploads_per_source"), "counted", 10)
+            refused = post_upload(url)
+        finally:
+            held.close()
+        assert refused.status_code == 429, refused.text
+        assert refused.headers["Content-Type"] == "application/problem+json"
+        assert refused.headers["Retry-After"] == "1"
+        wait_for(lambda: "conn_cur=0" in cli("show table uploads_per_source"), "released", 10)
+        assert post_upload(url).status_code == 200
+        assert requests.get(f"{url}/v1/model", timeout=5).ok  # small calls never counted
+
+
+def test_uploads_per_source_zero_is_no_cap(upstream, tmp_path):
+    with edge(upstream, tmp_path, EDGE_UPLOADS_PER_SOURCE="0") as (url, cli):
+        held = start_upload(url)
+        try:
+            time.sleep(0.5)
+            assert post_upload(url).status_code == 200
+        finally:
+            held.close()
+        assert "key=" not in cli("show table uploads_per_source")

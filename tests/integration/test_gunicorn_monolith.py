@@ -1,5 +1,6 @@
 """The monolith under real gunicorn: workers, multiprocess metrics, the local runner."""
 
+import contextlib
 import http.client
 import json
 import os
@@ -151,3 +152,45 @@ def test_invented_methods_add_no_metric_series(tmp_path):
     methods = set(re.findall(r'churnlab_http_requests_total\{[^}]*method="([^"]+)"', metrics))
     assert methods == {"GET", "OTHER"}
     assert metric_value(metrics, "churnlab_http_requests_total", method="OTHER") == 40
+
+
+def test_a_trickled_batch_is_cut_off_by_its_pace_and_a_brisk_one_is_not(tmp_path, record_body):
+    """A batch body over what the edge buffers must arrive within the grace plus its length at
+    the minimum rate (here 1 s + 300 KB at 150 KB/s = 3 s): sent a byte at a time it gets a
+    408 problem+json by then and the server closes the connection; sent briskly,
+    as large, it is answered."""
+    body = json.dumps({"records": [record_body] * 600}).encode()  # about 300 KB
+    assert len(body) > 256 * 1024
+    head = (
+        b"POST /v1/predict/batch HTTP/1.1\r\nHost: churnlab\r\nContent-Type: application/json\r\n"
+        b"Content-Length: %d\r\n\r\n" % len(body)
+    )
+    pace = {"CHURNLAB_UPLOAD_GRACE_SECONDS": "1", "CHURNLAB_UPLOAD_MIN_BYTES_PER_SECOND": "150000"}
+    with gunicorn("monolith.app:create_app()", tmp_path, WEB_CONCURRENCY="1", **pace) as (url, _):
+        host, port = url.removeprefix("http://").split(":")
+        with socket.create_connection((host, int(port)), timeout=10) as sock:
+            sock.sendall(head + body[:1000])
+            started, answer = time.monotonic(), b""
+            while time.monotonic() - started < 8 and not answer:
+                try:
+                    sock.sendall(body[1000:1001])
+                except OSError:
+                    break
+                sock.settimeout(0.2)
+                with contextlib.suppress(TimeoutError):
+                    answer = sock.recv(65536)
+            cut_after = time.monotonic() - started
+            sock.settimeout(5)
+            with contextlib.suppress(ConnectionResetError):
+                after = sock.recv(65536)
+                assert after == b"", after[:100]  # the server closed it: no next request
+        status_line, _, rest = answer.partition(b"\r\n")
+        assert status_line.startswith(b"HTTP/1.1 408"), answer[:300]
+        assert PROBLEM_JSON.encode() in rest
+        assert json.loads(rest.partition(b"\r\n\r\n")[2])["status"] == 408
+        assert 2 <= cut_after <= 6, cut_after
+        brisk = requests.post(
+            f"{url}/v1/predict/batch", data=body, headers={"Content-Type": "application/json"},
+            timeout=30,
+        )  # fmt: skip
+        assert brisk.status_code == 200, brisk.text[:300]

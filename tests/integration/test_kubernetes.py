@@ -87,8 +87,10 @@ def test_checkov_finds_nothing(pinned, tmp_path):
     assert not {check["check_id"] for check in report["results"]["failed_checks"]}
 
 
-def test_pinning_changes_only_the_images_each_to_its_registry_name_and_digest(overlay, pinned):
+def test_pinning_changes_only_the_images_and_adds_the_edge_s_credentials(overlay, pinned):
     (name, templates), (_, documents) = copy.deepcopy(overlay), copy.deepcopy(pinned)
+    secrets = {d["metadata"]["name"]: d for d in documents if d["kind"] == "Secret"}
+    documents = [d for d in documents if d["kind"] != "Secret"]
     assert len(documents) == len(templates)
     images = {container["image"] for container in kubernetes.containers(documents)}
     assert images == {
@@ -99,7 +101,38 @@ def test_pinning_changes_only_the_images_each_to_its_registry_name_and_digest(ov
         container["image"] = "pinned"
     for container in kubernetes.containers(documents):
         container["image"] = "pinned"
+    # The generated Secrets, named by their content's hash, in the overlay's namespace; the
+    # edge's volumes name them so.
+    [namespace] = of_kind(templates, "Namespace")
+    generated = {name.rsplit("-", 1)[0]: secret for name, secret in secrets.items()}
+    assert generated["edge-tls"]["type"] == "kubernetes.io/tls"
+    assert set(generated["edge-tls"]["data"]) == {"tls.crt", "tls.key"}
+    assert set(generated["churnlab-api-keys"]["data"]) == {"api-keys"}
+    assert {s["metadata"]["namespace"] for s in secrets.values()} == {namespace}
+    edge = of_kind(documents, "Deployment")["edge"]["spec"]["template"]["spec"]
+    for volume in edge["volumes"]:
+        if "secret" in volume:
+            assert volume["secret"]["secretName"] in secrets
+            volume["secret"]["secretName"] = volume["secret"]["secretName"].rsplit("-", 1)[0]
     assert documents == templates
+
+
+def test_the_edge_s_generated_certificate_and_key_are_what_it_is_told(tmp_path):
+    """What `make k8s-manifests` writes for the edge: a certificate for the names clients use,
+    under the CA beside it, whose key is gone; one API key; and nothing remade on a rerun."""
+    kubernetes.edge_credentials(tmp_path, "edge.example.org,10.0.0.7")
+    verify = ["openssl", "verify", "-CAfile", tmp_path / "ca.crt"]
+    for name in ("edge.example.org", "10.0.0.7"):
+        check = "-verify_ip" if name[0].isdigit() else "-verify_hostname"
+        assert subprocess.run([*verify, check, name, tmp_path / "tls.crt"]).returncode == 0
+    assert subprocess.run([*verify, "-verify_hostname", "other.org", tmp_path / "tls.crt"],
+                          capture_output=True).returncode != 0  # fmt: skip
+    assert not (tmp_path / "ca.key").exists()
+    [key] = (tmp_path / "api-keys").read_text().split()
+    assert len(key) >= 40
+    before = {f: (tmp_path / f).read_bytes() for f in ("tls.crt", "tls.key", "api-keys")}
+    kubernetes.edge_credentials(tmp_path, "elsewhere.org")
+    assert {f: (tmp_path / f).read_bytes() for f in before} == before
 
 
 def test_every_document_is_valid_kubernetes(overlay):
@@ -324,3 +357,27 @@ def test_the_audit_key_is_an_optional_secret_and_a_spool_outlives_its_replica(ov
     if name == "micro":  # a scaled-down gateway's spool is kept for the replica that returns
         retention = entry["spec"]["persistentVolumeClaimRetentionPolicy"]
         assert retention == {"whenScaled": "Retain", "whenDeleted": "Retain"}
+
+
+def test_the_edge_speaks_https_only_and_asks_for_a_key(overlay):
+    """Its certificate and keys come from Secrets it cannot start without (not optional),
+    mounted where the edge's settings point, readable by its group alone."""
+    _, documents = overlay
+    pod = of_kind(documents, "Deployment")["edge"]["spec"]["template"]["spec"]
+    [container] = pod["containers"]
+    env = {e["name"]: e["value"] for e in container["env"]}
+    mounts = {m["name"]: m["mountPath"] for m in container["volumeMounts"]}
+    secrets = {v["name"]: v["secret"] for v in pod["volumes"] if "secret" in v}
+    for setting, secret_name in (
+        ("EDGE_TLS_CERT", "edge-tls"),
+        ("EDGE_API_KEYS_FILE", "churnlab-api-keys"),
+    ):
+        [(volume, secret)] = [(v, s) for v, s in secrets.items() if s["secretName"] == secret_name]
+        paths = {f"{mounts[volume]}/{item['path']}" for item in secret["items"]}
+        assert env[setting] in paths, setting
+        assert not secret.get("optional", False)
+        assert secret["defaultMode"] == 0o440
+    assert pod["securityContext"]["fsGroup"] == pod["securityContext"]["runAsGroup"]
+    assert f"{env['EDGE_TLS_CERT']}.key" in {
+        f"{mounts['tls']}/{item['path']}" for item in secrets["tls"]["items"]
+    }

@@ -26,6 +26,9 @@ def stacks(require_docker) -> dict[str, str]:
     ports = {"monolith": str(free_port()), "micro": str(free_port())}
     budget = swarm.Budget(nodes=NODES, total_cpus=os.cpu_count() or 2, total_memory_mb=4096)
     swarm.up(budget, ports)
+    trust = pytest.MonkeyPatch()
+    for variable, value in swarm.cluster_trust().items():  # the stacks answer HTTPS
+        trust.setenv(variable, value)
     try:
         for deployment in ("monolith", "micro"):
             environment = os.environ | {
@@ -42,6 +45,7 @@ def stacks(require_docker) -> dict[str, str]:
             assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
         yield {deployment: swarm.entry_url(deployment) for deployment in ports}
     finally:
+        trust.undo()
         swarm.down()
 
 
