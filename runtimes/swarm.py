@@ -236,12 +236,15 @@ def deploy(deployment: str, **environment: str) -> str:
     docker("exec", node_name(1), "mkdir", "-p", f"{STACKS_DIR}/secrets/cluster")
     for name in cluster_secrets.DEPLOYED:
         docker("cp", str(database / name), f"{node_name(1)}:{STACKS_DIR}/secrets/cluster/{name}")
-    docker(
-        "exec", *settings, node_name(1), "docker", "stack", "deploy",
-        "--prune", "--resolve-image", "always",
-        "-c", f"{STACKS_DIR}/database.yaml", "-c", f"{STACKS_DIR}/{deployment}.yaml",
-        f"churnlab-{deployment}",
-    )  # fmt: skip
+    try:
+        docker(
+            "exec", *settings, node_name(1), "docker", "stack", "deploy",
+            "--prune", "--resolve-image", "always",
+            "-c", f"{STACKS_DIR}/database.yaml", "-c", f"{STACKS_DIR}/{deployment}.yaml",
+            f"churnlab-{deployment}",
+        )  # fmt: skip
+    finally:  # the swarm's store has them now: no copy stays on node 1's disk
+        docker("exec", node_name(1), "rm", "-rf", f"{STACKS_DIR}/secrets")
     os.environ.update(cluster_trust())
     wait_converged(deployment)
     url = entry_url(deployment)

@@ -63,7 +63,7 @@ from churnlab.domain.errors import (
     NotReplicatedError,
     StorageUnavailableError,
 )
-from churnlab.domain.ingest import Outcome, Recording, now_iso, single_outcome
+from churnlab.domain.ingest import Outcome, Recording, single_outcome
 from churnlab.workflow import DEGRADED
 
 SCHEMA_FILE = Path(__file__).with_name("postgres_schema.sql")
@@ -192,11 +192,7 @@ class PostgresPredictionLog:
             cursor.execute(
                 "SELECT pg_advisory_xact_lock(%s)", (_customer_lock(stored_customer_id),)
             )
-            salt = self._erasure_salt(cursor.connection)
-            cursor.execute(
-                "SELECT churnlab_erase(%s, %s, %s::timestamptz)",
-                (stored_customer_id, tombstone(salt, stored_customer_id), now_iso()),
-            )
+            cursor.execute("SELECT churnlab_erase(%s)", (stored_customer_id,))
             return cursor.fetchone()[0]
 
         budget = self._write_timeout_seconds + 10

@@ -74,12 +74,15 @@ def _paced_body(max_bytes: int) -> bytes:
     if connection is None or pace is None or buffered:
         return request.get_data(cache=False)
     seconds = pace.seconds_for(length or max_bytes)
-    late = threading.Event()
+    late, read, guard = threading.Event(), threading.Event(), threading.Lock()
 
     def cut_off() -> None:
-        late.set()
-        with contextlib.suppress(OSError):  # already closed by the client
-            connection.shutdown(socket.SHUT_RD)
+        with guard:  # never once the body is read: the connection may carry the next request
+            if read.is_set():
+                return
+            late.set()
+            with contextlib.suppress(OSError):  # already closed by the client
+                connection.shutdown(socket.SHUT_RD)
 
     watchdog = threading.Timer(seconds, cut_off)
     watchdog.start()
@@ -94,6 +97,8 @@ def _paced_body(max_bytes: int) -> bytes:
             raise too_slow from None
         raise
     finally:
+        with guard:
+            read.set()
         watchdog.cancel()
     if late.is_set() and length is not None and len(raw) < length:  # cut short: gunicorn
         raise too_slow  # hands on what it read of a length, and says nothing

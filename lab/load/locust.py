@@ -83,7 +83,7 @@ def run_locust(
     margin; `users` is Locust's -u, and the other `settings` the locustfile's custom arguments
     (step_seconds=5 is --step-seconds 5). With `cpus` (a CPU list such as "0") the generator
     runs on those CPUs only, apart from what it measures."""
-    if not url.startswith("http://127.0.0.1:"):
+    if not url.startswith(("http://127.0.0.1:", "https://127.0.0.1:")):  # the Swarm's: HTTPS
         raise ValueError("load is only ever sent to loopback")
     log.parent.mkdir(parents=True, exist_ok=True)
     options = {"loop": loop, "request_log": log, **settings}

@@ -16,7 +16,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 import pytest
 import requests
@@ -276,3 +276,75 @@ def test_only_the_parsers_own_errors_are_html(url):
     for case, request in PARSER_ERRORS.items():
         answer = raw_http.exchange(url, request)
         assert (answer.status, answer.content_type) == (400, "text/html"), case
+
+
+UPLOAD_RECORDS = 600  # about 300 KB: over the 64 KiB the edge buffers, so it streams
+
+
+def _trickle_batch(url: str, source: str, body: bytes, seconds: float) -> tuple[bytes, float]:
+    """A batch whose body comes a byte every 0.2 s after its first kilobyte, from `source` (a
+    loopback address of its own); the answer and when it came (b"" if none)."""
+    sock = socket.socket()
+    sock.bind((source, 0))
+    started = time.monotonic()
+    with sock:
+        sock.connect(address(url))
+        sock.sendall(
+            b"POST /v1/predict/batch HTTP/1.1\r\nHost: churnlab\r\nContent-Type:"
+            b" application/json\r\nContent-Length: %d\r\n\r\n" % len(body) + body[:1000]
+        )
+        while time.monotonic() - started < seconds:
+            with suppress(OSError):  # cut off: the answer may still be there to read
+                sock.sendall(body[1000:1001])
+            if reply := read_response(sock, 0.2):
+                return reply, time.monotonic() - started
+    return b"", time.monotonic() - started
+
+
+@pytest.fixture
+def callers_apart(request) -> bool:
+    """Whether the edge sees each local caller's own address: the local runtime's does; in
+    Compose, Docker's port proxy makes every local caller the bridge's gateway."""
+    return request.node.callspec.params["any_deployment_url"].startswith("local-")
+
+
+def test_slow_batch_uploads_are_cut_off_and_leave_other_batches_served(
+    url, record_body, callers_apart
+):
+    """Four slow uploaders from one address of their own, against a client sending large
+    batches from another: the edge lets that address have one upload under way (429 for the
+    rest), the app cuts the one off by its pace (a 408 within 5 s plus 300 KB at 256 KiB/s),
+    and every one of the client's batches is answered 200 meanwhile. (The local runtime sees
+    each caller's address; in Compose every local caller is one, docs/security.md.)"""
+    body = json.dumps({"records": [record_body] * UPLOAD_RECORDS}).encode()
+    source = "127.0.0.2" if callers_apart else "127.0.0.1"
+    outcomes: list[tuple[bytes, float]] = []
+    attackers = [
+        threading.Thread(target=lambda: outcomes.append(_trickle_batch(url, source, body, 20)))
+        for _ in range(4)
+    ]
+    for thread in attackers:
+        thread.start()
+    batches: list[int] = []
+    if callers_apart:
+        deadline = time.monotonic() + 8
+        with requests.Session() as session:
+            while time.monotonic() < deadline:
+                answer = session.post(
+                    f"{url}/v1/predict/batch", data=body, timeout=30,
+                    headers={"Content-Type": "application/json"},
+                )  # fmt: skip
+                batches.append(answer.status_code)
+    for thread in attackers:
+        thread.join(40)
+    statuses = sorted(int(reply.split(b" ", 2)[1]) for reply, _ in outcomes if reply)
+    assert len(statuses) == 4, outcomes  # every uploader was answered
+    assert statuses.count(408) >= 1, statuses
+    assert set(statuses) <= {408, 429}, statuses
+    for reply, after in outcomes:
+        assert PROBLEM_JSON.encode() in reply.lower()
+        if b" 408 " in reply.split(b"\r\n", 1)[0]:
+            assert after <= 5 + len(body) / (256 * 1024) + 2, after  # the pace, and some slack
+    if callers_apart:
+        assert len(batches) >= 3, batches
+        assert set(batches) == {200}, batches

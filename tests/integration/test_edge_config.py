@@ -210,19 +210,21 @@ def test_with_a_certificate_the_edge_speaks_tls_and_nothing_else(upstream, tmp_p
 UPLOAD = 300_000  # over the 64 KiB the edge buffers whole: streamed
 
 
-def start_upload(url: str) -> socket.socket:
+def start_upload(url: str, key: str = "") -> socket.socket:
     """A batch whose body stops half-way, as a slow uploader's does: under way until closed."""
     host, port = url.removeprefix("http://").split(":")
     sock = socket.create_connection((host, int(port)), timeout=10)
+    keyed = b"X-API-Key: %s\r\n" % key.encode() if key else b""
     sock.sendall(
         b"POST /v1/predict/batch HTTP/1.1\r\nHost: churnlab\r\nContent-Type: application/json"
-        b"\r\nContent-Length: %d\r\n\r\n" % UPLOAD + b" " * (UPLOAD // 2)
+        b"\r\n%sContent-Length: %d\r\n\r\n" % (keyed, UPLOAD) + b" " * (UPLOAD // 2)
     )
     return sock
 
 
-def post_upload(url: str) -> requests.Response:
-    return requests.post(f"{url}/v1/predict/batch", data=b" " * UPLOAD, timeout=10)
+def post_upload(url: str, key: str = "") -> requests.Response:
+    headers = {"X-API-Key": key} if key else {}
+    return requests.post(f"{url}/v1/predict/batch", data=b" " * UPLOAD, headers=headers, timeout=10)
 
 
 def test_one_address_has_one_upload_under_way_and_no_more(upstream, tmp_path):
@@ -250,6 +252,22 @@ def test_uploads_per_source_zero_is_no_cap(upstream, tmp_path):
         try:
             time.sleep(0.5)
             assert post_upload(url).status_code == 200
+        finally:
+            held.close()
+        assert "key=" not in cli("show table uploads_per_source")
+
+
+def test_where_keys_are_asked_each_key_is_the_caller_whose_uploads_are_counted(upstream, tmp_path):
+    """Behind one address (a proxy, a port-forward), callers are told apart by their keys: one
+    key's second upload is refused while another key's goes in."""
+    other = "k-" + "c" * 40
+    keys = keys_file(tmp_path, f"{KEY}\n{other}\n")
+    with edge(upstream, tmp_path, EDGE_API_KEYS_FILE=str(keys)) as (url, cli):
+        held = start_upload(url, KEY)
+        try:
+            wait_for(lambda: "conn_cur=1" in cli("show table uploads_per_key"), "counted", 10)
+            assert post_upload(url, KEY).status_code == 429
+            assert post_upload(url, other).status_code == 200
         finally:
             held.close()
         assert "key=" not in cli("show table uploads_per_source")

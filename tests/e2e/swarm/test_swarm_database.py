@@ -71,3 +71,17 @@ def test_every_connection_the_database_holds_is_tls(stacks, deployment):
     # The writer and the standby's replication at least (the keepers come and go).
     assert {"churnlab_ingest", "pgautofailover_replicator"} <= users, held
     assert all(ssl == "t" for _, ssl in held), held
+
+
+@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+def test_no_role_that_logs_in_over_the_network_is_a_superuser(stacks, deployment):
+    """pg_auto_failover makes its replication role a superuser; the primary's setup takes that
+    away (pg_rewind needs four functions, granted). The superuser pg_autoctl makes has no rule
+    in pg_hba.conf but the container's own socket."""
+    _, rows = swarm.in_task(
+        deployment, "db-a", "psql", "-qAtX", "-d", "churnlab", "-c",  # either: roles replicate
+        "SELECT rolname, rolsuper FROM pg_roles WHERE rolname IN"
+        " ('churnlab_ingest', 'pgautofailover_replicator', 'churnlab')",
+    )  # fmt: skip
+    roles = dict(row.split("|") for row in rows.splitlines())
+    assert roles == {"churnlab_ingest": "f", "pgautofailover_replicator": "f", "churnlab": "t"}

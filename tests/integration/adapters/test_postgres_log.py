@@ -154,7 +154,13 @@ def test_single_copy_mode_accepts_and_says_one_copy(absent_standby, postgres_url
     assert log.record(recording([customer], "alone")).copies == 1
 
 
-def test_retention_drops_old_days_and_keeps_today(postgres_url, customer):
+def no_retention_floor(server) -> None:
+    """As the owner: retention may reach records of any age (the tests' shifted clocks)."""
+    server.sql("UPDATE log_settings SET value = '0' WHERE name = 'min_retention_seconds'")
+
+
+def test_retention_drops_old_days_and_keeps_today(postgres_server, postgres_url, customer):
+    no_retention_floor(postgres_server)
     log = PostgresPredictionLog(postgres_url, single_copy=True)
     now = datetime.now(UTC)
     old = (now - timedelta(days=1)).isoformat()  # yesterday's partition exists from the start
@@ -169,7 +175,8 @@ def test_retention_drops_old_days_and_keeps_today(postgres_url, customer):
     assert not log._read("SELECT 1 FROM idempotency_keys WHERE key = 'old'")
 
 
-def test_retention_by_rows_and_erasure_with_a_tombstone(postgres_url, customer):
+def test_retention_by_rows_and_erasure_with_a_tombstone(postgres_server, postgres_url, customer):
+    no_retention_floor(postgres_server)
     log = PostgresPredictionLog(postgres_url, single_copy=True)
     now = datetime.now(UTC)
     for minutes in (30, 20, 10):
@@ -336,3 +343,30 @@ def test_without_the_schema_installed_the_log_is_not_ready_and_says_why(postgres
     assert refused.value.kept == "nothing"
     assert "churnlab_make_partitions" in refused.value.reason  # the schema's, not there
     assert log.check() is not None
+
+
+def test_the_writer_s_functions_keep_the_database_s_bounds_not_the_caller_s(postgres_url, customer):
+    """Asked for the worst, each function does only what the database allows: retention never
+    reaches records younger than the floor (a day by default), partitions are made only around
+    today, and a tombstone's date never moves back, so a replay stays refused."""
+    import psycopg
+
+    log = PostgresPredictionLog(postgres_url, single_copy=True)
+    log.record(recording([customer] * 3, "recent"))
+    other = customer.model_copy(update={"customer_id": "KEEP-ME"})
+    log.record(recording([other], "kept"))
+    spooled = dataclasses.replace(recording([customer], "replayed-late"), spooled=True)
+    with psycopg.connect(postgres_url, autocommit=True) as connection:
+        run = lambda query: connection.execute(query).fetchone()[0]  # noqa: E731
+        assert run("SELECT churnlab_delete_before('infinity', true, 2147483647)") == 0
+        assert run("SELECT churnlab_drop_days('infinity')") == 0
+        for days in ("current_date - 30, current_date", "current_date, current_date + 400"):
+            with pytest.raises(psycopg.errors.RaiseException):
+                connection.execute(f"SELECT churnlab_make_partitions({days})")
+        assert run(f"SELECT churnlab_erase('{customer.customer_id}')") == 3
+        first = run("SELECT erased_at FROM erasures")
+        assert run(f"SELECT churnlab_erase('{customer.customer_id}')") == 0
+        assert run("SELECT erased_at FROM erasures") >= first
+    assert log.request_counts() == {"kept": 1}
+    log.record(spooled)  # received before the erasure: refused, its tombstone found
+    assert log.request_counts() == {"kept": 1}
