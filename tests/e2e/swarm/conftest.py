@@ -20,7 +20,7 @@ NODES = 2
 
 
 @pytest.fixture(scope="package")
-def stacks(require_docker) -> dict[str, str]:
+def stacks(require_docker, dataset_records) -> dict[str, str]:
     """Both stacks on the cluster, brought up the README's way (make cluster-up NODES=2, then
     scripts/up.sh with TARGET=swarm) on ports of our own; the edge's URL of each."""
     ports = {"monolith": str(free_port()), "micro": str(free_port())}
@@ -43,25 +43,34 @@ def stacks(require_docker) -> dict[str, str]:
                 text=True, timeout=900,
             )  # fmt: skip
             assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
-        yield {deployment: swarm.entry_url(deployment) for deployment in ports}
+        urls = {deployment: swarm.entry_url(deployment) for deployment in ports}
+        wait_steady(urls, dataset_records)
+        yield urls
     finally:
         trust.undo()
         swarm.down()
 
 
-@pytest.fixture(autouse=True)
-def steady(stacks, dataset_records) -> None:
-    """Before each test, however long an earlier fault's recovery takes (up to its deadline):
-    both databases replicated again, and both stacks answering ten predictions in a row and a
-    large batch. A node fault leaves a stack failing over, and a standby catching up, for a
-    minute or more on a slow machine: no test starts in the middle of that."""
+def wait_steady(stacks: dict[str, str], records: list[dict]) -> None:
+    """However long a fault's recovery takes (up to its deadline): both databases replicated
+    again, and both stacks answering ten predictions in a row and a large batch. A node fault
+    leaves a stack failing over, and a standby catching up, for a minute or more on a slow
+    machine: no test starts in the middle of that."""
     for deployment, url in stacks.items():
         swarm.wait_replicated(deployment, timeout=300)
-        wait_predicting(url, dataset_records[0], timeout=300)
+        wait_predicting(url, records[0], timeout=300)
         wait_for(
             lambda url=url: requests.post(
-                f"{url}/v1/predict/batch", json={"records": dataset_records[:300]}, timeout=30
+                f"{url}/v1/predict/batch", json={"records": records[:300]}, timeout=30
             ).status_code == 200,
             f"{deployment} answering a batch",
             timeout=120,
         )  # fmt: skip
+
+
+@pytest.fixture
+def disturbs(stacks, dataset_records) -> None:
+    """For a test that breaks something (a fault, a redeploy): after it, until both stacks are
+    steady again. The tests that only look start steady without waiting."""
+    yield
+    wait_steady(stacks, dataset_records)

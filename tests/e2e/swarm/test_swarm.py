@@ -64,7 +64,7 @@ def test_idle_stacks_leave_each_node_most_of_its_share(stacks):
     engine = docker_sdk.from_env()
     nodes = [engine.containers.get(name) for name in swarm.nodes()]
     share = nodes[0].attrs["HostConfig"]["NanoCpus"] / 1e9
-    time.sleep(5)  # the steady fixture's predictions answered
+    time.sleep(5)  # the set-up's predictions answered
 
     def used() -> list[int]:
         stats = [node.stats(stream=False, one_shot=True) for node in nodes]
@@ -102,7 +102,9 @@ def test_both_stacks_run_their_replicas_where_placed(stacks):
 
 
 @pytest.mark.parametrize("deployment", ["monolith", "micro"])
-def test_with_the_standby_frozen_no_prediction_is_answered_200(stacks, deployment, record_body):
+def test_with_the_standby_frozen_no_prediction_is_answered_200(
+    stacks, deployment, record_body, disturbs
+):
     """The issue's reproduction: the standby paused (pg_auto_failover still calls it secondary
     for a few seconds) and one prediction sent again and again under one key. No try is
     answered 200: the first says its record was kept on one copy; once the monitor gives up on
@@ -150,7 +152,7 @@ def test_with_the_standby_frozen_no_prediction_is_answered_200(stacks, deploymen
     assert on_standby[f"{key}-0"] == 1
 
 
-def test_a_killed_inference_task_is_replaced_while_predictions_go_on(stacks, record_body):
+def test_a_killed_inference_task_is_replaced_while_predictions_go_on(stacks, record_body, disturbs):
     """A task fault through the node's engine: the gateway retries the other replica, and
     Swarm starts a new task for the killed one."""
     killed, _, _ = swarm.task_container("micro", "inference")
@@ -176,7 +178,7 @@ def test_a_killed_inference_task_is_replaced_while_predictions_go_on(stacks, rec
     )
 
 
-def test_a_blackholed_inference_task_is_routed_around(stacks, record_body):
+def test_a_blackholed_inference_task_is_routed_around(stacks, record_body, disturbs):
     """Connections to one replica hang (iptables in its namespace, entered from its node):
     the gateway's connect timeout and ejection send predictions to the other one."""
     # 20 s: the fault's 8 s, after entering it on the node, stay inside the load.
@@ -225,7 +227,7 @@ def _running(deployment: str, service: str) -> set[str]:
 
 @pytest.mark.parametrize("deployment", ["monolith", "micro"])
 def test_the_primarys_node_killed_under_load_loses_and_half_acknowledges_nothing(
-    stacks, deployment, record_body, tmp_path
+    stacks, deployment, record_body, tmp_path, disturbs
 ):
     """The worker that runs the scaled service and the database's primary is killed. Its tasks
     run elsewhere and the standby is promoted. With two data nodes, the one left has no standby

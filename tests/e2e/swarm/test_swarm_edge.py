@@ -43,7 +43,7 @@ def redeploy(deployment: str, **environment: str) -> None:
 
 
 def test_api_keys_on_the_swarm_are_asked_when_switched_on_and_not_when_off(
-    stacks, tmp_path, record_body
+    stacks, tmp_path, record_body, disturbs
 ):
     url, keys = stacks["micro"], tmp_path / "keys"
     keys.write_text(KEY + "\n")
