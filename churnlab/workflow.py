@@ -18,6 +18,7 @@ from churnlab.domain.ingest import IdempotencyKey, Outcome, Recording, accept
 from churnlab.domain.response import answers, score_records
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
+from churnlab.server_timing import timed
 
 READY = "ready"
 # A stage that is down without stopping predictions (ingest, while records are spooled).
@@ -86,20 +87,32 @@ class ChurnWorkflow:
         idempotency: IdempotencyKey | None = None,
     ) -> Answered:
         accepted = accept(records, request_id, idempotency)
-        features = self.features.prepare(accepted.records)
-        scores = self.inference.predict(features)
+        with timed("features", "feature prep"):
+            features = self.features.prepare(accepted.records)
+        with timed("inference", "the model's scores"):
+            scores = self.inference.predict(features)
         recording = Recording(
             accepted.request_id,
             accepted.received_at,
             idempotency,
             tuple(score_records(accepted, features, scores)),
         )
-        outcome = self.ingest.record(recording)
+        with timed("ingest", "recorded durably"):
+            outcome = self.ingest.record(recording)
         customer_ids = [record.customer_id for record in accepted.records]
         return Answered(answers(outcome, customer_ids), outcome.replayed)
 
     def model_card(self) -> dict[str, Any]:
-        return self.inference.model_card()
+        with timed("inference", "the model's card"):
+            return self.inference.model_card()
+
+    def prediction(self, prediction_id: str) -> dict[str, Any] | None:
+        with timed("ingest", "read from the log"):
+            return self.ingest.prediction(prediction_id)
+
+    def erase(self, customer_id: str) -> int:
+        with timed("ingest", "erased from the log"):
+            return self.ingest.erase(customer_id)
 
     def readiness(self) -> dict[str, str]:
         return {

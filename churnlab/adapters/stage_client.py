@@ -30,6 +30,7 @@ import urllib3
 from tenacity import RetryCallState, Retrying, retry_if_exception_type, wait_random_exponential
 from urllib3.exceptions import ProtocolError
 
+from churnlab import server_timing
 from churnlab.adapters.endpoints import Endpoints, NoEndpointError, Resolver, resolve_addresses
 from churnlab.adapters.health_watch import HealthWatch
 from churnlab.adapters.retry_budget import RetryBudget
@@ -297,6 +298,11 @@ class StageClient:
                 reached=response.status != 503,
             )
         self.endpoints.succeeded(address)
+        inside = server_timing.durations(response.headers.get(server_timing.HEADER, ""))
+        if server_timing.APP in inside:
+            # Beside the workflow's time for the stage: the rest of it is the hop's.
+            name = f"{self.stage}-service"
+            server_timing.add(name, inside[server_timing.APP], f"inside the {self.stage} service")
         if response.status >= 400:
             raise StageRejectedError(
                 f"{address}{path} answered {response.status}: {response.data[:300]!r}",

@@ -1,4 +1,4 @@
-"""Request ids, JSON logs and Prometheus metrics: the same for every deployable.
+"""Request ids, JSON logs, Server-Timing and Prometheus metrics: the same for every deployable.
 
 Metrics work across gunicorn workers through prometheus_client's multiprocess mode, which is on
 whenever PROMETHEUS_MULTIPROC_DIR is set (our gunicorn config sets it before any worker starts).
@@ -24,7 +24,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from churnlab import json_logs
+from churnlab import json_logs, server_timing
 from churnlab.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -83,12 +83,14 @@ def install_request_tracking(app: Flask, service: str) -> None:
         g.request_id = incoming_request_id()
         current_request_id.set(g.request_id)
         g.started = time.perf_counter()
+        g.server_timing = server_timing.start()
 
     @app.after_request
     def finish(response: Response) -> Response:
         elapsed = time.perf_counter() - g.get("started", time.perf_counter())
         route = request.url_rule.rule if request.url_rule else "<unmatched>"
         response.headers[REQUEST_ID_HEADER] = g.get("request_id", "")
+        response.headers[server_timing.HEADER] = server_timing.header(elapsed * 1000, service)
         method = request.method if request.method in COUNTED_METHODS else "OTHER"
         requests_counted, latency = _series(service, route, method, response.status_code)
         requests_counted.inc()
@@ -106,6 +108,12 @@ def install_request_tracking(app: Flask, service: str) -> None:
                 },
             )
         return response
+
+    @app.teardown_request
+    def forget(_: BaseException | None) -> None:
+        """The thread goes on to other work: nothing gathered is carried into it."""
+        if "server_timing" in g:
+            server_timing.stop(g.pop("server_timing"))
 
 
 @functools.cache

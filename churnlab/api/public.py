@@ -87,7 +87,7 @@ def public_api(service: str, workflow: ChurnWorkflow, settings: Settings) -> Blu
     @audit.required
     def prediction(prediction_id: str) -> dict[str, Any]:
         """What the log keeps of one prediction: the record, its answer, when and for whom."""
-        found = PREDICTION_ID.match(prediction_id) and workflow.ingest.prediction(prediction_id)
+        found = PREDICTION_ID.match(prediction_id) and workflow.prediction(prediction_id)
         if not found:
             raise NotFound(f"no prediction {prediction_id} in the log")
         return found
@@ -100,7 +100,7 @@ def public_api(service: str, workflow: ChurnWorkflow, settings: Settings) -> Blu
             CUSTOMER_ID_PATTERN, customer_id
         ):
             raise BadRequest("a customer id is 1 to 64 letters, digits or . _ : -")
-        return {"customer_id": customer_id, "erased": workflow.ingest.erase(customer_id)}
+        return {"customer_id": customer_id, "erased": workflow.erase(customer_id)}
 
     @api.get("/openapi.json")
     def openapi() -> dict[str, Any]:

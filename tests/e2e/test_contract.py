@@ -231,3 +231,27 @@ def test_probes_and_metrics_on_both(urls):
         assert json.loads(answer.body) == ready
         spec = requests.get(f"{url}/openapi.json", timeout=TIMEOUT).json()
         assert json.dumps(spec).count("/v1/predict") >= 2
+
+
+def test_both_say_in_server_timing_where_a_prediction_s_time_went(urls, record_body):
+    """The same stages by name on both (W3C Server-Timing, as `curl -si` shows it), each within
+    the app's time, and the app's within the edge's wait; the microservices add each hop's time
+    inside its service, within the workflow's time for that stage: the rest is the hop's."""
+    from churnlab.server_timing import durations
+
+    stages = ["features", "inference", "ingest"]
+    for name, response in both(urls, "POST", "/v1/predict", json=record_body).items():
+        assert response.status_code == 200
+        value = response.headers["Server-Timing"]
+        named = [part.split(";")[0].strip() for part in value.split(",")]
+        found = durations(value)
+        hops = [f"{stage}-service" for stage in stages] if name == "micro" else []
+        assert set(named) == {"app", *stages, *hops, "edge-queue", "edge-connect", "edge-upstream"}
+        assert [metric for metric in named if metric in stages] == stages
+        assert sum(found[stage] for stage in stages) <= found["app"]
+        assert found["app"] <= found["edge-upstream"] + 1  # the edge counts whole milliseconds
+        for stage in stages if name == "micro" else []:
+            assert found[f"{stage}-service"] <= found[stage]
+    for response in both(urls, "TRACE", "/v1/model").values():
+        assert response.status_code == 405
+        assert response.headers["Server-Timing"] == 'edge;desc="answered by the edge"'

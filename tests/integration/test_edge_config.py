@@ -271,3 +271,26 @@ def test_where_keys_are_asked_each_key_is_the_caller_whose_uploads_are_counted(u
         finally:
             held.close()
         assert "key=" not in cli("show table uploads_per_source")
+
+
+def test_server_timing_gives_the_edge_s_part_or_says_the_edge_answered(upstream, tmp_path):
+    """Beside the app's own metrics: the edge's queue, connect and wait for the answer where a
+    server answered; where the edge answered itself (a refused method, a server that cannot be
+    reached) no duration it does not have, never a -1."""
+    from churnlab.server_timing import durations
+
+    with edge(upstream, tmp_path) as (url, _):
+        served = requests.get(f"{url}/v1/model", timeout=5).headers["Server-Timing"]
+        refused = requests.request("TRACE", f"{url}/v1/model", timeout=5)
+    assert set(durations(served)) == {"edge-queue", "edge-connect", "edge-upstream"}
+    assert all(milliseconds >= 0 for milliseconds in durations(served).values())
+    assert refused.status_code == 405
+    assert refused.headers["Server-Timing"] == 'edge;desc="answered by the edge"'
+    gone = ThreadingHTTPServer(("127.0.0.1", 0), Echo)
+    threading.Thread(target=gone.serve_forever, daemon=True).start()
+    with edge(f"127.0.0.1:{gone.server_port}", tmp_path) as (url, _):
+        gone.shutdown()
+        gone.server_close()
+        unreachable = requests.get(f"{url}/v1/model", timeout=10)
+    assert unreachable.status_code == 503
+    assert unreachable.headers["Server-Timing"] == 'edge;desc="answered by the edge"'

@@ -250,3 +250,36 @@ def test_a_prediction_log_that_cannot_be_written_gives_503_and_not_ready(tmp_pat
     ready = client.get("/readyz?verbose")
     assert ready.status_code == 503
     assert ready.json["checks"]["ingest"].startswith("prediction log unavailable")
+
+
+# --- Server-Timing ----------------------------------------------------------------------------
+
+
+def timings(response) -> list[tuple[str, float]]:
+    """The answer's Server-Timing metrics in order, each with its duration."""
+    from churnlab.server_timing import durations
+
+    value = response.headers["Server-Timing"]
+    names = [part.split(";")[0].strip() for part in value.split(",")]
+    found = durations(value)
+    return [(name, found[name]) for name in names]
+
+
+def test_a_prediction_names_each_stage_it_went_through_within_the_app_s_time(client, record_body):
+    for path, body in (
+        ("/v1/predict", record_body),
+        ("/v1/predict/batch", {"records": [record_body] * 50}),
+    ):
+        metrics = timings(client.post(path, json=body))
+        assert [name for name, _ in metrics] == ["app", "features", "inference", "ingest"]
+        app, *stages = (milliseconds for _, milliseconds in metrics)
+        assert all(milliseconds >= 0 for milliseconds in stages)
+        assert sum(stages) <= app
+
+
+def test_every_other_answer_gives_the_app_s_time_and_the_stages_it_reached(client):
+    assert [name for name, _ in timings(client.get("/v1/model"))] == ["app", "inference"]
+    refused = client.post("/v1/predict", json={"tenure": "long"})
+    assert refused.status_code == 422
+    assert [name for name, _ in timings(refused)] == ["app"]
+    assert [name for name, _ in timings(client.get("/livez"))] == ["app"]

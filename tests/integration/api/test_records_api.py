@@ -116,6 +116,7 @@ def test_the_audit_read_needs_the_key(audited, record_body):
     assert audited.get(path, headers=bearer("wrong-key-0123456789")).status_code == 401
     read = audited.get(path, headers=bearer())
     assert read.status_code == 200
+    assert "ingest;dur=" in read.headers["Server-Timing"]  # the log was read
     # Why was this customer flagged: the record, the answer, the model, when and which call.
     assert read.json["record"] == record_body
     assert read.json["request_id"] == "why-1"
@@ -129,6 +130,7 @@ def test_erasure_deletes_every_prediction_of_the_customer(audited, record_body):
     gone = [audited.post("/v1/predict", json=record_body).json for _ in range(3)]
     erased = audited.delete("/v1/customers/7590-VHVEG/predictions", headers=bearer())
     assert erased.json == {"customer_id": "7590-VHVEG", "erased": 3}
+    assert "ingest;dur=" in erased.headers["Server-Timing"]
     for prediction in gone:
         path = f"/v1/predictions/{prediction['prediction_id']}"
         assert audited.get(path, headers=bearer()).status_code == 404

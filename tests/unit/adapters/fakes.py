@@ -19,10 +19,13 @@ class FakeResponse:
 
 
 def answer(
-    status: int = 200, body: object = None, content_type: str = "application/json"
+    status: int = 200,
+    body: object = None,
+    content_type: str = "application/json",
+    **more_headers: str,
 ) -> Callable[[str, str], FakeResponse]:
     data = orjson.dumps(body if body is not None else {})
-    headers = HTTPHeaderDict({"Content-Type": content_type})
+    headers = HTTPHeaderDict({"Content-Type": content_type, **more_headers})
     return lambda method, path: FakeResponse(status, data, headers)
 
 

@@ -7,6 +7,7 @@ from contextlib import contextmanager, suppress
 import pytest
 from prometheus_client import REGISTRY
 
+from churnlab import server_timing
 from churnlab.adapters.stage_client import StageClient
 from churnlab.config import Settings
 from churnlab.domain.errors import StageRejectedError, StageUnavailableError
@@ -89,6 +90,21 @@ def test_a_connection_that_was_never_made_is_retried_on_another_replica(failure)
     features = client(transport)
     assert features.call("POST", "/v1/features", {"records": []}) == {"features": {}}
     assert addresses_called(transport) == [A, B]
+
+
+def test_the_time_inside_the_replica_that_answered_is_kept_for_the_answer_s_server_timing():
+    """Of a refused attempt and an answered one, only the answered one's inner time: with the
+    workflow's time for the stage, the rest of it is the hop's."""
+    inside = {"Server-Timing": 'app;dur=3.5;desc="features"'}
+    transport = FakeTransport({A: answer(503, **inside), B: answer(**inside)})
+    token = server_timing.start()
+    try:
+        client(transport).call("GET", "/v1/model")
+        gathered = server_timing.header(9.0, "gateway")
+    finally:
+        server_timing.stop(token)
+    inner = 'features-service;dur=3.50;desc="inside the features service"'
+    assert gathered == f'app;dur=9.00;desc="gateway", {inner}'
 
 
 def test_a_503_is_retried_on_another_replica():
