@@ -17,6 +17,8 @@ from contextlib import contextmanager
 from contextvars import ContextVar, Token
 from dataclasses import dataclass
 
+from churnlab.tracing import span
+
 HEADER = "Server-Timing"
 APP = "app"  # every deployable's own time for the request, from its first hook to its last
 
@@ -55,10 +57,12 @@ def add(name: str, milliseconds: float, description: str = "", *, at: int | None
 @contextmanager
 def timed(name: str, description: str = "") -> Iterator[None]:
     """The block's wall-clock time as `name`, whether it returns or raises; listed before what
-    was added inside it (a stage before its hop's inner time)."""
+    was added inside it (a stage before its hop's inner time). It is a span of the request's
+    trace too, so that the header and the trace split the time alike."""
     began, position = time.perf_counter(), len(_gathered.get() or ())
     try:
-        yield
+        with span(name):
+            yield
     finally:
         add(name, (time.perf_counter() - began) * 1000, description, at=position)
 

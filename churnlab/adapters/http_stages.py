@@ -36,6 +36,7 @@ from churnlab.metrics import (
     VOLUME_SIZE_BYTES,
 )
 from churnlab.request_context import deadline_or
+from churnlab.tracing import span
 from churnlab.workflow import DEGRADED, READY
 
 logger = logging.getLogger(__name__)
@@ -119,7 +120,8 @@ class HttpIngest:
 
     def _spool(self, spool: Spool, recording: Recording, error: StageUnavailableError) -> Outcome:
         try:
-            outcome = spool.put(recording, deadline_or(5.0))
+            with span("spool"):
+                outcome = spool.put(recording, deadline_or(5.0))
         except StorageUnavailableError as spool_failed:
             # The spool full, or late: the answer says what ingest may have kept meanwhile.
             kept = _what_ingest_kept(error)

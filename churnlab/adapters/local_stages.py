@@ -27,6 +27,7 @@ from churnlab.metrics import (
     VOLUME_SIZE_BYTES,
 )
 from churnlab.request_context import deadline_or
+from churnlab.tracing import span
 from churnlab.workflow import DEGRADED, READY
 
 logger = logging.getLogger(__name__)
@@ -71,10 +72,11 @@ class LoggedIngest:
 
     def record_all(self, recordings: Sequence[Recording]) -> list[Outcome | Exception]:
         """Committed within the request's deadline (the caller's, passed down to a service)."""
-        results = self.prediction_log.record_all(
-            [self.customer_ids.minimise(recording) for recording in recordings],
-            deadline_or(self._write_timeout_seconds),
-        )
+        with span("log commit", recordings=len(recordings)):
+            results = self.prediction_log.record_all(
+                [self.customer_ids.minimise(recording) for recording in recordings],
+                deadline_or(self._write_timeout_seconds),
+            )
         IDEMPOTENT_REPLAYS.inc(sum(isinstance(r, Outcome) and r.replayed for r in results))
         return results
 

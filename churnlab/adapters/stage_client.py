@@ -43,6 +43,7 @@ from churnlab.domain.errors import (
 )
 from churnlab.metrics import STAGE_RETRIES
 from churnlab.request_context import DEADLINE_HEADER, current_deadline, current_request_id
+from churnlab.tracing import span
 
 # The request never reached the stage: see RetryableCallError.
 CONNECTION_FAILURES = (
@@ -190,7 +191,8 @@ class StageClient:
         if self._milliseconds_left(deadline) < 1:
             # Before the breaker: a request out of time says nothing about the stage.
             raise StageUnavailableError(self.stage, DEADLINE_PASSED)
-        body = None if payload is None else orjson.dumps(payload)
+        with span("encode"):
+            body = None if payload is None else orjson.dumps(payload)
         try:
             if self.breaker is None:
                 return self._with_retries(method, path, body, deadline)
@@ -308,7 +310,8 @@ class StageClient:
                 f"{address}{path} answered {response.status}: {response.data[:300]!r}",
                 status=response.status,
             )
-        return orjson.loads(response.data)
+        with span("decode", bytes=len(response.data)):
+            return orjson.loads(response.data)
 
     def probe(self, address: str) -> str | None:
         """None when the replica at `address` says it is ready; otherwise why not."""

@@ -12,6 +12,8 @@ from flask import current_app, request
 from pydantic import BaseModel, ValidationError
 from werkzeug.exceptions import BadRequest, ClientDisconnected, RequestTimeout, UnsupportedMediaType
 
+from churnlab.tracing import span
+
 Model = TypeVar("Model", bound=BaseModel)
 
 # pydantic reports unparsable JSON with these error types: a 400, not a 422.
@@ -54,7 +56,8 @@ def read_json(model: type[Model], max_bytes: int) -> Model:
     if not raw.strip():
         raise BadRequest("the request body is empty; send a JSON object")
     try:
-        return model.model_validate_json(raw)
+        with span("decode and validate", bytes=len(raw)):
+            return model.model_validate_json(raw)
     except ValidationError as error:
         malformed = [e for e in error.errors() if e["type"] in MALFORMED_JSON_ERRORS]
         if malformed:

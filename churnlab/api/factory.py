@@ -11,6 +11,7 @@ from collections.abc import Callable
 
 from flask import Blueprint, Flask, Response, g, request
 
+from churnlab import tracing
 from churnlab.api.body import UPLOAD_PACE, UploadPace
 from churnlab.api.json_provider import OrjsonProvider
 from churnlab.api.observability import configure_logging, install_request_tracking, metrics_response
@@ -30,6 +31,7 @@ def create_service_app(service: str, settings: Settings, readiness: Readiness) -
         settings.upload_grace_seconds, settings.upload_min_bytes_per_second
     )
     configure_logging(service, settings.log_level)
+    tracing.configure(app, service)  # first: its span is open when the request's id is given
     install_request_tracking(app, service)
     install_deadline(app, settings.request_deadline_seconds)
     register_problem_handlers(app)

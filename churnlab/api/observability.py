@@ -24,7 +24,7 @@ from prometheus_client import (
     multiprocess,
 )
 
-from churnlab import json_logs, server_timing
+from churnlab import json_logs, server_timing, tracing
 from churnlab.request_context import current_request_id
 
 REQUEST_ID_HEADER = "X-Request-ID"
@@ -82,6 +82,7 @@ def install_request_tracking(app: Flask, service: str) -> None:
     def start() -> None:
         g.request_id = incoming_request_id()
         current_request_id.set(g.request_id)
+        tracing.tag_request(g.request_id)
         g.started = time.perf_counter()
         g.server_timing = server_timing.start()
 

@@ -21,6 +21,7 @@ from churnlab.domain.errors import IdempotencyConflictError
 from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
 from churnlab.domain.ingest import Outcome, Recording
 from churnlab.domain.schema import MAX_BATCH_RECORDS, BatchRequest, CustomerRecord, Reason
+from churnlab.server_timing import timed
 from churnlab.workflow import Stage
 
 
@@ -143,7 +144,8 @@ def features_api(features: LocalFeatures, settings: Settings) -> Blueprint:
     @api.post("/v1/features")
     def prepare() -> dict[str, Any]:
         batch = read_json(BatchRequest, settings.max_batch_body_bytes)
-        return {"features": features.prepare(batch.records)}
+        with timed("compute", "feature prep"):
+            return {"features": features.prepare(batch.records)}
 
     return api
 
@@ -154,7 +156,8 @@ def inference_api(model: BackgroundModel, settings: Settings) -> Blueprint:
     @api.post("/v1/scores")
     def scores() -> dict[str, Any]:
         request = read_json(ScoresRequest, settings.max_batch_body_bytes)
-        return model.predict(request.features).to_json()
+        with timed("compute", "the model's scores"):
+            return model.predict(request.features).to_json()
 
     @api.get("/v1/model")
     def model_card() -> dict[str, Any]:

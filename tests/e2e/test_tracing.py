@@ -1,0 +1,130 @@
+"""One prediction, one trace, through every process of each deployment: both run as local
+processes sending their spans by OTLP over HTTP (the standard OTEL_* variables) to a receiver
+here that decodes what the OpenTelemetry SDK sends. Each call is its own trace, every span of it
+hangs from the one before it, and the microservices' hops are there: the gateway's encode, the
+call, the stage's decode and validate and its compute, the gateway's decode, the log's commit."""
+
+from __future__ import annotations
+
+import threading
+import time
+import uuid
+from collections import defaultdict
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import pytest
+import requests
+from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+    ExportTraceServiceRequest,
+    ExportTraceServiceResponse,
+)
+
+from runtimes.http import wait_for, wait_predicting
+from tests.conftest import TEST_SETTINGS
+
+SPANS: list[dict] = []
+
+
+class Receiver(BaseHTTPRequestHandler):
+    """OTLP/HTTP's traces endpoint: each span kept with its service's name."""
+
+    def do_POST(self) -> None:
+        export = ExportTraceServiceRequest.FromString(
+            self.rfile.read(int(self.headers["Content-Length"]))
+        )
+        for resource_spans in export.resource_spans:
+            service = next(
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            )
+            for scope_spans in resource_spans.scope_spans:
+                SPANS.extend(
+                    {
+                        "service": service,
+                        "name": span.name,
+                        "trace": span.trace_id.hex(),
+                        "id": span.span_id.hex(),
+                        "parent": span.parent_span_id.hex(),
+                        "attributes": {a.key: a.value.string_value for a in span.attributes},
+                    }
+                    for span in scope_spans.spans
+                )
+        body = ExportTraceServiceResponse().SerializeToString()
+        self.send_response(200)
+        self.send_header("Content-Type", "application/x-protobuf")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture(scope="module")
+def receiver() -> Iterator[str]:
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_port}/v1/traces"
+    server.shutdown()
+
+
+def traced(name: str, receiver: str, tmp_path_factory):
+    from runtimes.local import local_deployment
+
+    return local_deployment(
+        name, tmp_path_factory.mktemp(f"traced-{name}"), **TEST_SETTINGS,
+        OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver,
+        OTEL_BSP_SCHEDULE_DELAY="200",
+    )  # fmt: skip
+
+
+def trace_of(request_id: str) -> list[dict]:
+    """Every span of the trace whose server span carries `request_id`, once all have come."""
+    found: dict[str, list[dict]] = defaultdict(list)
+
+    def arrived() -> bool:
+        roots = [s for s in SPANS if s["attributes"].get("churnlab.request_id") == request_id]
+        if not roots:
+            return False
+        found["spans"] = [s for s in SPANS if s["trace"] == roots[0]["trace"]]
+        return True
+
+    wait_for(arrived, f"the spans of {request_id}", timeout=30)
+    time.sleep(1)  # the other processes' batches, a schedule delay (200 ms) or two behind
+    return [s for s in SPANS if s["trace"] == found["spans"][0]["trace"]]
+
+
+@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+def test_each_prediction_is_one_trace_through_every_process(
+    deployment, receiver, tmp_path_factory, record_body
+):
+    with traced(deployment, receiver, tmp_path_factory) as running:
+        wait_predicting(running.url, record_body)
+        ids = [f"trace-{deployment}-{uuid.uuid4().hex[:8]}" for _ in range(3)]
+        for request_id in ids:
+            answer = requests.post(
+                f"{running.url}/v1/predict", json=record_body,
+                headers={"X-Request-ID": request_id}, timeout=10,
+            )  # fmt: skip
+            assert answer.status_code == 200
+        traces = [trace_of(request_id) for request_id in ids]
+    assert len({spans[0]["trace"] for spans in traces}) == 3  # one trace per call
+    for spans in traces:
+        by_id = {span["id"]: span for span in spans}
+        roots = [span for span in spans if span["parent"] not in by_id]
+        assert [root["name"] for root in roots] == ["POST /v1/predict"], roots
+        names = defaultdict(set)
+        for span in spans:
+            names[span["service"]].add(span["name"])
+        stages = {"decode and validate", "features", "inference", "ingest"}
+        if deployment == "monolith":
+            assert set(names) == {"monolith"}
+            assert names["monolith"] >= stages | {"log commit"}
+            continue
+        assert set(names) == {"gateway", "features", "inference", "ingest"}
+        assert names["gateway"] >= stages | {"encode", "decode", "POST"}
+        assert names["features"] >= {"POST /v1/features", "decode and validate", "compute"}
+        assert names["inference"] >= {"POST /v1/scores", "decode and validate", "compute"}
+        assert names["ingest"] >= {"POST /v1/ingest", "decode and validate", "log commit"}

@@ -1,0 +1,99 @@
+"""Traces in-process: the monolith's request as one trace of its stages, the caller's trace
+carried on, the request id on the server span; and the OTEL_* variables read as documented.
+tests/e2e/test_tracing.py follows one prediction through the microservices' processes."""
+
+from __future__ import annotations
+
+import pytest
+from opentelemetry.sdk.trace.export import SimpleSpanProcessor
+from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+
+from churnlab import tracing
+
+CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
+
+
+@pytest.fixture(scope="module")
+def exported() -> InMemorySpanExporter:
+    """This test process's provider (OpenTelemetry's is global): every app made after it is
+    traced, into memory."""
+    exporter = InMemorySpanExporter()
+    tracing.provide("tests", SimpleSpanProcessor(exporter))
+    return exporter
+
+
+@pytest.fixture
+def traced(exported, settings):
+    from monolith.app import create_app
+
+    app = create_app(settings)
+    assert app.extensions["churnlab.workflow"].inference.wait(30)
+    exported.clear()
+    return app.test_client()
+
+
+def test_a_prediction_is_one_trace_of_its_stages_under_the_caller_s(traced, exported, record_body):
+    parent = f"00-{CALLER_TRACE}-00f067aa0ba902b7-01"
+    answer = traced.post(
+        "/v1/predict", json=record_body, headers={"traceparent": parent, "X-Request-ID": "t-1"}
+    )
+    assert answer.status_code == 200
+    spans = exported.get_finished_spans()
+    assert {format(span.context.trace_id, "032x") for span in spans} == {CALLER_TRACE}
+    [server] = [span for span in spans if span.name == "POST /v1/predict"]
+    assert server.attributes[tracing.REQUEST_ID] == "t-1"
+    assert format(server.parent.span_id, "016x") == "00f067aa0ba902b7"
+    by_name = {span.name: span for span in spans}
+    assert set(by_name) == {
+        "POST /v1/predict", "decode and validate", "features", "inference", "ingest", "log commit",
+    }  # fmt: skip
+    for stage in ("decode and validate", "features", "inference", "ingest"):
+        assert by_name[stage].parent.span_id == server.context.span_id
+    assert by_name["log commit"].parent.span_id == by_name["ingest"].context.span_id
+
+
+def test_probes_are_not_traced(traced, exported):
+    assert traced.get("/readyz").status_code == 200
+    assert traced.get("/livez").status_code == 200
+    assert exported.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize(
+    ("environment", "exporter"),
+    [
+        ({}, None),
+        ({"OTEL_TRACES_EXPORTER": "none"}, None),
+        ({"OTEL_TRACES_EXPORTER": "otlp", "OTEL_SDK_DISABLED": "true"}, None),
+        ({"OTEL_TRACES_EXPORTER": "console"}, "ConsoleSpanExporter"),
+        ({"OTEL_TRACES_EXPORTER": "otlp"}, "OTLPSpanExporter"),
+    ],
+)
+def test_traces_are_off_unless_an_exporter_is_named(monkeypatch, environment, exporter):
+    for name in ("OTEL_TRACES_EXPORTER", "OTEL_SDK_DISABLED"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    found = tracing.exporter_from_environment()
+    assert (type(found).__name__ if found else None) == exporter
+
+
+def test_an_exporter_this_deployment_cannot_send_by_stops_it_at_start(monkeypatch):
+    monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jaeger")
+    with pytest.raises(ValueError, match="otlp, console or none"):
+        tracing.exporter_from_environment()
+
+
+@pytest.mark.parametrize("file", ["monolith", "micro"])
+def test_compose_passes_the_tracing_variables_on_to_every_app_and_sets_none(file):
+    """Off unless the user's shell names an exporter: each is passed on, none is given a value."""
+    import yaml
+
+    from runtimes.paths import ROOT
+
+    services = yaml.safe_load((ROOT / "compose" / f"{file}.yaml").read_text())["services"]
+    apps = {name: s for name, s in services.items() if "churnlab/" in s.get("image", "")}
+    assert apps
+    for name, service in apps.items():
+        passed = {k: v for k, v in service["environment"].items() if k.startswith("OTEL_")}
+        assert passed.keys() >= {tracing.EXPORTER, "OTEL_EXPORTER_OTLP_ENDPOINT"}, name
+        assert set(passed.values()) == {None}, name
