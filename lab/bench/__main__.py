@@ -9,8 +9,9 @@
    and the workers' CPU per request.
 3. The microservices against the monolith, both behind their edge: throughput, CPU per
    request, latency at low load, and what each sequential hop adds, beside its floor.
-4. MLflow `models serve` on the same model and record (skipped with --no-mlflow).
-5. Image sizes and cold starts (--images; needs Docker and built images).
+4. What tracing costs the microservices: every trace sent by OTLP against traces off.
+5. MLflow `models serve` on the same model and record (skipped with --no-mlflow).
+6. Image sizes and cold starts (--images; needs Docker and built images).
 
 Every HTTP figure comes from alternating rounds (wrk, 8 connections unless said), so each
 configuration sees the same noisy machine; it is reported as the median with its min and max.
@@ -22,8 +23,11 @@ import argparse
 import json
 import statistics
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 from churnlab.adapters.prediction_log import PredictionLog
@@ -36,6 +40,7 @@ from churnlab.domain.response import answers, score_records
 from churnlab.domain.schema import BatchRequest, CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
+from lab.experiments.budget import UNLIMITED_EDGE
 from lab.load.cpu import tree_cpu_seconds
 from lab.load.wrk import run_wrk
 from lab.machine import machine
@@ -181,8 +186,6 @@ def _filesystem(path: Path) -> str:
 
 
 def _threaded_cpu_us(single: Callable[[], None], threads: int = 4, each: int = 2_000) -> float:
-    import threading
-
     started = time.process_time()
     workers = [
         threading.Thread(target=lambda: [single() for _ in range(each)]) for _ in range(threads)
@@ -317,7 +320,23 @@ def durability_http_figures(
     """The monolith at the default synchronous=FULL against one at NORMAL, in alternating
     rounds (wrk, 16 connections): what an fsync per commit costs a served prediction, with
     concurrent requests sharing commits as they do in production."""
-    deployments = {"full": full, "normal": normal}
+    return alternating_served({"full": full, "normal": normal}, record, seconds, rounds)
+
+
+def tracing_http_figures(
+    record: dict, untraced: LocalDeployment, traced: LocalDeployment, seconds: int, rounds: int
+) -> dict:
+    """The microservices, where a prediction makes most spans (four services), with traces off
+    (the default) against every trace sent by OTLP over HTTP to a sink in this process (every
+    request sampled: the dearest setting), in alternating rounds (wrk, 16 connections)."""
+    return alternating_served({"on": traced, "off": untraced}, record, seconds, rounds)
+
+
+def alternating_served(
+    deployments: dict[str, LocalDeployment], record: dict, seconds: int, rounds: int
+) -> dict:
+    """Two deployments served in alternating rounds: each one's requests a second and CPU per
+    request, and the first's throughput over the second's, round by round."""
     rps: dict[str, list[float]] = {name: [] for name in deployments}
     cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
     for round_number in range(rounds):
@@ -325,13 +344,36 @@ def durability_http_figures(
             served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
             rps[name].append(served)
             cpu_ms[name].append(cpu)
+    first, second = deployments
     return {
         "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
         "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
-        "full_over_normal_rps": spread(
-            [f / n for f, n in zip(rps["full"], rps["normal"], strict=True)]
+        f"{first}_over_{second}_rps": spread(
+            [a / b for a, b in zip(rps[first], rps[second], strict=True)]
         ),
     }
+
+
+@contextmanager
+def trace_sink() -> Iterator[str]:
+    """An OTLP/HTTP traces endpoint that takes every export and keeps nothing."""
+
+    class Sink(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        yield f"http://127.0.0.1:{server.server_port}/v1/traces"
+    finally:
+        server.shutdown()
 
 
 def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
@@ -465,6 +507,17 @@ def summary_markdown(figures: dict) -> str:
             f"{micro['hop_floor_ms']:g} ms wall, {micro['hop_floor_cpu_ms']:g} ms CPU",
         ),
     ]
+    if "tracing" in figures:
+        tracing = figures["tracing"]
+        rows.append(
+            (
+                "microservices with every trace sent (OTLP) ÷ traces off, `/v1/predict` "
+                "throughput, 16 connections",
+                f"{_range(tracing['on_over_off_rps'])} (CPU per prediction "
+                f"{_range(tracing['cpu_ms_per_request']['on'], ' ms')} vs "
+                f"{_range(tracing['cpu_ms_per_request']['off'], ' ms')})",
+            )
+        )
     if "mlflow" in figures:
         mlflow = figures["mlflow"]
         rates = f"{mlflow['churnlab_rps']['median']:,.0f} vs {mlflow['mlflow_rps']['median']:,.0f}"
@@ -515,16 +568,24 @@ def main() -> None:
         base = Path(scratch)
         figures["inprocess"] = inprocess_figures(records, base)
         figures["durability"] = log_durability_figures(records, base)
-        with local_deployment("monolith", base / "monolith") as monolith:
+        with local_deployment("monolith", base / "monolith", **UNLIMITED_EDGE) as monolith:
             figures["http"] = http_figures(records[0], monolith, args.seconds, args.rounds)
             if not args.no_mlflow:
                 figures["mlflow"] = mlflow_figures(records[0], monolith, args.seconds, args.rounds)
-            with local_deployment("micro", base / "micro") as micro:  # idle, it would be noise
+            # The microservices only now: idle beside the monolith's runs, they would be noise.
+            with local_deployment("micro", base / "micro", **UNLIMITED_EDGE) as micro:
                 figures["microservices"] = microservices_figures(
                     records[0], monolith, micro, args.seconds, args.rounds
                 )
+                with trace_sink() as sink, local_deployment(
+                    "micro", base / "traced", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="otlp",
+                    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=sink,
+                ) as traced:  # fmt: skip
+                    figures["tracing"] = tracing_http_figures(
+                        records[0], micro, traced, args.seconds, args.rounds
+                    )
             with local_deployment(
-                "monolith", base / "normal", CHURNLAB_SQLITE_SYNCHRONOUS="NORMAL"
+                "monolith", base / "normal", **UNLIMITED_EDGE, CHURNLAB_SQLITE_SYNCHRONOUS="NORMAL"
             ) as normal:
                 figures["durability"] |= durability_http_figures(
                     records[0], monolith, normal, args.seconds, args.rounds
