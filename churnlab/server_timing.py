@@ -76,6 +76,11 @@ def header(app_milliseconds: float, service: str) -> str:
 _DURATION = re.compile(r"^\s*([!#$%&'*+\-.^_`|~0-9A-Za-z]+)\s*(?:;.*?\bdur=([0-9]+(?:\.[0-9]+)?))?")
 
 
+def names(value: str) -> list[str]:
+    """The metrics of a Server-Timing value, in order."""
+    return [part.split(";")[0].strip() for part in value.split(",") if part.strip()]
+
+
 def durations(value: str) -> dict[str, float]:
     """Each metric's duration in a Server-Timing value (one or more header fields joined by
     commas); metrics without one are left out. Descriptions here never hold a comma."""

@@ -9,16 +9,21 @@ overrides the deployable's name.
 
 Each request's W3C `traceparent` is read where it arrives (the Flask instrumentation) and sent
 on with every stage call (the urllib3 instrumentation, in the gateway), so that a prediction is
-one trace across the edge's callers and every service. Each request's server span carries its
-request id, which the edge's log lines carry too: that ties the edge's timings to the trace.
+one trace across every service. The public edge drops a caller's trace headers: a caller does
+not choose what is sampled. Each request's server span carries its request id, which the
+edge's log lines carry too: that ties the edge's timings to the trace.
+
+Spans hold no customer data: no exception's message (a validation error quotes the values
+sent), and paths as their route templates (`/v1/customers/{id}/predictions`), never as sent.
 """
 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from opentelemetry import trace
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
@@ -30,8 +35,12 @@ if TYPE_CHECKING:
 
 EXPORTER = "OTEL_TRACES_EXPORTER"
 REQUEST_ID = "churnlab.request_id"
-# Polled all the time, and no part of any workflow.
-UNTRACED_PATHS = "livez,readyz,metrics"
+# Polled all the time, and no part of any workflow: the probes, served and sent (the gateway's
+# health watch). Regular expressions searched in the whole URL, so anchored to its path.
+UNTRACED_PATHS = r"^https?://[^/]+/(livez|readyz|metrics)(\?.*)?$"
+# Where a path holds an id of a customer or of a prediction: the segment after these.
+_IDENTIFIED = re.compile(r"/(customers|predictions)/[^/?#]+")
+_URL_ATTRIBUTES = ("http.target", "http.url", "url.path", "url.full")
 
 tracer = trace.get_tracer("churnlab")
 _provider: list[TracerProvider] = []  # once per process: OpenTelemetry's provider is global
@@ -56,7 +65,8 @@ def provide(service: str, processor: SpanProcessor) -> TracerProvider:
     """This process's tracer provider, made on the first call (later calls get the same one),
     and the stage clients' calls carrying the trace on where the gateway's HTTP client is."""
     if not _provider:
-        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: service}))
+        name = os.environ.get("OTEL_SERVICE_NAME") or service
+        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
         provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
         _provider.append(provider)
@@ -65,7 +75,9 @@ def provide(service: str, processor: SpanProcessor) -> TracerProvider:
         except ImportError:  # only the gateway's image calls other services
             pass
         else:
-            URLLib3Instrumentor().instrument(tracer_provider=provider)
+            URLLib3Instrumentor().instrument(
+                tracer_provider=provider, excluded_urls=UNTRACED_PATHS, url_filter=without_ids
+            )
     return _provider[0]
 
 
@@ -79,15 +91,42 @@ def configure(app: Flask, service: str) -> None:
         from opentelemetry.instrumentation.flask import FlaskInstrumentor
 
         FlaskInstrumentor().instrument_app(
-            app, tracer_provider=_provider[0], excluded_urls=UNTRACED_PATHS
+            app,
+            tracer_provider=_provider[0],
+            excluded_urls=UNTRACED_PATHS,
+            response_hook=_route_not_path,
         )
+
+
+def without_ids(url: str) -> str:
+    """The URL with no customer's or prediction's id in its path."""
+    return _IDENTIFIED.sub(r"/\1/{id}", url.split("?", 1)[0])
+
+
+def _route_not_path(span: trace.Span, *_: Any) -> None:
+    """The server span's URL attributes, which hold the path as sent, as the route's template:
+    on the answer, since the instrumentation sets them after its request hook."""
+    if not span.is_recording():
+        return
+    template = span.attributes.get("http.route", "<unmatched>")
+    for name in _URL_ATTRIBUTES:
+        if name in span.attributes:
+            span.set_attribute(name, template)
 
 
 @contextmanager
 def span(name: str, **attributes: str | int | float | bool) -> Iterator[None]:
-    """A span of the current trace (a no-op one when traces are off)."""
-    with tracer.start_as_current_span(name, attributes=attributes or None):
-        yield
+    """A span of the current trace (a no-op one when traces are off). An exception is named
+    on it (`error.type`) but not recorded: its message may quote what a customer sent."""
+    with tracer.start_as_current_span(
+        name, attributes=attributes or None, record_exception=False,
+        set_status_on_exception=False,
+    ) as current:  # fmt: skip
+        try:
+            yield
+        except BaseException as error:
+            current.set_attribute("error.type", type(error).__name__)
+            raise
 
 
 def tag_request(request_id: str) -> None:

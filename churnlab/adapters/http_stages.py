@@ -194,7 +194,8 @@ class HttpIngest:
             sent = 0
             while batch := self.spool.oldest(REPLAY_RECORDINGS):
                 try:
-                    results = self._send([recording for _, recording in batch])
+                    with span("spool replay", recordings=len(batch)):  # a trace of its own
+                        results = self._send([recording for _, recording in batch])
                 except StageRejectedError:  # one of them is refused: find which
                     results = self._one_by_one(batch)
                 except StageUnavailableError:

@@ -1,7 +1,7 @@
 """The app factory every deployable starts from: the monolith, each stage service, the gateway.
 
-It owns what all of them share (probes, metrics, request ids, JSON logs, problem+json errors),
-so a deployable only adds its own routes.
+It owns what all of them share (probes, metrics, request ids, JSON logs, traces, Server-Timing,
+problem+json errors), so a deployable only adds its own routes.
 """
 
 from __future__ import annotations

@@ -374,6 +374,7 @@ def trace_sink() -> Iterator[str]:
         yield f"http://127.0.0.1:{server.server_port}/v1/traces"
     finally:
         server.shutdown()
+        server.server_close()
 
 
 def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
@@ -573,7 +574,9 @@ def main() -> None:
             if not args.no_mlflow:
                 figures["mlflow"] = mlflow_figures(records[0], monolith, args.seconds, args.rounds)
             # The microservices only now: idle beside the monolith's runs, they would be noise.
-            with local_deployment("micro", base / "micro", **UNLIMITED_EDGE) as micro:
+            with local_deployment(
+                "micro", base / "micro", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="none"
+            ) as micro:
                 figures["microservices"] = microservices_figures(
                     records[0], monolith, micro, args.seconds, args.rounds
                 )

@@ -237,13 +237,13 @@ def test_both_say_in_server_timing_where_a_prediction_s_time_went(urls, record_b
     """The same stages by name on both (W3C Server-Timing, as `curl -si` shows it), each within
     the app's time, and the app's within the edge's wait; the microservices add each hop's time
     inside its service, within the workflow's time for that stage: the rest is the hop's."""
-    from churnlab.server_timing import durations
+    from churnlab.server_timing import durations, names
 
     stages = ["features", "inference", "ingest"]
     for name, response in both(urls, "POST", "/v1/predict", json=record_body).items():
         assert response.status_code == 200
         value = response.headers["Server-Timing"]
-        named = [part.split(";")[0].strip() for part in value.split(",")]
+        named = names(value)
         found = durations(value)
         hops = [f"{stage}-service" for stage in stages] if name == "micro" else []
         assert set(named) == {"app", *stages, *hops, "edge-queue", "edge-connect", "edge-upstream"}

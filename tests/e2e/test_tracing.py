@@ -7,7 +7,6 @@ call, the stage's decode and validate and its compute, the gateway's decode, the
 from __future__ import annotations
 
 import threading
-import time
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
@@ -24,6 +23,8 @@ from runtimes.http import wait_for, wait_predicting
 from tests.conftest import TEST_SETTINGS
 
 SPANS: list[dict] = []
+CALLERS = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+STAGES = ("features", "inference", "ingest")
 
 
 class Receiver(BaseHTTPRequestHandler):
@@ -68,6 +69,7 @@ def receiver() -> Iterator[str]:
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_port}/v1/traces"
     server.shutdown()
+    server.server_close()
 
 
 def traced(name: str, receiver: str, tmp_path_factory):
@@ -80,20 +82,16 @@ def traced(name: str, receiver: str, tmp_path_factory):
     )  # fmt: skip
 
 
-def trace_of(request_id: str) -> list[dict]:
-    """Every span of the trace whose server span carries `request_id`, once all have come."""
-    found: dict[str, list[dict]] = defaultdict(list)
+def trace_of(request_id: str, services: set[str]) -> list[dict]:
+    """Every span of the trace whose server span carries `request_id`, once each of `services`
+    has sent its part (each process exports on its own schedule)."""
 
-    def arrived() -> bool:
+    def spans() -> list[dict]:
         roots = [s for s in SPANS if s["attributes"].get("churnlab.request_id") == request_id]
-        if not roots:
-            return False
-        found["spans"] = [s for s in SPANS if s["trace"] == roots[0]["trace"]]
-        return True
+        return [s for s in SPANS if roots and s["trace"] == roots[0]["trace"]]
 
-    wait_for(arrived, f"the spans of {request_id}", timeout=30)
-    time.sleep(1)  # the other processes' batches, a schedule delay (200 ms) or two behind
-    return [s for s in SPANS if s["trace"] == found["spans"][0]["trace"]]
+    wait_for(lambda: {s["service"] for s in spans()} >= services, f"{request_id}'s spans", 30)
+    return spans()
 
 
 @pytest.mark.parametrize("deployment", ["monolith", "micro"])
@@ -106,11 +104,16 @@ def test_each_prediction_is_one_trace_through_every_process(
         for request_id in ids:
             answer = requests.post(
                 f"{running.url}/v1/predict", json=record_body,
-                headers={"X-Request-ID": request_id}, timeout=10,
+                headers={"X-Request-ID": request_id, "traceparent": CALLERS}, timeout=10,
             )  # fmt: skip
             assert answer.status_code == 200
-        traces = [trace_of(request_id) for request_id in ids]
-    assert len({spans[0]["trace"] for spans in traces}) == 3  # one trace per call
+        services = {"monolith"} if deployment == "monolith" else {*STAGES, "gateway"}
+        traces = [trace_of(request_id, services) for request_id in ids]
+    # One trace per call, begun inside: the caller's context stayed at the edge.
+    assert len({spans[0]["trace"] for spans in traces}) == 3
+    assert CALLERS.split("-")[1] not in {spans[0]["trace"] for spans in traces}
+    # The gateway's health watch polls each stage all the time, and is no part of a trace.
+    assert not [s for s in SPANS if "readyz" in str(s["attributes"])]
     for spans in traces:
         by_id = {span["id"]: span for span in spans}
         roots = [span for span in spans if span["parent"] not in by_id]
@@ -123,7 +126,7 @@ def test_each_prediction_is_one_trace_through_every_process(
             assert set(names) == {"monolith"}
             assert names["monolith"] >= stages | {"log commit"}
             continue
-        assert set(names) == {"gateway", "features", "inference", "ingest"}
+        assert set(names) == {"gateway", *STAGES}
         assert names["gateway"] >= stages | {"encode", "decode", "POST"}
         assert names["features"] >= {"POST /v1/features", "decode and validate", "compute"}
         assert names["inference"] >= {"POST /v1/scores", "decode and validate", "compute"}

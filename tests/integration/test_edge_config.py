@@ -294,3 +294,15 @@ def test_server_timing_gives_the_edge_s_part_or_says_the_edge_answered(upstream,
         unreachable = requests.get(f"{url}/v1/model", timeout=10)
     assert unreachable.status_code == 503
     assert unreachable.headers["Server-Timing"] == 'edge;desc="answered by the edge"'
+
+
+def test_a_caller_s_trace_context_stays_outside(upstream, tmp_path):
+    """A public caller does not choose what is traced, nor join its calls into one trace."""
+    sent = {
+        "traceparent": "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        "tracestate": "vendor=x",
+        "baggage": "user=someone",
+    }
+    with edge(upstream, tmp_path) as (url, _):
+        seen = requests.get(f"{url}/v1/model", headers=sent, timeout=5).json()
+    assert not set(sent) & set(seen)

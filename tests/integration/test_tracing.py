@@ -4,6 +4,8 @@ tests/e2e/test_tracing.py follows one prediction through the microservices' proc
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import pytest
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -14,12 +16,16 @@ CALLER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736"
 
 
 @pytest.fixture(scope="module")
-def exported() -> InMemorySpanExporter:
-    """This test process's provider (OpenTelemetry's is global): every app made after it is
-    traced, into memory."""
+def exported() -> Iterator[InMemorySpanExporter]:
+    """This test process's provider (OpenTelemetry's is global, and stays): every app made
+    after it is traced, into memory, until the module ends and the provider is shut down."""
+    from opentelemetry.instrumentation.urllib3 import URLLib3Instrumentor
+
     exporter = InMemorySpanExporter()
-    tracing.provide("tests", SimpleSpanProcessor(exporter))
-    return exporter
+    provider = tracing.provide("tests", SimpleSpanProcessor(exporter))
+    yield exporter
+    provider.shutdown()
+    URLLib3Instrumentor().uninstrument()
 
 
 @pytest.fixture
@@ -50,6 +56,38 @@ def test_a_prediction_is_one_trace_of_its_stages_under_the_caller_s(traced, expo
     for stage in ("decode and validate", "features", "inference", "ingest"):
         assert by_name[stage].parent.span_id == server.context.span_id
     assert by_name["log commit"].parent.span_id == by_name["ingest"].context.span_id
+
+
+def test_spans_hold_no_customer_data_not_even_in_a_refusal(traced, exported, record_body):
+    """A validation error quotes what was sent; a path may name a customer. Neither reaches a
+    span: the error is named, not recorded, and paths are their routes' templates."""
+    secret = "SECRET-4711"
+    refused = traced.post("/v1/predict", json=dict(record_body, customer_id=secret, tenure=-987654))
+    assert refused.status_code == 422
+    traced.delete(f"/v1/customers/{secret}/predictions?note={secret}")
+    spans = exported.get_finished_spans()
+    assert len(spans) >= 3
+    for span in spans:
+        kept = [span.name, *map(str, span.attributes.values())]
+        kept += [str(event.attributes) for event in span.events]
+        assert not [text for text in kept if secret in text or "987654" in text], span.name
+    [validation] = [span for span in spans if span.name == "decode and validate"]
+    assert validation.attributes["error.type"] == "ValidationError"
+    [erase] = [span for span in spans if span.name.startswith("DELETE")]
+    assert erase.attributes["http.target"] == "/v1/customers/<customer_id>/predictions"
+
+
+def test_a_url_sent_to_a_stage_names_no_customer_and_no_prediction():
+    assert (
+        tracing.without_ids("http://ingest:8000/v1/customers/7590-VHVEG/predictions?x=1")
+        == "http://ingest:8000/v1/customers/{id}/predictions"
+    )
+    assert tracing.without_ids("http://ingest:8000/v1/predictions/ab12") == (
+        "http://ingest:8000/v1/predictions/{id}"
+    )
+    assert tracing.without_ids("http://features:8000/v1/features") == (
+        "http://features:8000/v1/features"
+    )
 
 
 def test_probes_are_not_traced(traced, exported):

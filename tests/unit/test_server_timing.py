@@ -23,7 +23,7 @@ def test_a_stage_is_listed_before_what_was_added_inside_it(request_scope):
     with timed("inference"):
         pass
     value = server_timing.header(25.0, "gateway")
-    assert [part.split(";")[0] for part in value.split(", ")] == [
+    assert server_timing.names(value) == [
         "app", "features", "features-service", "inference",
     ]  # fmt: skip
     assert value.startswith('app;dur=25.00;desc="gateway"')

@@ -257,12 +257,11 @@ def test_a_prediction_log_that_cannot_be_written_gives_503_and_not_ready(tmp_pat
 
 def timings(response) -> list[tuple[str, float]]:
     """The answer's Server-Timing metrics in order, each with its duration."""
-    from churnlab.server_timing import durations
+    from churnlab.server_timing import durations, names
 
     value = response.headers["Server-Timing"]
-    names = [part.split(";")[0].strip() for part in value.split(",")]
     found = durations(value)
-    return [(name, found[name]) for name in names]
+    return [(name, found[name]) for name in names(value)]
 
 
 def test_a_prediction_names_each_stage_it_went_through_within_the_app_s_time(client, record_body):
