@@ -249,10 +249,12 @@ def fault_plot(fault: dict) -> str:
     )
     axes.axvspan(*fault["fault_window_s"], color="orange", alpha=0.25, label="fault")
     switch = "" if fault["resilience"] else ", resilience off"
+    # A fault runs at more than one load: each timeline says which.
+    load = f", {fault['load']} load {fault['offered_rps']:g}/s" if "load" in fault else ""
     axes.set(
         xlabel="seconds",
         ylabel="requests / s",
-        title=f"{LABELS[fault['deployment']]}: {fault['fault']}{switch}",
+        title=f"{LABELS[fault['deployment']]}: {fault['fault']}{switch}{load}",
     )
     axes.legend(fontsize=7, loc="lower left")
     return png(figure)

@@ -57,7 +57,9 @@ TWO_OF_EACH = Configuration(
 )
 # What any configuration may set, so that going back to the deployment's own clears it.
 SETTINGS = frozenset(
-    {"MONOLITH_CPUS", "MONOLITH_MEMORY", "MONOLITH_WORKERS", *TWO_OF_EACH.environment}
+    name
+    for configuration in (monolith_replicas(2, 1), *MICRO_SPLITS, TWO_OF_EACH)
+    for name in configuration.environment
 )
 
 

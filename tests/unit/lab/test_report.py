@@ -417,3 +417,14 @@ def test_the_generators_calibration_is_tabled_and_bounds_what_it_held(results):
     assert "shown to hold up to 100/s, not 200/s" in summary_markdown(results)
     results["calibration"][0]["generator"]["valid"] = False
     assert "could not hold 100/s even against the edge's null endpoint" in summary_markdown(results)
+
+
+def test_a_fault_s_timelines_at_two_loads_are_told_apart(monkeypatch):
+    from lab.experiments import report
+
+    titles = []
+    monkeypatch.setattr(report, "png", lambda figure: titles.append(figure.axes[0].get_title()))
+    report.fault_plot(fault("monolith", "kill monolith"))
+    report.fault_plot(fault("monolith", "kill monolith", load=("relative", 100.0, 1)))
+    assert titles[0] != titles[1]
+    assert titles[1].endswith("relative load 100/s")
