@@ -61,12 +61,17 @@ def exporter_from_environment() -> SpanExporter | None:
     raise ValueError(f"{EXPORTER}={name!r}: this deployment sends traces by otlp, console or none")
 
 
+def resource(service: str) -> Resource:
+    """Who sends the spans: OTEL_SERVICE_NAME where set, else the deployable's name (the SDK
+    would let the name given here win over the variable)."""
+    return Resource.create({SERVICE_NAME: os.environ.get("OTEL_SERVICE_NAME") or service})
+
+
 def provide(service: str, processor: SpanProcessor) -> TracerProvider:
     """This process's tracer provider, made on the first call (later calls get the same one),
     and the stage clients' calls carrying the trace on where the gateway's HTTP client is."""
     if not _provider:
-        name = os.environ.get("OTEL_SERVICE_NAME") or service
-        provider = TracerProvider(resource=Resource.create({SERVICE_NAME: name}))
+        provider = TracerProvider(resource=resource(service))
         provider.add_span_processor(processor)
         trace.set_tracer_provider(provider)
         _provider.append(provider)

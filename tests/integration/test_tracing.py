@@ -115,6 +115,15 @@ def test_traces_are_off_unless_an_exporter_is_named(monkeypatch, environment, ex
     assert (type(found).__name__ if found else None) == exporter
 
 
+def test_otel_service_name_names_the_service_and_the_deployable_s_name_is_the_default(
+    monkeypatch,
+):
+    monkeypatch.delenv("OTEL_SERVICE_NAME", raising=False)
+    assert tracing.resource("gateway").attributes["service.name"] == "gateway"
+    monkeypatch.setenv("OTEL_SERVICE_NAME", "churn-gateway-eu")
+    assert tracing.resource("gateway").attributes["service.name"] == "churn-gateway-eu"
+
+
 def test_an_exporter_this_deployment_cannot_send_by_stops_it_at_start(monkeypatch):
     monkeypatch.setenv("OTEL_TRACES_EXPORTER", "jaeger")
     with pytest.raises(ValueError, match="otlp, console or none"):
