@@ -14,10 +14,12 @@ from __future__ import annotations
 import math
 import statistics
 from collections.abc import Sequence
+from typing import TypeVar
 
 from scipy.stats import binom
 from scipy.stats import t as student_t
 
+T = TypeVar("T")
 WIDE = 0.15  # an interval whose half-width exceeds this share of its median is too wide
 LEVEL = 0.95
 
@@ -87,3 +89,11 @@ def ratio_interval(
         "coverage": level,
         "blocks": n,
     }
+
+
+def in_turns(subjects: dict[str, T], round_number: int) -> list[tuple[str, T]]:
+    """The subjects in this round's order, reversed every other round (ABBA): whatever the
+    first run of a round leaves behind (a warm cache, a disk still flushing) falls on each
+    equally often."""
+    turns = list(subjects.items())
+    return turns if round_number % 2 == 0 else turns[::-1]

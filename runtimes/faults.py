@@ -76,6 +76,14 @@ class LocalFaults:
                 return f"{info['group']}:{info['name']}"
         raise FaultUnavailableError(f"no process named {component!r} in this deployment")
 
+    def programs(self) -> dict[str, int]:
+        """Every running program's name (inference1..3 apart) and its process id."""
+        return {
+            info["name"]: info["pid"]
+            for info in self._supervisor.supervisor.getAllProcessInfo()
+            if info["pid"]
+        }
+
     def pids(self, component: str) -> list[int]:
         """The process, and its children (a gunicorn master's workers)."""
         master = self._supervisor.supervisor.getProcessInfo(self._name(component))["pid"]

@@ -10,6 +10,8 @@
 3. The microservices against the monolith, both behind their edge: throughput, CPU per
    request, latency at low load, and what each sequential hop adds, beside its floor.
 4. What tracing costs the microservices: every trace sent by OTLP against traces off.
+   Then the hop tax (hops.py): where a prediction's time goes on each wiring, from its trace,
+   and each process's CPU per prediction; written beside the JSON as bench-hops.png too.
 5. MLflow `models serve` on the same model and record (skipped with --no-mlflow).
 6. Image sizes and cold starts (--images; needs Docker and built images).
 
@@ -25,9 +27,7 @@ import statistics
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 
 from churnlab.adapters.prediction_log import PredictionLog
@@ -40,12 +40,17 @@ from churnlab.domain.response import answers, score_records
 from churnlab.domain.schema import BatchRequest, CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
+from lab.bench.hops import conclusion, hop_tax, plot, traced_wirings
+from lab.bench.hops import rows as hop_rows
 from lab.experiments.budget import UNLIMITED_EDGE
 from lab.load.cpu import tree_cpu_seconds
+from lab.load.otlp import otlp_receiver
 from lab.load.wrk import run_wrk
 from lab.machine import machine
-from lab.stats import spread
+from lab.stats import in_turns, spread
 from runtimes.local import LocalDeployment, local_deployment
+
+HOPS_PLOT = "bench-hops.png"  # beside the figures' JSON
 
 
 def median_microseconds(
@@ -256,16 +261,6 @@ def http_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: 
 # --- 3. microservices against the monolith ----------------------------------------------------
 
 
-def in_turns(
-    deployments: dict[str, LocalDeployment], round_number: int
-) -> list[tuple[str, LocalDeployment]]:
-    """The deployments in this round's order, reversed every other round (ABBA): whatever the
-    first run of a round leaves behind (a warm cache, a disk still flushing) falls on each
-    deployment equally often."""
-    turns = list(deployments.items())
-    return turns if round_number % 2 == 0 else turns[::-1]
-
-
 def served_rps_and_cpu_ms(
     deployment: LocalDeployment, record: dict, seconds: int
 ) -> tuple[float, float]:
@@ -354,27 +349,23 @@ def alternating_served(
     }
 
 
-@contextmanager
-def trace_sink() -> Iterator[str]:
-    """An OTLP/HTTP traces endpoint that takes every export and keeps nothing."""
-
-    class Sink(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:
-            self.rfile.read(int(self.headers.get("Content-Length", 0)))
-            self.send_response(200)
-            self.send_header("Content-Length", "0")
-            self.end_headers()
-
-        def log_message(self, *_: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Sink)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/v1/traces"
-    finally:
-        server.shutdown()
-        server.server_close()
+def hop_figures(
+    record: dict,
+    base: Path,
+    monolith: LocalDeployment,
+    micro: LocalDeployment,
+    args: argparse.Namespace,
+) -> dict:
+    """The hop tax (lab/bench/hops.py): each wiring traced, every span kept, beside the
+    untraced ones the other sections measured."""
+    with (
+        otlp_receiver() as receiver,
+        traced_wirings(lambda name: base / f"hops-{name}", receiver, **UNLIMITED_EDGE) as traced,
+    ):
+        return hop_tax(
+            record, traced, {"monolith": monolith, "micro": micro}, receiver,
+            args.hop_rate, args.hop_seconds, args.rounds,
+        )  # fmt: skip
 
 
 def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
@@ -535,6 +526,8 @@ def summary_markdown(figures: dict) -> str:
                 f"{image['size_mb']} MB, {image['cold_start_s']} s",
             )
         )
+    if "hops" in figures:
+        rows += hop_rows(figures["hops"])
     machine = figures["machine"]
     lines = [
         f"Measured by `{figures['command']}` on {figures['date']}: {machine['cpus']} CPUs, "
@@ -545,6 +538,13 @@ def summary_markdown(figures: dict) -> str:
         "| --- | --- |",
         *(f"| {name} | {value} |" for name, value in rows),
     ]
+    if "hops" in figures:
+        lines += [
+            "",
+            conclusion(figures["hops"], micro["hop_floor_ms"], micro["sequential_hops"]),
+            "",
+            f"![Where a prediction's time goes, on each wiring]({HOPS_PLOT})",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -553,6 +553,12 @@ def main() -> None:
     parser.add_argument("--seconds", type=int, default=3, help="length of each HTTP run")
     parser.add_argument("--rounds", type=int, default=5, help="alternating HTTP runs")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    parser.add_argument(
+        "--hop-rate", type=float, default=40, help="predictions a second of the hop tax's runs"
+    )
+    parser.add_argument(
+        "--hop-seconds", type=float, default=8, help="length of each of the hop tax's runs"
+    )
     parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
     parser.add_argument(
         "--images", action="store_true", help="also image sizes and cold starts (needs Docker)"
@@ -580,13 +586,14 @@ def main() -> None:
                 figures["microservices"] = microservices_figures(
                     records[0], monolith, micro, args.seconds, args.rounds
                 )
-                with trace_sink() as sink, local_deployment(
+                with otlp_receiver(keep=False) as sink, local_deployment(
                     "micro", base / "traced", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="otlp",
-                    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=sink,
+                    OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=sink.url,
                 ) as traced:  # fmt: skip
                     figures["tracing"] = tracing_http_figures(
                         records[0], micro, traced, args.seconds, args.rounds
                     )
+                figures["hops"] = hop_figures(records[0], base, monolith, micro, args)
             with local_deployment(
                 "monolith", base / "normal", **UNLIMITED_EDGE, CHURNLAB_SQLITE_SYNCHRONOUS="NORMAL"
             ) as normal:
@@ -603,6 +610,7 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         args.json.with_suffix(".md").write_text(summary)
+        plot(figures["hops"], args.json.with_name(HOPS_PLOT))
 
 
 if __name__ == "__main__":

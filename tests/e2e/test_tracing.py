@@ -6,89 +6,43 @@ call, the stage's decode and validate and its compute, the gateway's decode, the
 
 from __future__ import annotations
 
-import threading
 import uuid
 from collections import defaultdict
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 import requests
-from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
-    ExportTraceServiceRequest,
-    ExportTraceServiceResponse,
-)
 
+from lab.load.otlp import Received, otlp_receiver, traces_by_request
 from runtimes.http import wait_for, wait_predicting
 from tests.conftest import TEST_SETTINGS
 
-SPANS: list[dict] = []
 CALLERS = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 STAGES = ("features", "inference", "ingest")
 
 
-class Receiver(BaseHTTPRequestHandler):
-    """OTLP/HTTP's traces endpoint: each span kept with its service's name."""
-
-    def do_POST(self) -> None:
-        export = ExportTraceServiceRequest.FromString(
-            self.rfile.read(int(self.headers["Content-Length"]))
-        )
-        for resource_spans in export.resource_spans:
-            service = next(
-                a.value.string_value
-                for a in resource_spans.resource.attributes
-                if a.key == "service.name"
-            )
-            for scope_spans in resource_spans.scope_spans:
-                SPANS.extend(
-                    {
-                        "service": service,
-                        "name": span.name,
-                        "trace": span.trace_id.hex(),
-                        "id": span.span_id.hex(),
-                        "parent": span.parent_span_id.hex(),
-                        "attributes": {a.key: a.value.string_value for a in span.attributes},
-                    }
-                    for span in scope_spans.spans
-                )
-        body = ExportTraceServiceResponse().SerializeToString()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/x-protobuf")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
 @pytest.fixture(scope="module")
-def receiver() -> Iterator[str]:
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{server.server_port}/v1/traces"
-    server.shutdown()
-    server.server_close()
+def receiver() -> Iterator[Received]:
+    with otlp_receiver() as received:
+        yield received
 
 
-def traced(name: str, receiver: str, tmp_path_factory):
+def traced(name: str, receiver: Received, tmp_path_factory):
     from runtimes.local import local_deployment
 
     return local_deployment(
         name, tmp_path_factory.mktemp(f"traced-{name}"), **TEST_SETTINGS,
-        OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver,
+        OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.url,
         OTEL_BSP_SCHEDULE_DELAY="200",
     )  # fmt: skip
 
 
-def trace_of(request_id: str, services: set[str]) -> list[dict]:
+def trace_of(receiver: Received, request_id: str, services: set[str]) -> list[dict]:
     """Every span of the trace whose server span carries `request_id`, once each of `services`
     has sent its part (each process exports on its own schedule)."""
 
     def spans() -> list[dict]:
-        roots = [s for s in SPANS if s["attributes"].get("churnlab.request_id") == request_id]
-        return [s for s in SPANS if roots and s["trace"] == roots[0]["trace"]]
+        return traces_by_request(receiver.spans).get(request_id, [])
 
     wait_for(lambda: {s["service"] for s in spans()} >= services, f"{request_id}'s spans", 30)
     return spans()
@@ -108,12 +62,12 @@ def test_each_prediction_is_one_trace_through_every_process(
             )  # fmt: skip
             assert answer.status_code == 200
         services = {"monolith"} if deployment == "monolith" else {*STAGES, "gateway"}
-        traces = [trace_of(request_id, services) for request_id in ids]
+        traces = [trace_of(receiver, request_id, services) for request_id in ids]
     # One trace per call, begun inside: the caller's context stayed at the edge.
     assert len({spans[0]["trace"] for spans in traces}) == 3
     assert CALLERS.split("-")[1] not in {spans[0]["trace"] for spans in traces}
     # The gateway's health watch polls each stage all the time, and is no part of a trace.
-    assert not [s for s in SPANS if "readyz" in str(s["attributes"])]
+    assert not [s for s in receiver.spans if "readyz" in str(s["attributes"])]
     for spans in traces:
         by_id = {span["id"]: span for span in spans}
         roots = [span for span in spans if span["parent"] not in by_id]

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from lab.stats import median_interval, overlap, ratio_interval, spread
+from lab.stats import in_turns, median_interval, overlap, ratio_interval, spread
 
 
 def test_few_runs_give_the_range_and_say_its_true_coverage():
@@ -80,3 +80,9 @@ def test_a_noisy_ratio_has_an_interval_around_it():
     paired = ratio_interval([400, 380, 420, 390], [100, 110, 95, 105])
     assert paired["interval"][0] < paired["ratio"] < paired["interval"][1]
     assert ratio_interval([400], [100]) is None  # one block: no interval
+
+
+def test_turns_alternate_so_each_subject_goes_first_equally_often():
+    subjects = {"a": 1, "b": 2}
+    orders = [[name for name, _ in in_turns(subjects, number)] for number in range(4)]
+    assert orders == [["a", "b"], ["b", "a"], ["a", "b"], ["b", "a"]]

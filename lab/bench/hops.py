@@ -1,0 +1,448 @@
+"""The hop tax explained: where a prediction's time and CPU go on each wiring.
+
+Steady open-loop runs at low load send predictions through the edge of deployments that trace
+every request (OTLP, to a receiver in this process). Each answer's latency, from its intended
+send time, is split into parts by its trace's spans and by the edge's own timers (its
+Server-Timing):
+- the edge: queueing for a server and connecting (HAProxy's Tw and Tc);
+- edge to app: the edge's wait for the answer (Tr) beyond the app's server span, which is the
+  loopback and gunicorn reading the request;
+- in the app: parsing and validating the request, compute, accepting the record and the log's
+  commit, and the app's own remainder (routing, the response);
+- each hop of the microservices: the gateway's encode; network, queueing and the stage's
+  gunicorn (the call beyond the stage's server span); the stage's decode and validate; the
+  stage's framework (its server span beyond its parts); the gateway's decode of the answer;
+  and the stage client's own bookkeeping (retries, breaker, choosing a replica);
+- outside every timer: the latency beyond the edge's, which is the client, its socket and the
+  loopback to the edge. What the split attributes is the rest: the report says its share.
+
+Each part's own time is its span less its children's, so the parts of one answer add up to its
+latency. The figures are means (which add up, where medians would not) per round, reported as
+the median of the rounds with their range. Traced deployments pay for their spans: untraced
+twins, run in the same rounds, give the latency without tracing and each process's CPU per
+prediction (the lab's CPU accounting: each process tree's CPU from /proc over the run).
+"""
+
+from __future__ import annotations
+
+import json
+import statistics
+import threading
+import time
+import uuid
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack, contextmanager
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
+from pathlib import Path
+from urllib.parse import urlsplit
+
+from churnlab import server_timing
+from lab.experiments.calibration import NULL_PREFIX
+from lab.experiments.cost import fit
+from lab.load.cpu import tree_cpu_seconds
+from lab.load.otlp import CLIENT, SERVER, Received, traces_by_request
+from lab.stats import in_turns, spread
+from runtimes.http import wait_for
+from runtimes.local import LocalDeployment, local_deployment
+
+EDGE = "edge: queue and connect"
+EDGE_TO_APP = "edge to app: loopback, gunicorn, Flask's request"
+PARSE = "parse and validate"
+COMPUTE = "compute: features and model"
+ACCEPT = "record: accept"
+COMMIT = "record: log commit"
+RESPOND = "app: route and respond"
+HOP_CLIENT = "hop: stage client"
+HOP_ENCODE = "hop: encode"
+HOP_WIRE = "hop: network, queue, stage's gunicorn"
+HOP_DECODE = "hop: stage's decode and validate"
+HOP_SERVE = "hop: stage's framework"
+HOP_ANSWER = "hop: decode the answer"
+FLOOR = "client and edge's floor (its null endpoint)"
+UNSEEN = "unattributed"
+LATE = "generator: late to send"
+# In the order a prediction meets them, which is the order the bars stack in.
+PARTS = (
+    LATE, FLOOR, EDGE, EDGE_TO_APP, PARSE, HOP_CLIENT, HOP_ENCODE, HOP_WIRE, HOP_DECODE, HOP_SERVE,
+    COMPUTE, ACCEPT, COMMIT, HOP_ANSWER, RESPOND, UNSEEN,
+)  # fmt: skip
+HOPS = tuple(part for part in PARTS if part.startswith("hop:"))
+EDGE_TIMERS = ("edge-queue", "edge-connect", "edge-upstream")
+STAGES = ("features", "inference", "ingest")
+NULL_PATH = f"{NULL_PREFIX}/predict"  # needs EDGE_NULL_ENDPOINT=1
+
+
+@dataclass(frozen=True)
+class Answer:
+    request_id: str
+    latency_ms: float  # from the time it was meant to be sent
+    late_ms: float  # of which the sender was late to send it
+    status: int
+    timings: dict[str, float]  # its Server-Timing
+
+
+def open_loop(
+    url: str, record: dict, rate: float, seconds: float, path: str = "/v1/predict", senders: int = 4
+) -> list[Answer]:
+    """`rate` predictions a second for `seconds`, each sent at its planned time by one of
+    `senders` threads (each its own keep-alive connection, by the standard library's client,
+    the lightest there is), whatever came back before: a late answer delays the sender's next
+    call, and that call's latency counts the delay, which is kept apart too."""
+    count, address = round(rate * seconds), urlsplit(url)
+    body = json.dumps(record).encode()
+    start = time.perf_counter() + 0.05
+    answers: list[Answer] = []
+
+    def send(first: int) -> None:
+        connection = HTTPConnection(address.hostname, address.port, timeout=10)
+        try:
+            for number in range(first, count, senders):
+                planned = start + number / rate
+                time.sleep(max(0.0, planned - time.perf_counter()))
+                request_id = f"hop-{uuid.uuid4().hex}"
+                sent = time.perf_counter()
+                connection.request(
+                    "POST", path, body=body,
+                    headers={"Content-Type": "application/json", "X-Request-ID": request_id},
+                )  # fmt: skip
+                answer = connection.getresponse()
+                answer.read()
+                done = time.perf_counter()
+                timings = server_timing.durations(answer.getheader("Server-Timing", ""))
+                late, latency = (sent - planned) * 1000, (done - planned) * 1000
+                answers.append(Answer(request_id, latency, late, answer.status, timings))
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(first,)) for first in range(senders)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    return answers
+
+
+def split(spans: list[dict], answer: Answer) -> dict[str, float]:
+    """One answer's latency in parts (ms) that add up to it: each span's own time (less its
+    children's) under the part it belongs to, the edge's timers, and what lies outside them."""
+    by_id = {span["id"]: span for span in spans}
+    children: dict[str, list[dict]] = defaultdict(list)
+    for span in spans:
+        children[span["parent"]].append(span)
+    (root,) = [span for span in spans if span["parent"] not in by_id]
+    parts: Counter[str] = Counter()
+    timings = answer.timings
+    parts[LATE] = answer.late_ms
+    parts[EDGE] = timings["edge-queue"] + timings["edge-connect"]
+    parts[EDGE_TO_APP] = timings["edge-upstream"] - root["ms"]
+    parts[UNSEEN] = answer.latency_ms - answer.late_ms - sum(timings[t] for t in EDGE_TIMERS)
+    for span in spans:
+        own = span["ms"] - sum(child["ms"] for child in children[span["id"]])
+        parts[_part(span, root, children[span["id"]])] += own
+    return dict(parts)
+
+
+def _part(span: dict, root: dict, children: list[dict]) -> str:
+    name, in_root = span["name"], span["service"] == root["service"]
+    if span is root:
+        return RESPOND
+    if name == "decode and validate":
+        return PARSE if in_root else HOP_DECODE
+    if name == "encode":
+        return HOP_ENCODE
+    if name == "decode":
+        return HOP_ANSWER
+    if span["kind"] == CLIENT:
+        return HOP_WIRE
+    if span["kind"] == SERVER:
+        return HOP_SERVE
+    if name == "log commit":
+        return COMMIT
+    if name == "compute":
+        return ACCEPT if span["service"] == "ingest" else COMPUTE
+    if name in STAGES and any(child["kind"] == CLIENT for child in children):
+        return HOP_CLIENT
+    if name == "ingest":
+        return ACCEPT
+    if name in STAGES:
+        return COMPUTE
+    return f"other: {name}"
+
+
+def complete(spans: list[dict], services: set[str]) -> bool:
+    """Whether every service of the wiring has sent its part of this trace."""
+    return {span["service"] for span in spans} >= services
+
+
+def round_means(answers: list[Answer], floor: list[Answer], traces: dict[str, list[dict]]) -> dict:
+    """One round's mean of each part over its answered and fully traced predictions, the
+    time outside the edge's timers less the floor: the same calls' mean latency, less the
+    sender's lateness, at the edge's null endpoint (the client, the loopback both ways, and the
+    edge reading the call and writing an answer)."""
+    served = [a for a in answers if a.status == 200 and a.request_id in traces]
+    totals: Counter[str] = Counter()
+    for answer in served:
+        totals.update(split(traces[answer.request_id], answer))
+    count = max(len(served), 1)
+    totals[FLOOR] = count * statistics.fmean(a.latency_ms - a.late_ms for a in floor)
+    totals[UNSEEN] -= totals[FLOOR]
+    return {
+        "sent": len(answers),
+        "split": len(served),
+        "latency_ms": sum(a.latency_ms for a in served) / count,
+        "parts_ms": {part: value / count for part, value in totals.items()},
+    }
+
+
+def process_cpu(deployment: LocalDeployment) -> dict[str, float]:
+    """CPU seconds so far of each program of the deployment (inference1..3 as one)."""
+    used: Counter[str] = Counter()
+    for name, pid in deployment.faults.programs().items():
+        used[name.rstrip("0123456789")] += tree_cpu_seconds(pid)
+    return dict(used)
+
+
+def utilization(
+    deployment: LocalDeployment, run: Callable[[], list[Answer]]
+) -> tuple[float, dict[str, float]]:
+    """Predictions answered a second over `run`, and each program's CPUs busy meanwhile: one
+    point of the lab's regression of utilization on throughput (lab/experiments/cost.py)."""
+    before, started = process_cpu(deployment), time.perf_counter()
+    answered = sum(answer.status == 200 for answer in run())
+    after, elapsed = process_cpu(deployment), time.perf_counter() - started
+    return answered / elapsed, {
+        name: (after[name] - before.get(name, 0.0)) / elapsed for name in after
+    }
+
+
+def idle(seconds: float) -> Callable[[], list[Answer]]:
+    def wait() -> list[Answer]:
+        time.sleep(seconds)
+        return []
+
+    return wait
+
+
+@contextmanager
+def traced_wirings(
+    place: Callable[[str], Path], receiver: Received, **settings: str
+) -> Iterator[dict[str, LocalDeployment]]:
+    """Both wirings as local processes (each in the directory `place` gives), every request
+    traced to `receiver`, and the edge's null endpoint on for the floor."""
+    with ExitStack() as stack:
+        traced = {
+            name: stack.enter_context(
+                local_deployment(
+                    name, place(name), **settings, EDGE_NULL_ENDPOINT="1",
+                    OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.url,
+                )
+            )
+            for name in ("monolith", "micro")
+        }  # fmt: skip
+        yield traced
+
+
+@dataclass
+class Runs:
+    """One wiring's rounds: the traced answers, the untraced twin's, and its CPU points."""
+
+    traced: list[list[Answer]] = field(default_factory=list)
+    floor: list[list[Answer]] = field(default_factory=list)  # the traced edge's null endpoint
+    untraced: list[list[Answer]] = field(default_factory=list)
+    points: list[tuple[float, dict[str, float]]] = field(default_factory=list)
+
+
+def hop_tax(
+    record: dict,
+    traced: dict[str, LocalDeployment],
+    untraced: dict[str, LocalDeployment],
+    receiver: Received,
+    rate: float,
+    seconds: float,
+    rounds: int,
+) -> dict:
+    """Each wiring's split, traced, and its untraced twin's latency and CPU, in rounds that
+    alternate over the wirings (ABBA). Within each: the traced run, the untraced one and an
+    idle window of the untraced, whose CPU points give each process's marginal CPU per
+    prediction by the lab's regression, free of the background an idle process spends."""
+    services = {"monolith": {"monolith"}, "micro": {"gateway", *STAGES}}
+    runs = {wiring: Runs() for wiring in traced}
+    for wiring in traced:  # a first run each: connections opened, caches warm
+        open_loop(traced[wiring].url, record, rate, 1)
+        open_loop(untraced[wiring].url, record, rate, 1)
+    for round_number in range(rounds):
+        for wiring, deployment in in_turns(traced, round_number):
+            twin, kept = untraced[wiring], runs[wiring]
+            kept.traced.append(open_loop(deployment.url, record, rate, seconds))
+            kept.floor.append(open_loop(deployment.url, record, rate, seconds / 2, NULL_PATH))
+            kept.untraced.append([])
+
+            def run(url: str = twin.url, into: list[Answer] = kept.untraced[-1]) -> list[Answer]:
+                into.extend(open_loop(url, record, rate, seconds))
+                return into
+
+            kept.points.append(utilization(twin, run))
+            kept.points.append(utilization(twin, idle(seconds / 2)))
+    sent = {a.request_id for kept in runs.values() for answers in kept.traced for a in answers}
+
+    def traced_enough() -> bool:
+        traces = traces_by_request(receiver.spans)
+        return sum(request_id in traces for request_id in sent) >= 0.99 * len(sent)
+
+    wait_for(traced_enough, "the runs' traces", 60)
+    traces = traces_by_request(receiver.spans)
+    return {
+        "rate": rate,
+        "seconds": seconds,
+        "wirings": {
+            wiring: summarise(
+                kept,
+                {id_: spans for id_, spans in traces.items() if complete(spans, services[wiring])},
+            )
+            for wiring, kept in runs.items()
+        },
+    }
+
+
+def mean_latency(answers: list[Answer]) -> float:
+    served = [answer.latency_ms for answer in answers if answer.status == 200]
+    return sum(served) / max(len(served), 1)
+
+
+def summarise(runs: Runs, traces: dict[str, list[dict]]) -> dict:
+    """Over the rounds: each part's median (with its range), the traced and untraced latency,
+    the share the split attributes; and each process's marginal CPU per prediction (ms, the
+    regression's slope with its interval), every process's together under `all`."""
+    means = [
+        round_means(answers, floor, traces)
+        for answers, floor in zip(runs.traced, runs.floor, strict=True)
+    ]
+    parts = sorted({part for mean in means for part in mean["parts_ms"]}, key=_order)
+    throughput = [rate for rate, _ in runs.points]
+    programs = sorted({name for _, busy in runs.points for name in busy})
+    cpu = {
+        name: fit(throughput, [busy.get(name, 0.0) for _, busy in runs.points]) for name in programs
+    }
+    cpu["all"] = fit(throughput, [sum(busy.values()) for _, busy in runs.points])
+    return {
+        "sent": sum(mean["sent"] for mean in means),
+        "split": sum(mean["split"] for mean in means),
+        "latency_ms": spread([mean["latency_ms"] for mean in means]),
+        "untraced_latency_ms": spread([mean_latency(answers) for answers in runs.untraced]),
+        "parts_ms": {
+            part: spread([mean["parts_ms"].get(part, 0.0) for mean in means]) for part in parts
+        },
+        "attributed": spread(
+            [1 - mean["parts_ms"].get(UNSEEN, 0.0) / mean["latency_ms"] for mean in means]
+        ),
+        "cpu_ms_per_prediction": cpu,
+    }
+
+
+def _order(part: str) -> int:
+    return PARTS.index(part) if part in PARTS else len(PARTS)
+
+
+def plot(hops: dict, path: Path) -> None:
+    """One stacked bar per wiring: each part's median (ms) in the order a prediction meets it,
+    the untraced twin's mean latency marked on it."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    wirings = list(hops["wirings"])
+    figure, axes = plt.subplots(figsize=(10, 1.2 + 0.9 * len(wirings)))
+    colours = plt.get_cmap("tab20")
+    for part_number, part in enumerate(PARTS):
+        widths = [hops["wirings"][w]["parts_ms"].get(part, {}).get("median", 0.0) for w in wirings]
+        lefts = [
+            sum(
+                hops["wirings"][w]["parts_ms"].get(before, {}).get("median", 0.0)
+                for before in PARTS[:part_number]
+            )
+            for w in wirings
+        ]
+        if any(widths):
+            axes.barh(wirings, widths, left=lefts, label=part, color=colours(part_number))
+    for row, wiring in enumerate(wirings):
+        untraced = hops["wirings"][wiring]["untraced_latency_ms"]["median"]
+        axes.plot([untraced] * 2, [row - 0.45, row + 0.45], color="black", linewidth=2)
+    axes.set_xlabel("ms per prediction (mean of each round, median of the rounds); | untraced")
+    axes.set_title(f"Where a prediction's time goes, traced, at {hops['rate']:g}/s")
+    axes.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35))
+    figure.savefig(path, dpi=110, bbox_inches="tight")
+    plt.close(figure)
+
+
+def rows(hops: dict) -> list[tuple[str, str]]:
+    """Each part's median per wiring, then the latencies, the share attributed and the CPU."""
+    wirings = hops["wirings"]
+
+    def each(figure: Callable[[dict], str]) -> str:
+        return " / ".join(figure(wirings[wiring]) for wiring in wirings)
+
+    def part(name: str) -> Callable[[dict], str]:
+        return lambda w: f"{w['parts_ms'][name]['median']:.2f}" if name in w["parts_ms"] else "-"
+
+    def cpu(w: dict, name: str) -> str:
+        fitted = w["cpu_ms_per_prediction"].get(name)
+        if fitted is None:
+            return "-"
+        low, high = fitted["ms_per_record_interval"]
+        return f"{fitted['ms_per_record']:.2f} ({low:.2f} to {high:.2f})"
+
+    named = " / ".join(wirings)
+    found = [name for name in PARTS if any(name in w["parts_ms"] for w in wirings.values())]
+    programs = sorted({name for w in wirings.values() for name in w["cpu_ms_per_prediction"]})
+    return [
+        (
+            f"hop tax, {named}: mean latency traced, ms",
+            each(lambda w: f"{_median(w, 'latency_ms')}"),
+        ),
+        ("— untraced, ms", each(lambda w: f"{_median(w, 'untraced_latency_ms')}")),
+        *((f"— {name}, ms", each(part(name))) for name in found),
+        (
+            "— share of the latency the split attributes",
+            each(lambda w: f"{w['attributed']['median']:.1%}"),
+        ),
+        *(
+            (f"— CPU per prediction, {name}, ms (95% interval)", each(lambda w, n=name: cpu(w, n)))
+            for name in programs
+        ),
+    ]
+
+
+def _median(wiring: dict, figure: str) -> str:
+    return f"{wiring[figure]['median']:.2f}"
+
+
+def conclusion(hops: dict, hop_floor_ms: float, sequential_hops: int) -> str:
+    """What the hops cost, where it goes, and what would close the gap to the monolith."""
+    wirings = hops["wirings"]
+    monolith, micro = wirings["monolith"], wirings["micro"]
+    tax = micro["untraced_latency_ms"]["median"] - monolith["untraced_latency_ms"]["median"]
+    hop_parts = {
+        part: micro["parts_ms"][part]["median"] for part in HOPS if part in micro["parts_ms"]
+    }
+    largest = sorted(hop_parts, key=hop_parts.get, reverse=True)
+    total = sum(hop_parts.values())
+    return (
+        f"Untraced, the microservices' {sequential_hops} sequential hops add {tax:.1f} ms to a "
+        f"prediction's mean latency at {hops['rate']:g}/s; each hop's floor (a call to "
+        f"`/livez`) is {hop_floor_ms:.2f} ms, {sequential_hops * hop_floor_ms:.1f} ms for all. "
+        f"Traced, the hops' parts come to {total:.1f} ms: most of it is "
+        f"{largest[0].removeprefix('hop: ')} ({hop_parts[largest[0]]:.1f} ms) and "
+        f"{largest[1].removeprefix('hop: ')} ({hop_parts[largest[1]]:.1f} ms), not encoding "
+        f"or decoding JSON ({hop_parts.get(HOP_ENCODE, 0) + hop_parts.get(HOP_ANSWER, 0):.2f} "
+        f"ms). What would close the gap: fewer hops (the model apart and the rest in-process "
+        f"keeps one of three), or a lighter server on the internal hops than gunicorn and "
+        f"Flask with their middleware (a second web stack to keep, with its own limits and "
+        f"errors); a binary encoding would save little. The stage client's "
+        f"{hop_parts.get(HOP_CLIENT, 0):.1f} ms is the price of the resilience (retries, "
+        f"breaker, choosing a live replica). Each figure is a traced run's, and tracing "
+        f"inflates it: {micro['latency_ms']['median']:.1f} ms traced against "
+        f"{micro['untraced_latency_ms']['median']:.1f} untraced."
+    )

@@ -1,0 +1,43 @@
+"""The hop tax on both wirings as local processes (what `make bench` runs, shorter): every
+prediction sent is answered, traced whole and split, and the split's parts account for its
+latency within 10% (the rest is what no timer saw), each hop of the microservices shows, and
+each process's CPU per prediction comes out of the lab's regression."""
+
+from __future__ import annotations
+
+from lab.bench import hops
+from lab.load.otlp import otlp_receiver
+from runtimes.http import wait_predicting
+from tests.conftest import TEST_SETTINGS
+
+
+def test_the_split_accounts_for_each_wirings_latency(
+    local_monolith, local_micro, tmp_path_factory, record_body
+):
+    with (
+        otlp_receiver() as receiver,
+        hops.traced_wirings(
+            lambda name: tmp_path_factory.mktemp(f"hops-{name}"), receiver,
+            **TEST_SETTINGS, OTEL_BSP_SCHEDULE_DELAY="200",
+        ) as traced,
+    ):  # fmt: skip
+        for deployment in traced.values():
+            wait_predicting(deployment.url, record_body)
+        untraced = {"monolith": local_monolith, "micro": local_micro}
+        figures = hops.hop_tax(record_body, traced, untraced, receiver, 20, 3, 2)
+    for name, wiring in figures["wirings"].items():
+        assert wiring["split"] == wiring["sent"] == 2 * 60, name
+        assert wiring["attributed"]["min"] >= 0.9, (name, wiring["parts_ms"])
+        # Each part is a duration: none is negative beyond the edge's millisecond timers.
+        assert min(p["median"] for p in wiring["parts_ms"].values()) > -0.5, wiring["parts_ms"]
+        hop_parts = set(hops.HOPS) & set(wiring["parts_ms"])
+        if name == "micro":
+            assert hop_parts == set(hops.HOPS)
+            assert all(wiring["parts_ms"][part]["median"] > 0 for part in hop_parts)
+            programs = {"edge", "gateway", "features", "inference", "ingest", "all"}
+        else:
+            assert not hop_parts
+            programs = {"edge", "monolith", "all"}
+        cpu = wiring["cpu_ms_per_prediction"]
+        assert set(cpu) == programs
+        assert cpu["all"]["ms_per_record"] > 0
