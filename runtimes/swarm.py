@@ -50,6 +50,10 @@ STACK_SETTINGS = (
     "GATEWAY_THREADS", "INGEST_REPLICAS", "FEATURES_REPLICAS", "INFERENCE_REPLICAS",
     "PREDICTION_LOG_SINGLE_COPY", "EDGE_RATE_LIMIT_PER_SOURCE", "EDGE_RATE_LIMIT_PER_KEY",
     "EDGE_UPLOADS_PER_SOURCE",
+    # Traces: the stacks' x-tracing, as in compose/micro.yaml.
+    "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
+    "OTEL_SDK_DISABLED",
 )  # fmt: skip
 # What a node needs beyond --cpus/--memory to run containers itself (docs §8): every
 # capability but the one this host refuses, no seccomp/apparmor confinement, the host's

@@ -156,6 +156,20 @@ def test_every_app_workload_runs_its_compose_image_hardened_with_resources(overl
         assert {"cpu", "memory"} <= set(container["resources"]["limits"])
 
 
+def test_traces_are_off_unless_an_optional_config_map_turns_them_on(overlay):
+    """Each app reads the OTEL_* variables from the ConfigMap churnlab-tracing, if there is one;
+    none sets them itself, so that without it no trace is sent anywhere."""
+    name, documents = overlay
+    workloads = of_kind(documents, "Deployment", "StatefulSet")
+    assert not of_kind(documents, "ConfigMap").get("churnlab-tracing")
+    for app in APPS[name]:
+        [container] = workloads[app]["spec"]["template"]["spec"]["containers"]
+        assert container["envFrom"] == [
+            {"configMapRef": {"name": "churnlab-tracing", "optional": True}}
+        ]
+        assert not [e for e in container.get("env", []) if e["name"].startswith("OTEL_")]
+
+
 def test_probes_mean_what_the_image_healthchecks_mean(overlay):
     name, documents = overlay
     healthchecks = image_healthcheck_paths()

@@ -130,17 +130,26 @@ def test_an_exporter_this_deployment_cannot_send_by_stops_it_at_start(monkeypatc
         tracing.exporter_from_environment()
 
 
-@pytest.mark.parametrize("file", ["monolith", "micro"])
-def test_compose_passes_the_tracing_variables_on_to_every_app_and_sets_none(file):
-    """Off unless the user's shell names an exporter: each is passed on, none is given a value."""
+@pytest.mark.parametrize("file", ["monolith", "micro", "swarm/monolith", "swarm/micro"])
+def test_compose_and_the_swarm_pass_the_tracing_variables_on_to_every_app_and_set_none(file):
+    """Off unless the user's shell names an exporter: each is passed on, none is given a value;
+    the same ones on Compose and on the swarm, whose deploy forwards them from the shell."""
     import yaml
 
     from runtimes.paths import ROOT
+    from runtimes.swarm import STACK_SETTINGS
 
-    services = yaml.safe_load((ROOT / "compose" / f"{file}.yaml").read_text())["services"]
-    apps = {name: s for name, s in services.items() if "churnlab/" in s.get("image", "")}
+    stack = yaml.safe_load((ROOT / "compose" / f"{file}.yaml").read_text())
+    compose = yaml.safe_load((ROOT / "compose" / "micro.yaml").read_text())
+    apps = {
+        name: service
+        for name, service in stack["services"].items()
+        if "churnlab/" in service.get("image", "") and name not in {"edge", "prometheus"}
+    }
     assert apps
     for name, service in apps.items():
         passed = {k: v for k, v in service["environment"].items() if k.startswith("OTEL_")}
-        assert passed.keys() >= {tracing.EXPORTER, "OTEL_EXPORTER_OTLP_ENDPOINT"}, name
+        assert passed.keys() == compose["x-tracing"].keys(), name
         assert set(passed.values()) == {None}, name
+    if file.startswith("swarm/"):
+        assert set(compose["x-tracing"]) <= set(STACK_SETTINGS)
