@@ -14,7 +14,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live rollout load load-headless compare compare-swarm down test test-floors bench lint lock k8s-manifests format clean
+.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live live-stop rollout load load-headless compare compare-swarm down test test-floors bench lint lock k8s-manifests format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -49,8 +49,11 @@ cluster-up: venv ## A local Docker Swarm of NODES=3 node containers sharing CLUS
 cluster-down: venv ## Remove the local Swarm: nodes, registry, network
 	$(BIN)/python -m runtimes.swarm down
 
-live: ## Prometheus and its console on 127.0.0.1:9090 for the running ARCH=monolith|micro (Docker)
+live: ## Prometheus on 127.0.0.1:9090 and the trace view on 127.0.0.1:5000 for the running ARCH=monolith|micro, its traces on (Docker)
 	scripts/live.sh $(ARCH)
+
+live-stop: ## Stop the live view of ARCH=monolith|micro and turn its traces off again
+	scripts/live.sh $(ARCH) stop
 
 rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=inference)
 	scripts/rollout.sh $(SERVICE)

@@ -19,3 +19,8 @@ for extra in core inference postgres monolith gateway; do
   # lists the project too; the Dockerfile installs it from its source, after the lock.
   sed -i '/^# WARNING: pip install will require/,/^    # via file:/d' "docker/requirements/$extra.txt"
 done
+# The trace view's image installs MLflow alone, nothing of the project's.
+echo "==> docker/requirements/traces.txt"
+CUSTOM_COMPILE_COMMAND="make lock" "$compiler" --quiet --generate-hashes --allow-unsafe \
+  --strip-extras --no-emit-index-url --no-emit-find-links \
+  --output-file docker/requirements/traces.txt docker/requirements/traces.in

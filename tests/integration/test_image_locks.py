@@ -61,3 +61,18 @@ def test_the_dockerfile_installs_only_what_the_lock_hashes():
     project_install = re.search(r"RUN /opt/venv/bin/pip install (.*)\".\$\{EXTRA", dockerfile)
     assert project_install
     assert "--no-index" in project_install.group(1)
+
+
+def test_the_trace_views_lock_pins_what_its_input_asks_and_the_image_installs_only_that():
+    """MLflow's image (make live) has a lock of its own, from docker/requirements/traces.in."""
+    entries = pins("traces")
+    wanted = [
+        Requirement(line)
+        for line in (LOCKS / "traces.in").read_text().splitlines()
+        if line.strip() and not line.startswith("#")
+    ]
+    assert wanted
+    for requirement in wanted:
+        assert requirement.specifier.contains(entries[canonicalize_name(requirement.name)][0])
+    dockerfile = (ROOT / "docker" / "Dockerfile").read_text()
+    assert "pip install --quiet --require-hashes -r /tmp/traces.txt" in dockerfile

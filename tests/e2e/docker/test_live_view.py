@@ -1,12 +1,15 @@
 """The live view for real: Prometheus (Debian's package, local image) finds and scrapes every
 service and replica of each deployment, its recording rules yield figures under traffic, a paused
-replica shows as down, and its console page renders its table and graphs in Chromium."""
+replica shows as down, and its console page renders its table and graphs in Chromium; and the
+trace view (MLflow's server, local image) holds each prediction as one trace with every hop's
+spans, which its UI shows in Chromium."""
 
 from __future__ import annotations
 
 import os
 import subprocess
 import time
+import uuid
 
 import pytest
 import requests
@@ -25,23 +28,37 @@ JOBS = {
 }
 
 
-@pytest.fixture(scope="module", params=["monolith", "micro"])
-def live(request):
-    """(deployment, Prometheus URL): `make live` against the test's own Compose project."""
-    deployment = request.getfixturevalue(f"docker_{request.param}")
-    port = str(free_port())
-    deployment.environment["PROMETHEUS_PORT"] = port
-    started = subprocess.run(
-        ["scripts/live.sh", deployment.file],
+# Each prediction's trace: the spans every wiring has, and the hops' on the microservices.
+SPANS = {"POST /v1/predict", "decode and validate", "features", "inference", "ingest", "log commit"}
+HOP_SPANS = {"encode", "POST", "decode", "POST /v1/features", "POST /v1/scores", "POST /v1/ingest"}
+
+
+def live_sh(deployment, *arguments: str) -> None:
+    done = subprocess.run(
+        ["scripts/live.sh", deployment.file, *arguments],
         cwd=ROOT,
         env=os.environ | deployment.environment,
         capture_output=True,
         text=True,
-        timeout=600,
+        timeout=900,  # a cold machine builds MLflow's image first
     )
-    assert started.returncode == 0, started.stdout[-3000:] + started.stderr[-3000:]
-    yield deployment, f"http://127.0.0.1:{port}"
-    deployment.compose("--profile", "live", "rm", "-sf", "prometheus", check=False)
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+
+
+@pytest.fixture(scope="module", params=["monolith", "micro"])
+def live(request):
+    """(deployment, Prometheus URL, trace view URL): `make live` against the test's own Compose
+    project; afterwards `live.sh stop` puts its apps back as they were, untraced."""
+    deployment = request.getfixturevalue(f"docker_{request.param}")
+    ports = {"PROMETHEUS_PORT": str(free_port()), "TRACES_PORT": str(free_port())}
+    deployment.environment.update(ports)
+    live_sh(deployment)
+    yield (
+        deployment,
+        f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}",
+        f"http://127.0.0.1:{ports['TRACES_PORT']}",
+    )
+    live_sh(deployment, "stop")
 
 
 def query(prometheus: str, expression: str) -> dict[str, float]:
@@ -71,7 +88,7 @@ def eventually(check, what: str, timeout: float = DEADLINE_S):
 
 
 def test_prometheus_scrapes_every_service_and_replica(live):
-    deployment, prometheus = live
+    deployment, prometheus, _ = live
     expected = JOBS[deployment.file]
 
     def all_up():
@@ -83,7 +100,7 @@ def test_prometheus_scrapes_every_service_and_replica(live):
 
 
 def test_figures_follow_the_traffic(live, record_body):
-    deployment, prometheus = live
+    deployment, prometheus, _ = live
     serving = {"edge", "monolith"} if deployment.file == "monolith" else {"edge", "gateway"}
     with Load(deployment.url, record_body, seconds=8, rate=20) as load:
 
@@ -99,7 +116,7 @@ def test_figures_follow_the_traffic(live, record_body):
 
 
 def test_a_paused_replica_shows_as_down_and_then_up(live):
-    deployment, prometheus = live
+    deployment, prometheus, _ = live
     service = "monolith" if deployment.file == "monolith" else "inference"
     victim = names(deployment, service)[0]
     total = JOBS[deployment.file][service]
@@ -110,7 +127,7 @@ def test_a_paused_replica_shows_as_down_and_then_up(live):
 
 
 def test_the_console_shows_every_service_with_its_graphs(live, browser):
-    deployment, prometheus = live
+    deployment, prometheus, _ = live
     eventually(
         lambda: (
             query(prometheus, "job:targets_up:sum")
@@ -135,3 +152,58 @@ def test_the_console_shows_every_service_with_its_graphs(live, browser):
         timeout=30,
     )
     assert len(browser.find_elements("css selector", ".churnlab-graph")) == 4
+
+
+def trace_of(traces: str, request_id: str) -> tuple[str, set[str]] | None:
+    """The trace (its id and its spans' names) whose first span carries `request_id`, among
+    the trace view's latest, once it has them."""
+    found = requests.get(
+        f"{traces}/api/2.0/mlflow/traces",
+        params={"experiment_ids": "0", "max_results": 50},
+        timeout=10,
+    )
+    found.raise_for_status()
+    for listed in found.json().get("traces", []):
+        trace = requests.get(
+            f"{traces}/api/3.0/mlflow/traces/get",
+            params={"trace_id": listed["request_id"]},
+            timeout=10,
+        ).json()["trace"]
+        spans = trace.get("spans", [])
+        if any(
+            attribute["key"] == "churnlab.request_id"
+            and attribute["value"].get("string_value") == request_id
+            for span in spans
+            for attribute in span.get("attributes", [])
+        ):
+            return listed["request_id"], {span["name"] for span in spans}
+    return None
+
+
+def test_a_predictions_trace_shows_every_hop_in_the_trace_view(live, record_body, browser):
+    deployment, _, traces = live
+    request_id = f"live-{uuid.uuid4().hex[:12]}"
+    answer = requests.post(
+        f"{deployment.url}/v1/predict", json=record_body,
+        headers={"X-Request-ID": request_id}, timeout=10,
+    )  # fmt: skip
+    assert answer.status_code == 200, answer.text
+    expected = SPANS | (HOP_SPANS if deployment.file == "micro" else set())
+
+    def whole():  # each service exports on its own schedule: wait for every one's spans
+        found = trace_of(traces, request_id)
+        return found if found and found[1] >= expected else None
+
+    trace_id, names = eventually(whole, f"the trace of {request_id} with {sorted(expected)}")
+    if deployment.file == "monolith":
+        assert not names & HOP_SPANS, names
+    browser.get(f"{traces}/#/experiments/0/traces?selectedEvaluationId={trace_id}")
+    # The page lists every span of the trace, and the first one's attributes: its request id.
+    eventually(
+        lambda: (
+            (text := browser.find_element("tag name", "body").text)
+            and all(name in text for name in expected)
+            and request_id in text
+        ),
+        "the trace's spans and request id in the trace view's page",
+    )
