@@ -45,5 +45,5 @@ url=http://127.0.0.1:${PROMETHEUS_PORT:-9090}
 traces=http://127.0.0.1:${TRACES_PORT:-5000}
 wait_ready "$url/-/ready" 60
 wait_ready "$traces/health" 120
-echo "==> live view of $deployment: $url/consoles/churnlab.html (targets: $url/targets)"
+echo "==> live view of $deployment: $url/consoles/churnlab.html?traces=$traces (targets: $url/targets)"
 echo "==> its traces, one per request: $traces/#/experiments/0/traces"

@@ -10,6 +10,8 @@ import os
 import subprocess
 import time
 import uuid
+from datetime import UTC, datetime, timedelta
+from urllib.parse import parse_qs
 
 import pytest
 import requests
@@ -20,7 +22,8 @@ from runtimes.ports import free_port
 from tests.e2e.docker.docker_compose import names
 from tests.e2e.load import Load
 
-pytestmark = pytest.mark.docker
+# The first test of each deployment builds Prometheus's and MLflow's images on a cold machine.
+pytestmark = [pytest.mark.docker, pytest.mark.timeout(900)]
 DEADLINE_S = 120  # a cold machine builds the image first; scrapes then come every 2 s
 JOBS = {
     "monolith": {"edge": 1, "monolith": 1, "prometheus": 1},
@@ -207,3 +210,28 @@ def test_a_predictions_trace_shows_every_hop_in_the_trace_view(live, record_body
         ),
         "the trace's spans and request id in the trace view's page",
     )
+
+
+def test_the_consoles_p99_links_to_the_traces_of_its_window(live, record_body, browser):
+    deployment, prometheus, traces = live
+    answer = requests.post(f"{deployment.url}/v1/predict", json=record_body, timeout=10)
+    assert answer.status_code == 200, answer.text
+    browser.get(f"{prometheus}/consoles/churnlab.html?traces={traces}")
+    link = browser.find_element("id", "churnlab-traces").get_attribute("href")
+    base, _, query = link.partition("/#/experiments/0/traces?")
+    assert base == traces, link
+    window = {key: values[0] for key, values in parse_qs(query).items()}
+    start, end = (datetime.fromisoformat(window[key]) for key in ("startTime", "endTime"))
+    assert window["startTimeLabel"] == "CUSTOM"
+    assert end - start == timedelta(minutes=10)  # the graphs' default window, ending now
+    assert abs(end - datetime.now(UTC)) < timedelta(minutes=1)
+    # The window's traces, the prediction just sent among them, listed by the trace view.
+    browser.get(link)
+    eventually(
+        lambda: "POST /v1/predict" in browser.find_element("tag name", "body").text,
+        "the window's traces listed in the trace view",
+    )
+    # Only this machine's loopback is taken as the trace view: no link elsewhere by a crafted URL.
+    browser.get(f"{prometheus}/consoles/churnlab.html?traces=http://example.com")
+    link = browser.find_element("id", "churnlab-traces").get_attribute("href")
+    assert link.startswith("http://127.0.0.1:5000/#/experiments/0/traces?"), link
