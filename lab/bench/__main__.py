@@ -40,8 +40,7 @@ from churnlab.domain.response import answers, score_records
 from churnlab.domain.schema import BatchRequest, CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
-from lab.bench.hops import conclusion, hop_tax, plot, traced_wirings
-from lab.bench.hops import rows as hop_rows
+from lab.bench import hops
 from lab.experiments.budget import UNLIMITED_EDGE
 from lab.load.cpu import tree_cpu_seconds
 from lab.load.otlp import otlp_receiver
@@ -358,14 +357,10 @@ def hop_figures(
 ) -> dict:
     """The hop tax (lab/bench/hops.py): each wiring traced, every span kept, beside the
     untraced ones the other sections measured."""
-    with (
-        otlp_receiver() as receiver,
-        traced_wirings(lambda name: base / f"hops-{name}", receiver, **UNLIMITED_EDGE) as traced,
-    ):
-        return hop_tax(
-            record, traced, {"monolith": monolith, "micro": micro}, receiver,
-            args.hop_rate, args.hop_seconds, args.rounds,
-        )  # fmt: skip
+    return hops.measure(
+        record, base / "hops", args.hop_rate, args.hop_seconds, args.rounds,
+        untraced={"monolith": monolith, "micro": micro}, **UNLIMITED_EDGE,
+    )  # fmt: skip
 
 
 def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
@@ -527,7 +522,7 @@ def summary_markdown(figures: dict) -> str:
             )
         )
     if "hops" in figures:
-        rows += hop_rows(figures["hops"])
+        rows += hops.rows(figures["hops"])
     machine = figures["machine"]
     lines = [
         f"Measured by `{figures['command']}` on {figures['date']}: {machine['cpus']} CPUs, "
@@ -541,7 +536,7 @@ def summary_markdown(figures: dict) -> str:
     if "hops" in figures:
         lines += [
             "",
-            conclusion(figures["hops"], micro["hop_floor_ms"], micro["sequential_hops"]),
+            hops.conclusion(figures["hops"], micro["hop_floor_ms"], micro["sequential_hops"]),
             "",
             f"![Where a prediction's time goes, on each wiring]({HOPS_PLOT})",
         ]
@@ -610,7 +605,7 @@ def main() -> None:
         args.json.parent.mkdir(parents=True, exist_ok=True)
         args.json.write_text(json.dumps(figures, indent=2) + "\n")
         args.json.with_suffix(".md").write_text(summary)
-        plot(figures["hops"], args.json.with_name(HOPS_PLOT))
+        hops.plot(figures["hops"]).savefig(args.json.with_name(HOPS_PLOT), bbox_inches="tight")
 
 
 if __name__ == "__main__":

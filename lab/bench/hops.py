@@ -42,7 +42,7 @@ from churnlab import server_timing
 from lab.experiments.calibration import NULL_PREFIX
 from lab.experiments.cost import fit
 from lab.load.cpu import tree_cpu_seconds
-from lab.load.otlp import CLIENT, SERVER, Received, traces_by_request
+from lab.load.otlp import CLIENT, SERVER, Received, otlp_receiver, traces_by_request
 from lab.stats import in_turns, spread
 from runtimes.http import wait_for
 from runtimes.local import LocalDeployment, local_deployment
@@ -71,6 +71,7 @@ PARTS = (
 HOPS = tuple(part for part in PARTS if part.startswith("hop:"))
 EDGE_TIMERS = ("edge-queue", "edge-connect", "edge-upstream")
 STAGES = ("features", "inference", "ingest")
+WIRINGS = ("monolith", "micro")
 NULL_PATH = f"{NULL_PREFIX}/predict"  # needs EDGE_NULL_ENDPOINT=1
 
 
@@ -239,9 +240,33 @@ def traced_wirings(
                     OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.url,
                 )
             )
-            for name in ("monolith", "micro")
+            for name in WIRINGS
         }  # fmt: skip
         yield traced
+
+
+def measure(
+    record: dict,
+    base: Path,
+    rate: float,
+    seconds: float,
+    rounds: int,
+    untraced: dict[str, LocalDeployment] | None = None,
+    **settings: str,
+) -> dict:
+    """`hop_tax` on both wirings started here as local processes, traced (every span kept by
+    a receiver in this process), beside the untraced twins given or started here too."""
+    with ExitStack() as stack:
+        receiver = stack.enter_context(otlp_receiver())
+        if untraced is None:
+            untraced = {
+                name: stack.enter_context(local_deployment(name, base / name, **settings))
+                for name in WIRINGS
+            }
+        traced = stack.enter_context(
+            traced_wirings(lambda name: base / f"traced-{name}", receiver, **settings)
+        )
+        return hop_tax(record, traced, untraced, receiver, rate, seconds, rounds)
 
 
 @dataclass
@@ -345,9 +370,9 @@ def _order(part: str) -> int:
     return PARTS.index(part) if part in PARTS else len(PARTS)
 
 
-def plot(hops: dict, path: Path) -> None:
+def plot(hops: dict):
     """One stacked bar per wiring: each part's median (ms) in the order a prediction meets it,
-    the untraced twin's mean latency marked on it."""
+    the untraced twin's mean latency marked on it. A matplotlib figure, for its caller to save."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -373,8 +398,7 @@ def plot(hops: dict, path: Path) -> None:
     axes.set_xlabel("ms per prediction (mean of each round, median of the rounds); | untraced")
     axes.set_title(f"Where a prediction's time goes, traced, at {hops['rate']:g}/s")
     axes.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35))
-    figure.savefig(path, dpi=110, bbox_inches="tight")
-    plt.close(figure)
+    return figure
 
 
 def rows(hops: dict) -> list[tuple[str, str]]:
@@ -419,8 +443,9 @@ def _median(wiring: dict, figure: str) -> str:
     return f"{wiring[figure]['median']:.2f}"
 
 
-def conclusion(hops: dict, hop_floor_ms: float, sequential_hops: int) -> str:
-    """What the hops cost, where it goes, and what would close the gap to the monolith."""
+def conclusion(hops: dict, hop_floor_ms: float | None = None, sequential_hops: int = 3) -> str:
+    """What the hops cost, where it goes, and what would close the gap to the monolith; with
+    a hop's floor where it was measured (make bench's)."""
     wirings = hops["wirings"]
     monolith, micro = wirings["monolith"], wirings["micro"]
     tax = micro["untraced_latency_ms"]["median"] - monolith["untraced_latency_ms"]["median"]
@@ -429,11 +454,16 @@ def conclusion(hops: dict, hop_floor_ms: float, sequential_hops: int) -> str:
     }
     largest = sorted(hop_parts, key=hop_parts.get, reverse=True)
     total = sum(hop_parts.values())
+    floor = (
+        f"; each hop's floor (a call to `/livez`) is {hop_floor_ms:.2f} ms, "
+        f"{sequential_hops * hop_floor_ms:.1f} ms for all"
+        if hop_floor_ms is not None
+        else ""
+    )
     return (
         f"Untraced, the microservices' {sequential_hops} sequential hops add {tax:.1f} ms to a "
-        f"prediction's mean latency at {hops['rate']:g}/s; each hop's floor (a call to "
-        f"`/livez`) is {hop_floor_ms:.2f} ms, {sequential_hops * hop_floor_ms:.1f} ms for all. "
-        f"Traced, the hops' parts come to {total:.1f} ms: most of it is "
+        f"prediction's mean latency at {hops['rate']:g}/s{floor}. Traced, the hops' parts "
+        f"come to {total:.1f} ms: most of it is "
         f"{largest[0].removeprefix('hop: ')} ({hop_parts[largest[0]]:.1f} ms) and "
         f"{largest[1].removeprefix('hop: ')} ({hop_parts[largest[1]]:.1f} ms), not encoding "
         f"or decoding JSON ({hop_parts.get(HOP_ENCODE, 0) + hop_parts.get(HOP_ANSWER, 0):.2f} "

@@ -18,12 +18,15 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shutil
+import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from lab.bench import hops
 from lab.experiments import model_cost
 from lab.experiments.budget import UNLIMITED_EDGE, Budget
 from lab.experiments.calibration import calibrate
@@ -94,6 +97,9 @@ class Plan:
     monolith_replicas: tuple[int, ...]
     micro_splits: tuple[str, ...]  # names of scaling.MICRO_SPLITS
     network_widths: tuple[int, ...]  # heavier models for the model-cost experiment
+    hop_rate: float  # the hop tax's steady rate, predictions a second (lab/bench/hops.py)
+    hop_seconds: float  # each of its runs
+    hop_rounds: int  # alternating the wirings
 
 
 PLANS = {
@@ -130,6 +136,9 @@ PLANS = {
         monolith_replicas=(1, 2, 3),
         micro_splits=("one of each", "2 inference", "2 gateways"),
         network_widths=(1024, 2048),
+        hop_rate=40,
+        hop_seconds=8,
+        hop_rounds=5,
     ),
     "quick": Plan(
         repeats=1,
@@ -169,6 +178,9 @@ PLANS = {
         monolith_replicas=(1, 2),
         micro_splits=("one of each",),
         network_widths=(1024,),
+        hop_rate=20,
+        hop_seconds=2,
+        hop_rounds=2,  # two points of CPU each round (a run, an idle window): four to fit
     ),
 }
 
@@ -238,6 +250,9 @@ def run(plan: Plan, out: Path, command: str, only: tuple[str, ...], cells: Cells
         results |= deployment_experiments(arch, plan, raw / arch, budget, cells, only, results)
     if "model_cost" in only:
         results["model_cost"] = model_cost_summary(results.pop("models"), plan)
+    if "hops" in only:
+        log("the hop tax, both wirings as local processes")
+        results["hops"] = cells.get("hops", lambda: hop_tax(plan))
     results["finished"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
     return results
 
@@ -491,6 +506,21 @@ def model_costs(
     deployment.overrides = []
     deployment.environment.pop("CHURNLAB_MODEL_HOST_DIR", None)
     return figures
+
+
+def hop_tax(plan: Plan) -> dict:
+    """The hop tax (lab/bench/hops.py) as `make bench` measures it, on local processes: on
+    Compose's internal network the spans could reach no receiver here. Or why it was not run."""
+    from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
+
+    if shutil.which("haproxy") is None:
+        return {"error": "no haproxy here for the local processes' edge (scripts/install-tools.sh)"}
+    record = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")[0]
+    with tempfile.TemporaryDirectory() as scratch:
+        return hops.measure(
+            record, Path(scratch), plan.hop_rate, plan.hop_seconds, plan.hop_rounds,
+            **UNLIMITED_EDGE,
+        )  # fmt: skip
 
 
 def _networks(plan: Plan) -> dict[str, Path]:

@@ -15,6 +15,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
+from lab.bench import hops
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
 from lab.experiments.calibration import held, held_up_to
 from lab.experiments.capacity import describe
@@ -24,7 +25,18 @@ COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
 LABELS = {"monolith": "monolith", "micro": "microservices"}
 ARCHES = ("monolith", "micro")
 # Every experiment of `make compare` (each a section here).
-EXPERIMENTS = ("calibration", "capacity", "cost", "loops", "faults", "scaling", "model_cost")
+EXPERIMENTS = (
+    "calibration", "capacity", "cost", "loops", "faults", "scaling", "model_cost", "hops",
+)  # fmt: skip
+HOPS_HEADER = ["figure", "monolith / microservices"]
+HOPS_INTRO = (
+    "Where a prediction's time goes (lab/bench/hops.py): both wirings as local processes, every "
+    "request traced and every span kept, at a steady open-loop rate in rounds alternating the "
+    "wirings; each answer's latency split by its spans and the edge's timers, each part a "
+    "round's mean, shown as the median of the rounds. Untraced twins in the same rounds give "
+    "the latency without tracing and each process's CPU per prediction (its regression's slope "
+    "and 95% interval). Not on the Compose budget: on this machine's CPUs, as make bench runs."
+)
 FAULT_HEADER = [
     "deployment",
     "fault",
@@ -582,6 +594,8 @@ def conclusions(results: dict) -> list[str]:
         lines.append(loops_conclusion(results["loops"]))
     if "model_cost" in results:
         lines.append(model_conclusion(results["model_cost"]["crossover"]))
+    if "hops" in results:
+        lines.append(hops_conclusion(results["hops"]))
     if "faults" in results:
         counted = [f["records_lost"] for f in results["faults"] if "records_lost" in f]
         uncounted = len(results["faults"]) - len(counted)
@@ -590,6 +604,16 @@ def conclusions(results: dict) -> list[str]:
             + (f" ({uncounted} fault run(s) could not be counted)." if uncounted else ".")
         )
     return lines
+
+
+def hops_conclusion(measured: dict) -> str:
+    if "error" in measured:
+        return f"The hop tax was not measured: {measured['error']}"
+    return hops.conclusion(measured)
+
+
+def hop_rows(measured: dict) -> list[list[str]]:
+    return [] if "error" in measured else [list(row) for row in hops.rows(measured)]
 
 
 def capacity_conclusion(capacity: dict) -> str:
@@ -703,6 +727,9 @@ def summary_markdown(results: dict) -> str:
         parts.append(markdown_table(MODEL_HEADER, model_rows(results)))
     if "calibration" in results:
         parts.append(markdown_table(CALIBRATION_HEADER, calibration_rows(results["calibration"])))
+    if hop_rows(results.get("hops", {"error": ""})):
+        parts.append(HOPS_INTRO)
+        parts.append(markdown_table(HOPS_HEADER, hop_rows(results["hops"])))
     parts.append("\n".join(f"- {line}" for line in conclusions(results)))
     notes = validity_notes(results)
     if notes:
@@ -811,6 +838,13 @@ run.</p>
 what the generator sent of what was due, how late, and at what CPU. Above the highest rate it
 held here, a capacity rests on its own trials' generator checks alone.</p>
 {_html_table(CALIBRATION_HEADER, calibration_rows(results["calibration"]))}"""
+        )
+    if hop_rows(results.get("hops", {"error": ""})):
+        sections.append(
+            f"""<h2>The hop tax: where a prediction's time goes</h2>
+<p>{html.escape(HOPS_INTRO)}</p>
+{_html_table(HOPS_HEADER, hop_rows(results["hops"]))}
+{img("each wiring's latency, part by part", png(hops.plot(results["hops"])))}"""
         )
     notes = "".join(f"<p class='invalid'>{html.escape(n)}</p>" for n in validity_notes(results))
     page = f"""<!doctype html>

@@ -6,25 +6,17 @@ each process's CPU per prediction comes out of the lab's regression."""
 from __future__ import annotations
 
 from lab.bench import hops
-from lab.load.otlp import otlp_receiver
-from runtimes.http import wait_predicting
 from tests.conftest import TEST_SETTINGS
 
 
 def test_the_split_accounts_for_each_wirings_latency(
-    local_monolith, local_micro, tmp_path_factory, record_body
+    local_monolith, local_micro, tmp_path, record_body
 ):
-    with (
-        otlp_receiver() as receiver,
-        hops.traced_wirings(
-            lambda name: tmp_path_factory.mktemp(f"hops-{name}"), receiver,
-            **TEST_SETTINGS, OTEL_BSP_SCHEDULE_DELAY="200",
-        ) as traced,
-    ):  # fmt: skip
-        for deployment in traced.values():
-            wait_predicting(deployment.url, record_body)
-        untraced = {"monolith": local_monolith, "micro": local_micro}
-        figures = hops.hop_tax(record_body, traced, untraced, receiver, 20, 3, 2)
+    figures = hops.measure(
+        record_body, tmp_path, rate=20, seconds=3, rounds=2,
+        untraced={"monolith": local_monolith, "micro": local_micro},
+        **TEST_SETTINGS, OTEL_BSP_SCHEDULE_DELAY="200",
+    )  # fmt: skip
     for name, wiring in figures["wirings"].items():
         assert wiring["split"] == wiring["sent"] == 2 * 60, name
         assert wiring["attributed"]["min"] >= 0.9, (name, wiring["parts_ms"])

@@ -44,7 +44,7 @@ def test_the_report_has_every_section_and_plot(report, results):
     page = (report / "compare.html").read_text()
     # a timeline for each fault and load with a run applied
     timelines = [g for g in fault_groups(results["faults"]) if any("error" not in f for f in g)]
-    assert page.count('class="plot"') == 4 + len(timelines)
+    assert page.count('class="plot"') == 5 + len(timelines)
     for heading in (
         "Capacity and cost",
         "Closed loop against open loop",
@@ -52,6 +52,7 @@ def test_the_report_has_every_section_and_plot(report, results):
         "<h2>Faults</h2>",
         "When do the microservices pay?",
         "The generator against a null endpoint",
+        "The hop tax: where a prediction's time goes",
     ):
         assert heading in page
     summary = (report / "summary.md").read_text()
@@ -183,6 +184,15 @@ def test_the_report_renders_in_a_browser(report, results, browser):
     browser.get((report / "compare.html").as_uri())
     plots = browser.find_elements("css selector", "img.plot")
     applied = [f for f in results["faults"] if "error" not in f]
-    assert len(plots) == 4 + len(applied)
+    assert len(plots) == 5 + len(applied)
     decoded = [browser.execute_script("return arguments[0].naturalWidth", plot) for plot in plots]
     assert all(width > 300 for width in decoded), decoded
+
+
+def test_the_hop_tax_splits_every_traced_prediction_of_both_wirings(results):
+    wirings = results["hops"]["wirings"]
+    assert set(wirings) == {"monolith", "micro"}
+    for name, wiring in wirings.items():
+        assert wiring["split"] == wiring["sent"] > 0, name
+        hop_parts = {part for part in wiring["parts_ms"] if part.startswith("hop:")}
+        assert bool(hop_parts) == (name == "micro"), (name, hop_parts)

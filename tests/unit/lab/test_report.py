@@ -8,10 +8,11 @@ import json
 import jsonschema
 import pytest
 
+from lab.bench import hops
 from lab.experiments.capacity import summarise
 from lab.experiments.cost import fit
 from lab.experiments.report import rewrite_reports, summary_markdown, write_reports
-from lab.stats import ratio_interval
+from lab.stats import ratio_interval, spread
 from runtimes.paths import ROOT
 
 SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
@@ -111,6 +112,45 @@ def fault(
         "timeline": {"ok": [10, 10, 0, 10], "failed": [0, 0, 10, 0]},
         "fault_window_s": [1.0, 3.0],
         "generator": GENERATOR,
+    }
+
+
+def hop_tax() -> dict:
+    """Both wirings' split, as lab/bench/hops.py summarises it, from made-up parts (ms)."""
+
+    def wiring(parts: dict[str, float], untraced: float, cpu: dict[str, float]) -> dict:
+        latency = sum(parts.values())
+        return {
+            "sent": 100,
+            "split": 100,
+            "latency_ms": spread([latency, latency]),
+            "untraced_latency_ms": spread([untraced, untraced]),
+            "parts_ms": {part: spread([ms, ms]) for part, ms in parts.items()},
+            "attributed": spread([1 - parts[hops.UNSEEN] / latency] * 2),
+            "cpu_ms_per_prediction": {
+                name: {"ms_per_record": ms, "ms_per_record_interval": [ms * 0.9, ms * 1.1]}
+                for name, ms in cpu.items()
+            },
+        }
+
+    shared = {hops.EDGE: 0.1, hops.PARSE: 0.1, hops.COMPUTE: 0.5, hops.COMMIT: 1.0}
+    hop = {
+        hops.HOP_CLIENT: 2.0, hops.HOP_ENCODE: 0.05, hops.HOP_WIRE: 5.0, hops.HOP_DECODE: 0.3,
+        hops.HOP_SERVE: 4.0, hops.HOP_ANSWER: 0.1,
+    }  # fmt: skip
+    return {
+        "rate": 40,
+        "seconds": 8,
+        "wirings": {
+            "monolith": wiring(
+                {**shared, hops.RESPOND: 1.0, hops.UNSEEN: 0.1}, 2.5, {"monolith": 3.0, "all": 3.3}
+            ),
+            "micro": wiring(
+                {**shared, **hop, hops.RESPOND: 1.0, hops.UNSEEN: 0.2},
+                10.0,
+                {"gateway": 5.0, "all": 11.0},
+            ),
+        },
     }
 
 
@@ -259,6 +299,7 @@ def results() -> dict:
             ],
             "crossover": {"model_us": 15_000.0, "extrapolated": True},
         },
+        "hops": hop_tax(),
     }
 
 
@@ -329,9 +370,9 @@ def test_the_html_report_embeds_every_plot(results, tmp_path):
         "With equal redundancy: monolith: monolith x2; "
         "microservices: features x2, gateway x2, inference x2." in page
     )
-    # latency, loops, scaling, model cost, and one timeline per applied fault and load
-    assert page.count('class="plot"') == 4 + 4
-    assert page.count("data:image/png;base64,") == 8
+    # latency, loops, scaling, model cost, the hop tax, one timeline per applied fault and load
+    assert page.count('class="plot"') == 5 + 4
+    assert page.count("data:image/png;base64,") == 9
     assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
 
 
@@ -345,7 +386,7 @@ def test_the_html_report_adds_the_swarm_results_measured_beside_it(results, tmp_
     write_reports(results, tmp_path)
     page = (tmp_path / "compare.html").read_text()
     assert 'alt="capacity by node count"' in page
-    assert page.count("data:image/png;base64,") == 8 + 1
+    assert page.count("data:image/png;base64,") == 9 + 1
     assert "| micro | kill node-2 | 0 / 0 |" in page
 
 
@@ -428,3 +469,26 @@ def test_a_fault_s_timelines_at_two_loads_are_told_apart(monkeypatch):
     report.fault_plot(fault("monolith", "kill monolith", load=("relative", 100.0, 1)))
     assert titles[0] != titles[1]
     assert titles[1].endswith("relative load 100/s")
+
+
+def test_the_hop_tax_is_tabled_part_by_part_and_its_largest_parts_named(results):
+    summary = summary_markdown(results)
+    assert "| hop tax, monolith / micro: mean latency traced, ms | 2.80 / 14.35 |" in summary
+    assert "| — hop: network, queue, stage's gunicorn, ms | - / 5.00 |" in summary
+    assert "| — share of the latency the split attributes | 96.4% / 98.6% |" in summary
+    assert "| — CPU per prediction, gateway, ms (95% interval) | - / 5.00 (4.50 to 5.50) |" in (
+        summary
+    )
+    assert (
+        "Untraced, the microservices' 3 sequential hops add 7.5 ms to a prediction's mean "
+        "latency at 40/s. Traced, the hops' parts come to 11.4 ms: most of it is network, "
+        "queue, stage's gunicorn (5.0 ms) and stage's framework (4.0 ms)" in summary
+    )
+
+
+def test_a_hop_tax_not_measured_says_why_and_tables_nothing(results):
+    results["hops"] = {"error": "no haproxy here"}
+    jsonschema.validate(results, SCHEMA)
+    summary = summary_markdown(results)
+    assert "The hop tax was not measured: no haproxy here" in summary
+    assert "hop tax, monolith / micro" not in summary
