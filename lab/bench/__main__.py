@@ -570,7 +570,9 @@ def main() -> None:
         base = Path(scratch)
         figures["inprocess"] = inprocess_figures(records, base)
         figures["durability"] = log_durability_figures(records, base)
-        with local_deployment("monolith", base / "monolith", **UNLIMITED_EDGE) as monolith:
+        with local_deployment(
+            "monolith", base / "monolith", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="none"
+        ) as monolith:
             figures["http"] = http_figures(records[0], monolith, args.seconds, args.rounds)
             if not args.no_mlflow:
                 figures["mlflow"] = mlflow_figures(records[0], monolith, args.seconds, args.rounds)

@@ -34,7 +34,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
-from http.client import HTTPConnection
+from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -44,25 +44,24 @@ from lab.experiments.cost import fit
 from lab.load.cpu import tree_cpu_seconds
 from lab.load.otlp import CLIENT, SERVER, Received, otlp_receiver, traces_by_request
 from lab.stats import in_turns, spread
-from runtimes.http import wait_for
 from runtimes.local import LocalDeployment, local_deployment
 
 EDGE = "edge: queue and connect"
-EDGE_TO_APP = "edge to app: loopback, gunicorn, Flask's request"
+EDGE_TO_APP = "edge to app: loopback, gunicorn reading and writing"
 PARSE = "parse and validate"
 COMPUTE = "compute: features and model"
 ACCEPT = "record: accept"
 COMMIT = "record: log commit"
-RESPOND = "app: route and respond"
-HOP_CLIENT = "hop: stage client"
+RESPOND = "app: its own (routing, the answer, the response)"
+HOP_CLIENT = "hop: stage client's own (replica, retry, breaker, metrics)"
 HOP_ENCODE = "hop: encode"
-HOP_WIRE = "hop: network, queue, stage's gunicorn"
+HOP_WIRE = "hop: the call beyond the stage (HTTP both ends, loopback, queues)"
 HOP_DECODE = "hop: stage's decode and validate"
-HOP_SERVE = "hop: stage's framework"
+HOP_SERVE = "hop: stage's framework (Flask, middleware, response)"
 HOP_ANSWER = "hop: decode the answer"
 FLOOR = "client and edge's floor (its null endpoint)"
 UNSEEN = "unattributed"
-LATE = "generator: late to send"
+LATE = "generator: late to send (its sleep, or its last answer)"
 # In the order a prediction meets them, which is the order the bars stack in.
 PARTS = (
     LATE, FLOOR, EDGE, EDGE_TO_APP, PARSE, HOP_CLIENT, HOP_ENCODE, HOP_WIRE, HOP_DECODE, HOP_SERVE,
@@ -104,16 +103,22 @@ def open_loop(
                 time.sleep(max(0.0, planned - time.perf_counter()))
                 request_id = f"hop-{uuid.uuid4().hex}"
                 sent = time.perf_counter()
-                connection.request(
-                    "POST", path, body=body,
-                    headers={"Content-Type": "application/json", "X-Request-ID": request_id},
-                )  # fmt: skip
-                answer = connection.getresponse()
-                answer.read()
+                try:
+                    connection.request(
+                        "POST", path, body=body,
+                        headers={"Content-Type": "application/json", "X-Request-ID": request_id},
+                    )  # fmt: skip
+                    answer = connection.getresponse()
+                    answer.read()
+                    status, timed = answer.status, answer.getheader("Server-Timing", "")
+                except (OSError, HTTPException):  # counted as failed; the next call reconnects
+                    connection.close()
+                    status, timed = 0, ""
                 done = time.perf_counter()
-                timings = server_timing.durations(answer.getheader("Server-Timing", ""))
                 late, latency = (sent - planned) * 1000, (done - planned) * 1000
-                answers.append(Answer(request_id, latency, late, answer.status, timings))
+                answers.append(
+                    Answer(request_id, latency, late, status, server_timing.durations(timed))
+                )
         finally:
             connection.close()
 
@@ -162,7 +167,7 @@ def _part(span: dict, root: dict, children: list[dict]) -> str:
     if name == "log commit":
         return COMMIT
     if name == "compute":
-        return ACCEPT if span["service"] == "ingest" else COMPUTE
+        return COMPUTE
     if name in STAGES and any(child["kind"] == CLIENT for child in children):
         return HOP_CLIENT
     if name == "ingest":
@@ -173,22 +178,35 @@ def _part(span: dict, root: dict, children: list[dict]) -> str:
 
 
 def complete(spans: list[dict], services: set[str]) -> bool:
-    """Whether every service of the wiring has sent its part of this trace."""
-    return {span["service"] for span in spans} >= services
+    """Whether the trace is whole: one root, a server span, and the server span of every
+    service of the wiring. A process exports a span after its children (they end first), so a
+    service's server span there means all of its part is there too."""
+    ids = {span["id"] for span in spans}
+    roots = [span for span in spans if span["parent"] not in ids]
+    served = {span["service"] for span in spans if span["kind"] == SERVER}
+    return len(roots) == 1 and roots[0]["kind"] == SERVER and served >= services
+
+
+def splittable(answer: Answer) -> bool:
+    """Answered by the app, with the edge's timers: an answer the split can account for."""
+    return answer.status == 200 and all(name in answer.timings for name in EDGE_TIMERS)
 
 
 def round_means(answers: list[Answer], floor: list[Answer], traces: dict[str, list[dict]]) -> dict:
-    """One round's mean of each part over its answered and fully traced predictions, the
-    time outside the edge's timers less the floor: the same calls' mean latency, less the
-    sender's lateness, at the edge's null endpoint (the client, the loopback both ways, and the
-    edge reading the call and writing an answer)."""
-    served = [a for a in answers if a.status == 200 and a.request_id in traces]
+    """One round's mean of each part over its answered and fully traced predictions. The time
+    outside the edge's timers, less the floor, is what is left unattributed: the floor is a
+    separate run at the same rate and body to the edge's null endpoint (the client, the
+    loopback both ways, the edge reading a call and writing an answer), its mean latency less
+    the sender's lateness."""
+    served = [a for a in answers if splittable(a) and a.request_id in traces]
     totals: Counter[str] = Counter()
     for answer in served:
         totals.update(split(traces[answer.request_id], answer))
+    floor_ms = [a.latency_ms - a.late_ms for a in floor if a.status == 200]
+    if served and floor_ms:
+        totals[FLOOR] = len(served) * statistics.fmean(floor_ms)
+        totals[UNSEEN] -= totals[FLOOR]
     count = max(len(served), 1)
-    totals[FLOOR] = count * statistics.fmean(a.latency_ms - a.late_ms for a in floor)
-    totals[UNSEEN] -= totals[FLOOR]
     return {
         "sent": len(answers),
         "split": len(served),
@@ -232,17 +250,18 @@ def traced_wirings(
 ) -> Iterator[dict[str, LocalDeployment]]:
     """Both wirings as local processes (each in the directory `place` gives), every request
     traced to `receiver`, and the edge's null endpoint on for the floor."""
+    # Every trace, whatever the shell says (the live view's docs suggest a sampler there),
+    # each service under its own name, sent within 200 ms of its end.
+    traced_settings = {
+        **settings, "EDGE_NULL_ENDPOINT": "1", "OTEL_TRACES_EXPORTER": "otlp",
+        "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT": receiver.url, "OTEL_TRACES_SAMPLER": "always_on",
+        "OTEL_SERVICE_NAME": "", "OTEL_SDK_DISABLED": "false", "OTEL_BSP_SCHEDULE_DELAY": "200",
+    }  # fmt: skip
     with ExitStack() as stack:
-        traced = {
-            name: stack.enter_context(
-                local_deployment(
-                    name, place(name), **settings, EDGE_NULL_ENDPOINT="1",
-                    OTEL_TRACES_EXPORTER="otlp", OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=receiver.url,
-                )
-            )
+        yield {
+            name: stack.enter_context(local_deployment(name, place(name), **traced_settings))
             for name in WIRINGS
-        }  # fmt: skip
-        yield traced
+        }
 
 
 def measure(
@@ -260,7 +279,9 @@ def measure(
         receiver = stack.enter_context(otlp_receiver())
         if untraced is None:
             untraced = {
-                name: stack.enter_context(local_deployment(name, base / name, **settings))
+                name: stack.enter_context(
+                    local_deployment(name, base / name, **settings, OTEL_TRACES_EXPORTER="none")
+                )
                 for name in WIRINGS
             }
         traced = stack.enter_context(
@@ -289,9 +310,10 @@ def hop_tax(
     rounds: int,
 ) -> dict:
     """Each wiring's split, traced, and its untraced twin's latency and CPU, in rounds that
-    alternate over the wirings (ABBA). Within each: the traced run, the untraced one and an
-    idle window of the untraced, whose CPU points give each process's marginal CPU per
-    prediction by the lab's regression, free of the background an idle process spends."""
+    alternate over the wirings (ABBA). Within each: the traced run, the floor's run, the
+    untraced one and an idle window of the untraced as long, whose CPU points give each
+    process's CPU per prediction at this rate above what it spends idle (the lab's regression
+    of utilization on throughput, over two rates a round)."""
     services = {"monolith": {"monolith"}, "micro": {"gateway", *STAGES}}
     runs = {wiring: Runs() for wiring in traced}
     for wiring in traced:  # a first run each: connections opened, caches warm
@@ -309,26 +331,38 @@ def hop_tax(
                 return into
 
             kept.points.append(utilization(twin, run))
-            kept.points.append(utilization(twin, idle(seconds / 2)))
-    sent = {a.request_id for kept in runs.values() for answers in kept.traced for a in answers}
-
-    def traced_enough() -> bool:
-        traces = traces_by_request(receiver.spans)
-        return sum(request_id in traces for request_id in sent) >= 0.99 * len(sent)
-
-    wait_for(traced_enough, "the runs' traces", 60)
-    traces = traces_by_request(receiver.spans)
+            kept.points.append(utilization(twin, idle(seconds)))
+    whole = wait_whole(receiver, runs, services)
     return {
         "rate": rate,
         "seconds": seconds,
-        "wirings": {
-            wiring: summarise(
-                kept,
-                {id_: spans for id_, spans in traces.items() if complete(spans, services[wiring])},
-            )
-            for wiring, kept in runs.items()
-        },
+        "wirings": {wiring: summarise(kept, whole) for wiring, kept in runs.items()},
     }
+
+
+def wait_whole(
+    receiver: Received, runs: dict[str, Runs], services: dict[str, set[str]], timeout: float = 60
+) -> dict[str, list[dict]]:
+    """The traces of every splittable answer, once each is whole or `timeout` has passed: those
+    still short then are not split, and the summary's `split` below `sent` says how many."""
+    wanted = {
+        answer.request_id: services[wiring]
+        for wiring, kept in runs.items()
+        for answers in kept.traced
+        for answer in answers
+        if splittable(answer)
+    }
+    deadline = time.monotonic() + timeout
+    while True:
+        traces = traces_by_request(receiver.spans)
+        whole = {
+            request_id: traces[request_id]
+            for request_id, wiring_services in wanted.items()
+            if request_id in traces and complete(traces[request_id], wiring_services)
+        }
+        if len(whole) == len(wanted) or time.monotonic() > deadline:
+            return whole
+        time.sleep(0.5)
 
 
 def mean_latency(answers: list[Answer]) -> float:
@@ -337,12 +371,18 @@ def mean_latency(answers: list[Answer]) -> float:
 
 
 def summarise(runs: Runs, traces: dict[str, list[dict]]) -> dict:
-    """Over the rounds: each part's median (with its range), the traced and untraced latency,
-    the share the split attributes; and each process's marginal CPU per prediction (ms, the
-    regression's slope with its interval), every process's together under `all`."""
+    """Over the rounds that split anything: each part's mean (the parts' means add up to the
+    latency's) with the rounds' median, interval and range; the traced and untraced latency;
+    the share attributed (1 less what is left unattributed, either way, over the latency); and
+    each process's CPU per prediction (ms, the regression's slope with its interval), every
+    process's together under `all`."""
     means = [
-        round_means(answers, floor, traces)
-        for answers, floor in zip(runs.traced, runs.floor, strict=True)
+        mean
+        for mean in (
+            round_means(answers, floor, traces)
+            for answers, floor in zip(runs.traced, runs.floor, strict=True)
+        )
+        if mean["split"]
     ]
     parts = sorted({part for mean in means for part in mean["parts_ms"]}, key=_order)
     throughput = [rate for rate, _ in runs.points]
@@ -351,19 +391,29 @@ def summarise(runs: Runs, traces: dict[str, list[dict]]) -> dict:
         name: fit(throughput, [busy.get(name, 0.0) for _, busy in runs.points]) for name in programs
     }
     cpu["all"] = fit(throughput, [sum(busy.values()) for _, busy in runs.points])
-    return {
-        "sent": sum(mean["sent"] for mean in means),
+    summary = {
+        "sent": sum(len(answers) for answers in runs.traced),
         "split": sum(mean["split"] for mean in means),
-        "latency_ms": spread([mean["latency_ms"] for mean in means]),
-        "untraced_latency_ms": spread([mean_latency(answers) for answers in runs.untraced]),
-        "parts_ms": {
-            part: spread([mean["parts_ms"].get(part, 0.0) for mean in means]) for part in parts
-        },
-        "attributed": spread(
-            [1 - mean["parts_ms"].get(UNSEEN, 0.0) / mean["latency_ms"] for mean in means]
-        ),
+        "rounds": len(means),
         "cpu_ms_per_prediction": cpu,
     }
+    if not means:
+        return summary
+    return summary | {
+        "latency_ms": figure([mean["latency_ms"] for mean in means]),
+        "untraced_latency_ms": figure([mean_latency(answers) for answers in runs.untraced]),
+        "parts_ms": {
+            part: figure([mean["parts_ms"].get(part, 0.0) for mean in means]) for part in parts
+        },
+        "attributed": figure(
+            [1 - abs(mean["parts_ms"].get(UNSEEN, 0.0)) / mean["latency_ms"] for mean in means]
+        ),
+    }
+
+
+def figure(values: list[float]) -> dict:
+    """The rounds' mean beside their median, interval and range (lab.stats.spread)."""
+    return {"mean": round(statistics.fmean(values), 4), **spread(values)}
 
 
 def _order(part: str) -> int:
@@ -371,45 +421,44 @@ def _order(part: str) -> int:
 
 
 def plot(hops: dict):
-    """One stacked bar per wiring: each part's median (ms) in the order a prediction meets it,
+    """One stacked bar per wiring: each part's mean (ms) in the order a prediction meets it,
     the untraced twin's mean latency marked on it. A matplotlib figure, for its caller to save."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    wirings = list(hops["wirings"])
+    wirings = {name: w for name, w in hops["wirings"].items() if "parts_ms" in w}
     figure, axes = plt.subplots(figsize=(10, 1.2 + 0.9 * len(wirings)))
     colours = plt.get_cmap("tab20")
-    for part_number, part in enumerate(PARTS):
-        widths = [hops["wirings"][w]["parts_ms"].get(part, {}).get("median", 0.0) for w in wirings]
-        lefts = [
-            sum(
-                hops["wirings"][w]["parts_ms"].get(before, {}).get("median", 0.0)
-                for before in PARTS[:part_number]
-            )
-            for w in wirings
-        ]
+    for number, part in enumerate(PARTS):
+        widths = [_mean(w["parts_ms"], part) for w in wirings.values()]
+        lefts = [sum(_mean(w["parts_ms"], p) for p in PARTS[:number]) for w in wirings.values()]
         if any(widths):
-            axes.barh(wirings, widths, left=lefts, label=part, color=colours(part_number))
-    for row, wiring in enumerate(wirings):
-        untraced = hops["wirings"][wiring]["untraced_latency_ms"]["median"]
+            axes.barh(list(wirings), widths, left=lefts, label=part, color=colours(number))
+    for row, wiring in enumerate(wirings.values()):
+        untraced = wiring["untraced_latency_ms"]["mean"]
         axes.plot([untraced] * 2, [row - 0.45, row + 0.45], color="black", linewidth=2)
-    axes.set_xlabel("ms per prediction (mean of each round, median of the rounds); | untraced")
-    axes.set_title(f"Where a prediction's time goes, traced, at {hops['rate']:g}/s")
+    axes.set_xlabel("ms per prediction, traced (mean over the rounds); | the untraced mean")
+    axes.set_title(f"Where a prediction's time goes, at {hops['rate']:g}/s")
     axes.legend(fontsize=7, ncol=3, loc="upper center", bbox_to_anchor=(0.5, -0.35))
     return figure
 
 
+def _mean(parts: dict, part: str) -> float:
+    return parts[part]["mean"] if part in parts else 0.0
+
+
 def rows(hops: dict) -> list[tuple[str, str]]:
-    """Each part's median per wiring, then the latencies, the share attributed and the CPU."""
+    """Each part's mean per wiring, then the latencies, the share attributed and the CPU."""
     wirings = hops["wirings"]
 
     def each(figure: Callable[[dict], str]) -> str:
-        return " / ".join(figure(wirings[wiring]) for wiring in wirings)
+        return " / ".join(figure(wirings[wiring]) if "parts_ms" in wirings[wiring] else "-"
+                          for wiring in wirings)  # fmt: skip
 
     def part(name: str) -> Callable[[dict], str]:
-        return lambda w: f"{w['parts_ms'][name]['median']:.2f}" if name in w["parts_ms"] else "-"
+        return lambda w: f"{w['parts_ms'][name]['mean']:.2f}" if name in w["parts_ms"] else "-"
 
     def cpu(w: dict, name: str) -> str:
         fitted = w["cpu_ms_per_prediction"].get(name)
@@ -419,60 +468,68 @@ def rows(hops: dict) -> list[tuple[str, str]]:
         return f"{fitted['ms_per_record']:.2f} ({low:.2f} to {high:.2f})"
 
     named = " / ".join(wirings)
-    found = [name for name in PARTS if any(name in w["parts_ms"] for w in wirings.values())]
+    split = [w for w in wirings.values() if "parts_ms" in w]
+    found = [name for name in PARTS if any(name in w["parts_ms"] for w in split)]
     programs = sorted({name for w in wirings.values() for name in w["cpu_ms_per_prediction"]})
     return [
-        (
-            f"hop tax, {named}: mean latency traced, ms",
-            each(lambda w: f"{_median(w, 'latency_ms')}"),
-        ),
-        ("— untraced, ms", each(lambda w: f"{_median(w, 'untraced_latency_ms')}")),
+        (f"hop tax, {named}: mean latency traced, ms", each(lambda w: _ms(w["latency_ms"]))),
+        ("— untraced, ms", each(lambda w: _ms(w["untraced_latency_ms"]))),
         *((f"— {name}, ms", each(part(name))) for name in found),
         (
-            "— share of the latency the split attributes",
-            each(lambda w: f"{w['attributed']['median']:.1%}"),
+            "— predictions split, of those sent",
+            " / ".join(f"{w['split']:,} of {w['sent']:,}" for w in wirings.values()),
+        ),
+        (
+            "— share of the latency attributed (1 less |unattributed| over the latency)",
+            each(lambda w: f"{w['attributed']['mean']:.1%}"),
         ),
         *(
-            (f"— CPU per prediction, {name}, ms (95% interval)", each(lambda w, n=name: cpu(w, n)))
+            (
+                f"— CPU per prediction at this rate above idle, {name}, ms (95% interval)",
+                " / ".join(cpu(w, name) for w in wirings.values()),
+            )
             for name in programs
         ),
     ]
 
 
-def _median(wiring: dict, figure: str) -> str:
-    return f"{wiring[figure]['median']:.2f}"
+def _ms(figure: dict) -> str:
+    return f"{figure['mean']:.2f}"
 
 
 def conclusion(hops: dict, hop_floor_ms: float | None = None, sequential_hops: int = 3) -> str:
-    """What the hops cost, where it goes, and what would close the gap to the monolith; with
-    a hop's floor where it was measured (make bench's)."""
+    """What the hops cost and where it goes, in statements the figures decide; with a hop's
+    floor where it was measured (make bench's)."""
     wirings = hops["wirings"]
-    monolith, micro = wirings["monolith"], wirings["micro"]
-    tax = micro["untraced_latency_ms"]["median"] - monolith["untraced_latency_ms"]["median"]
-    hop_parts = {
-        part: micro["parts_ms"][part]["median"] for part in HOPS if part in micro["parts_ms"]
-    }
-    largest = sorted(hop_parts, key=hop_parts.get, reverse=True)
-    total = sum(hop_parts.values())
+    if not all("parts_ms" in wiring for wiring in wirings.values()):
+        return "The hop tax split nothing: no prediction of a wiring was answered and traced."
+    micro = wirings["micro"]
+    untraced = {name: w["untraced_latency_ms"]["mean"] for name, w in wirings.items()}
+    added = {name: w["latency_ms"]["mean"] - untraced[name] for name, w in wirings.items()}
+    hop_parts = {part: _mean(micro["parts_ms"], part) for part in HOPS}
+    total = max(sum(hop_parts.values()), 1e-9)
+    largest = sorted(hop_parts, key=hop_parts.get, reverse=True)[:2]
+    payloads = sum(hop_parts[part] for part in (HOP_ENCODE, HOP_DECODE, HOP_ANSWER))
     floor = (
-        f"; each hop's floor (a call to `/livez`) is {hop_floor_ms:.2f} ms, "
-        f"{sequential_hops * hop_floor_ms:.1f} ms for all"
+        f"; a hop's floor (the gateway's client calling a stage's `/livez`) is "
+        f"{hop_floor_ms:.2f} ms, {sequential_hops * hop_floor_ms:.1f} ms for all"
         if hop_floor_ms is not None
         else ""
     )
     return (
-        f"Untraced, the microservices' {sequential_hops} sequential hops add {tax:.1f} ms to a "
-        f"prediction's mean latency at {hops['rate']:g}/s{floor}. Traced, the hops' parts "
-        f"come to {total:.1f} ms: most of it is "
-        f"{largest[0].removeprefix('hop: ')} ({hop_parts[largest[0]]:.1f} ms) and "
-        f"{largest[1].removeprefix('hop: ')} ({hop_parts[largest[1]]:.1f} ms), not encoding "
-        f"or decoding JSON ({hop_parts.get(HOP_ENCODE, 0) + hop_parts.get(HOP_ANSWER, 0):.2f} "
-        f"ms). What would close the gap: fewer hops (the model apart and the rest in-process "
-        f"keeps one of three), or a lighter server on the internal hops than gunicorn and "
-        f"Flask with their middleware (a second web stack to keep, with its own limits and "
-        f"errors); a binary encoding would save little. The stage client's "
-        f"{hop_parts.get(HOP_CLIENT, 0):.1f} ms is the price of the resilience (retries, "
-        f"breaker, choosing a live replica). Each figure is a traced run's, and tracing "
-        f"inflates it: {micro['latency_ms']['median']:.1f} ms traced against "
-        f"{micro['untraced_latency_ms']['median']:.1f} untraced."
+        f"Untraced, the microservices' {sequential_hops} sequential hops add "
+        f"{untraced['micro'] - untraced['monolith']:.1f} ms to a prediction's mean latency at "
+        f"{hops['rate']:g}/s ({untraced['micro']:.1f} against {untraced['monolith']:.1f} "
+        f"ms){floor}. Traced, the hops' parts come to {total:.1f} ms, the largest "
+        + " and ".join(
+            f"{part.removeprefix('hop: ')} ({hop_parts[part]:.1f} ms)" for part in largest
+        )
+        + f"; the payloads' encoding, decoding and validation are {payloads:.2f} ms of it "
+        f"({payloads / total:.0%}). Tracing itself adds {added['micro']:.1f} ms to the "
+        f"microservices' mean and {added['monolith']:.1f} ms to the monolith's, most of it "
+        f"inside these parts: they overstate the untraced gap by about the difference. Each "
+        f"hop removed takes its share with it (the model apart and the rest in-process keeps "
+        f"one of {sequential_hops}); a leaner server on the internal hops would cut the stage's "
+        f"framework at the price of a second web stack; the stage client's own time pays for "
+        f"choosing a live replica, retries and the breaker."
     )

@@ -1,13 +1,12 @@
 """An OTLP/HTTP traces endpoint in this process: what the deployments' OpenTelemetry SDK sends
-(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) decoded into plain spans, or taken and dropped. The bench
-and the tests read traces from it without a tracing backend."""
+(OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) kept as it came and decoded into plain spans when read, or
+taken and dropped. The bench and the tests read traces from it without a tracing backend."""
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
@@ -20,20 +19,41 @@ CLIENT = Span.SpanKind.SPAN_KIND_CLIENT
 SERVER = Span.SpanKind.SPAN_KIND_SERVER
 
 
-@dataclass
 class Received:
-    """The endpoint's URL and, where kept, every span sent to it (one dict each)."""
+    """The endpoint's URL and what was sent to it. Exports are kept undecoded while they come
+    (decoding would take the GIL from whatever this process is measuring meanwhile), and each
+    span is read once however often an export was retried."""
 
-    url: str
-    spans: list[dict] = field(default_factory=list)
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._lock = threading.Lock()
+        self._bodies: list[bytes] = []
+        self._decoded: dict[tuple[str, str], dict] = {}
+
+    def add(self, body: bytes) -> None:
+        with self._lock:
+            self._bodies.append(body)
+
+    @property
+    def spans(self) -> list[dict]:
+        """Every span received so far, one dict each."""
+        with self._lock:
+            for body in self._bodies:
+                for span in _spans(ExportTraceServiceRequest.FromString(body)):
+                    self._decoded[(span["trace"], span["id"])] = span
+            self._bodies.clear()
+            return list(self._decoded.values())
 
 
 def _spans(export: ExportTraceServiceRequest) -> Iterator[dict]:
     for resource_spans in export.resource_spans:
         service = next(
-            a.value.string_value
-            for a in resource_spans.resource.attributes
-            if a.key == "service.name"
+            (
+                a.value.string_value
+                for a in resource_spans.resource.attributes
+                if a.key == "service.name"
+            ),
+            "",
         )
         for scope_spans in resource_spans.scope_spans:
             for span in scope_spans.spans:
@@ -51,7 +71,7 @@ def _spans(export: ExportTraceServiceRequest) -> Iterator[dict]:
 
 @contextmanager
 def otlp_receiver(keep: bool = True) -> Iterator[Received]:
-    """The endpoint, for as long as the block runs; `keep=False` answers without decoding, as a
+    """The endpoint, for as long as the block runs; `keep=False` answers without keeping, as a
     collector that keeps up would, so that measuring tracing's cost does not measure this."""
     received: Received
 
@@ -59,7 +79,7 @@ def otlp_receiver(keep: bool = True) -> Iterator[Received]:
         def do_POST(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             if keep:
-                received.spans.extend(_spans(ExportTraceServiceRequest.FromString(body)))
+                received.add(body)
             answer = ExportTraceServiceResponse().SerializeToString()
             self.send_response(200)
             self.send_header("Content-Type", "application/x-protobuf")

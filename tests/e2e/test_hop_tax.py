@@ -15,10 +15,11 @@ def test_the_split_accounts_for_each_wirings_latency(
     figures = hops.measure(
         record_body, tmp_path, rate=20, seconds=3, rounds=2,
         untraced={"monolith": local_monolith, "micro": local_micro},
-        **TEST_SETTINGS, OTEL_BSP_SCHEDULE_DELAY="200",
+        **TEST_SETTINGS,
     )  # fmt: skip
     for name, wiring in figures["wirings"].items():
         assert wiring["split"] == wiring["sent"] == 2 * 60, name
+        # Every round's latency is accounted for within 10%, either way.
         assert wiring["attributed"]["min"] >= 0.9, (name, wiring["parts_ms"])
         # Each part is a duration: none is negative beyond the edge's millisecond timers.
         assert min(p["median"] for p in wiring["parts_ms"].values()) > -0.5, wiring["parts_ms"]

@@ -102,3 +102,48 @@ def test_only_answered_and_fully_traced_predictions_are_split():
 def test_a_trace_is_complete_when_every_service_of_the_wiring_sent_its_spans():
     assert hops.complete(MICRO, {"gateway", "features"})
     assert not hops.complete(MICRO, {"gateway", "features", "ingest"})
+
+
+def test_a_trace_cut_by_an_export_is_not_whole_until_its_parent_arrives():
+    """A stage's spans without the server span they hang from: two roots, not split yet."""
+    cut = [span for span in MICRO if span["name"] != "POST /v1/features"]
+    assert not hops.complete(cut, {"gateway"})
+    assert not hops.complete(MICRO[1:], {"gateway", "features"})  # the gateway's root missing
+
+
+def test_an_answer_without_the_edges_timers_or_refused_is_not_split():
+    assert hops.splittable(answer(latency_ms=7.0, late_ms=0.5, upstream_ms=5.0))
+    assert not hops.splittable(Answer("r1", 7.0, 0.0, 200, {"app": 1.0}))  # the edge answered
+    assert not hops.splittable(Answer("r1", 7.0, 0.0, 0, {}))  # the call failed
+
+
+def test_a_span_sent_twice_is_read_once():
+    """An exporter that retries a batch the receiver had taken sends its spans again."""
+    from opentelemetry.proto.collector.trace.v1.trace_service_pb2 import (
+        ExportTraceServiceRequest,
+    )
+
+    from lab.load.otlp import Received
+
+    export = ExportTraceServiceRequest()
+    spans = export.resource_spans.add().scope_spans.add()
+    one = spans.spans.add(name="compute", trace_id=b"\x01" * 16, span_id=b"\x02" * 8)
+    one.start_time_unix_nano, one.end_time_unix_nano = 1_000_000, 3_000_000
+    received = Received("http://127.0.0.1:1/v1/traces")
+    received.add(export.SerializeToString())
+    received.add(export.SerializeToString())
+    assert [(s["name"], s["ms"]) for s in received.spans] == [("compute", 2.0)]
+
+
+def test_rounds_that_split_nothing_are_left_out_of_the_figures():
+    traced = answer(latency_ms=7.0, late_ms=0.5, upstream_ms=5.0)
+    runs = hops.Runs(
+        traced=[[traced], [Answer("r9", 9.0, 0.0, 0, {})]],
+        floor=[[Answer("n1", 1.0, 0.0, 200, {})]] * 2,
+        untraced=[[Answer("u1", 5.0, 0.0, 200, {})]] * 2,
+        points=[(20.0, {"monolith": 0.1}), (0.0, {"monolith": 0.01})] * 2,
+    )
+    summary = hops.summarise(runs, traces_by_request(MONOLITH))
+    assert (summary["sent"], summary["split"], summary["rounds"]) == (2, 1, 1)
+    assert summary["latency_ms"]["mean"] == 7.0
+    assert summary["cpu_ms_per_prediction"]["monolith"]["ms_per_record"] == pytest.approx(4.5)

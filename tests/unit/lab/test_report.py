@@ -12,7 +12,7 @@ from lab.bench import hops
 from lab.experiments.capacity import summarise
 from lab.experiments.cost import fit
 from lab.experiments.report import rewrite_reports, summary_markdown, write_reports
-from lab.stats import ratio_interval, spread
+from lab.stats import ratio_interval
 from runtimes.paths import ROOT
 
 SCHEMA = json.loads((ROOT / "lab" / "experiments" / "results.schema.json").read_text())
@@ -123,10 +123,11 @@ def hop_tax() -> dict:
         return {
             "sent": 100,
             "split": 100,
-            "latency_ms": spread([latency, latency]),
-            "untraced_latency_ms": spread([untraced, untraced]),
-            "parts_ms": {part: spread([ms, ms]) for part, ms in parts.items()},
-            "attributed": spread([1 - parts[hops.UNSEEN] / latency] * 2),
+            "rounds": 2,
+            "latency_ms": hops.figure([latency, latency]),
+            "untraced_latency_ms": hops.figure([untraced, untraced]),
+            "parts_ms": {part: hops.figure([ms, ms]) for part, ms in parts.items()},
+            "attributed": hops.figure([1 - parts[hops.UNSEEN] / latency] * 2),
             "cpu_ms_per_prediction": {
                 name: {"ms_per_record": ms, "ms_per_record_interval": [ms * 0.9, ms * 1.1]}
                 for name, ms in cpu.items()
@@ -474,16 +475,24 @@ def test_a_fault_s_timelines_at_two_loads_are_told_apart(monkeypatch):
 def test_the_hop_tax_is_tabled_part_by_part_and_its_largest_parts_named(results):
     summary = summary_markdown(results)
     assert "| hop tax, monolith / micro: mean latency traced, ms | 2.80 / 14.35 |" in summary
-    assert "| — hop: network, queue, stage's gunicorn, ms | - / 5.00 |" in summary
-    assert "| — share of the latency the split attributes | 96.4% / 98.6% |" in summary
-    assert "| — CPU per prediction, gateway, ms (95% interval) | - / 5.00 (4.50 to 5.50) |" in (
+    assert f"| — {hops.HOP_WIRE}, ms | - / 5.00 |" in summary
+    assert "| — predictions split, of those sent | 100 of 100 / 100 of 100 |" in summary
+    assert "| — share of the latency attributed (1 less |unattributed| over the latency) " in (
         summary
     )
+    assert "| 96.4% / 98.6% |" in summary
     assert (
-        "Untraced, the microservices' 3 sequential hops add 7.5 ms to a prediction's mean "
-        "latency at 40/s. Traced, the hops' parts come to 11.4 ms: most of it is network, "
-        "queue, stage's gunicorn (5.0 ms) and stage's framework (4.0 ms)" in summary
+        "| — CPU per prediction at this rate above idle, gateway, ms (95% interval) "
+        "| - / 5.00 (4.50 to 5.50) |" in summary
     )
+    # The statements follow the figures: the gap, the largest hop parts, the payloads' share,
+    # and how much tracing itself added to each wiring.
+    assert "hops add 7.5 ms to a prediction's mean latency at 40/s (10.0 against 2.5 ms)" in (
+        summary
+    )
+    assert f"the largest {hops.HOP_WIRE.removeprefix('hop: ')} (5.0 ms) and " in summary
+    assert "encoding, decoding and validation are 0.45 ms of it (4%)" in summary
+    assert "Tracing itself adds 4.3 ms to the microservices' mean and 0.3 ms" in summary
 
 
 def test_a_hop_tax_not_measured_says_why_and_tables_nothing(results):
