@@ -10,10 +10,11 @@ from tests.conftest import TEST_SETTINGS
 
 
 def test_the_split_accounts_for_each_wirings_latency(
-    local_monolith, local_micro, tmp_path, record_body
+    local_monolith, local_micro, tmp_path_factory, record_body
 ):
+    # A short base: supervisord's socket path must fit a Unix socket's 108 bytes.
     figures = hops.measure(
-        record_body, tmp_path, rate=20, seconds=3, rounds=2,
+        record_body, tmp_path_factory.mktemp("hops"), rate=20, seconds=3, rounds=2,
         untraced={"monolith": local_monolith, "micro": local_micro},
         **TEST_SETTINGS,
     )  # fmt: skip
