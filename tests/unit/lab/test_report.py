@@ -221,6 +221,7 @@ def results() -> dict:
             "faults",
             "scaling",
             "model_cost",
+            "hops",
         ],
         # The generator held 100/s and 200/s against the null endpoint, not 400/s.
         "calibration": [
