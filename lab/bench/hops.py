@@ -2,25 +2,26 @@
 
 Steady open-loop runs at low load send predictions through the edge of deployments that trace
 every request (OTLP, to a receiver in this process). Each answer's latency, from its intended
-send time, is split into parts by its trace's spans and by the edge's own timers (its
-Server-Timing):
+send time, is split into parts by its trace's spans (each span's own time, less its
+children's) and by the edge's own timers (its Server-Timing):
+- the generator's lateness, and the client's and edge's floor: a separate run at the same rate
+  and body to the edge's null endpoint;
 - the edge: queueing for a server and connecting (HAProxy's Tw and Tc);
-- edge to app: the edge's wait for the answer (Tr) beyond the app's server span, which is the
-  loopback and gunicorn reading the request;
+- edge to app: the edge's wait for the answer (Tr) beyond the app's server span, the loopback
+  and gunicorn reading the request and writing the answer;
 - in the app: parsing and validating the request, compute, accepting the record and the log's
-  commit, and the app's own remainder (routing, the response);
-- each hop of the microservices: the gateway's encode; network, queueing and the stage's
-  gunicorn (the call beyond the stage's server span); the stage's decode and validate; the
-  stage's framework (its server span beyond its parts); the gateway's decode of the answer;
-  and the stage client's own bookkeeping (retries, breaker, choosing a replica);
-- outside every timer: the latency beyond the edge's, which is the client, its socket and the
-  loopback to the edge. What the split attributes is the rest: the report says its share.
+  commit, and the app's own remainder (routing, the answer, the response);
+- each hop of the microservices: the stage client's own time, the gateway's encode, the call
+  beyond the stage's server span (both ends' HTTP code, the loopback, queues), the stage's
+  decode and validate, the stage's framework (its server span beyond its parts), and the
+  gateway's decode of the answer;
+- what is left unattributed, which checks the floor against the time outside the edge.
 
-Each part's own time is its span less its children's, so the parts of one answer add up to its
-latency. The figures are means (which add up, where medians would not) per round, reported as
-the median of the rounds with their range. Traced deployments pay for their spans: untraced
-twins, run in the same rounds, give the latency without tracing and each process's CPU per
-prediction (the lab's CPU accounting: each process tree's CPU from /proc over the run).
+A prediction is split only when its trace is whole. The figures are each part's mean over the
+rounds (means add up, medians would not), beside the rounds' median, interval and range.
+Traced deployments pay for their spans: untraced twins, run in the same rounds, give the
+latency without tracing and each process's CPU per prediction at the rate, above idle (each
+process tree's CPU from /proc, regressed on throughput as the lab does).
 """
 
 from __future__ import annotations
@@ -34,6 +35,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass, field
+from functools import partial
 from http.client import HTTPConnection, HTTPException
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -71,6 +73,7 @@ HOPS = tuple(part for part in PARTS if part.startswith("hop:"))
 EDGE_TIMERS = ("edge-queue", "edge-connect", "edge-upstream")
 STAGES = ("features", "inference", "ingest")
 WIRINGS = ("monolith", "micro")
+SERVICES = {"monolith": {"monolith"}, "micro": {"gateway", *STAGES}}  # each one's server spans
 NULL_PATH = f"{NULL_PREFIX}/predict"  # needs EDGE_NULL_ENDPOINT=1
 
 
@@ -225,15 +228,15 @@ def process_cpu(deployment: LocalDeployment) -> dict[str, float]:
 
 def utilization(
     deployment: LocalDeployment, run: Callable[[], list[Answer]]
-) -> tuple[float, dict[str, float]]:
-    """Predictions answered a second over `run`, and each program's CPUs busy meanwhile: one
-    point of the lab's regression of utilization on throughput (lab/experiments/cost.py)."""
+) -> tuple[list[Answer], tuple[float, dict[str, float]]]:
+    """`run`'s answers, and one point of the lab's regression of utilization on throughput
+    (lab/experiments/cost.py): predictions answered a second, each program's CPUs busy."""
     before, started = process_cpu(deployment), time.perf_counter()
-    answered = sum(answer.status == 200 for answer in run())
+    answers = run()
     after, elapsed = process_cpu(deployment), time.perf_counter() - started
-    return answered / elapsed, {
-        name: (after[name] - before.get(name, 0.0)) / elapsed for name in after
-    }
+    answered = sum(answer.status == 200 for answer in answers)
+    busy = {name: (after[name] - before.get(name, 0.0)) / elapsed for name in after}
+    return answers, (answered / elapsed, busy)
 
 
 def idle(seconds: float) -> Callable[[], list[Answer]]:
@@ -314,7 +317,6 @@ def hop_tax(
     untraced one and an idle window of the untraced as long, whose CPU points give each
     process's CPU per prediction at this rate above what it spends idle (the lab's regression
     of utilization on throughput, over two rates a round)."""
-    services = {"monolith": {"monolith"}, "micro": {"gateway", *STAGES}}
     runs = {wiring: Runs() for wiring in traced}
     for wiring in traced:  # a first run each: connections opened, caches warm
         open_loop(traced[wiring].url, record, rate, 1)
@@ -324,15 +326,10 @@ def hop_tax(
             twin, kept = untraced[wiring], runs[wiring]
             kept.traced.append(open_loop(deployment.url, record, rate, seconds))
             kept.floor.append(open_loop(deployment.url, record, rate, seconds / 2, NULL_PATH))
-            kept.untraced.append([])
-
-            def run(url: str = twin.url, into: list[Answer] = kept.untraced[-1]) -> list[Answer]:
-                into.extend(open_loop(url, record, rate, seconds))
-                return into
-
-            kept.points.append(utilization(twin, run))
-            kept.points.append(utilization(twin, idle(seconds)))
-    whole = wait_whole(receiver, runs, services)
+            answers, loaded = utilization(twin, partial(open_loop, twin.url, record, rate, seconds))
+            kept.untraced.append(answers)
+            kept.points += [loaded, utilization(twin, idle(seconds))[1]]
+    whole = wait_whole(receiver, runs, SERVICES)
     return {
         "rate": rate,
         "seconds": seconds,
