@@ -244,3 +244,15 @@ def test_the_consoles_p99_links_to_the_traces_of_its_window(live, record_body, b
     browser.get(f"{prometheus}/consoles/churnlab.html?traces=http://example.com")
     link = browser.find_element("id", "churnlab-traces").get_attribute("href")
     assert link.startswith("http://127.0.0.1:5000/#/experiments/0/traces?"), link
+
+
+def test_the_trace_view_answers_only_its_own_host_names(live):
+    """MLflow's check against DNS rebinding, as make live starts it: a page of another site
+    that resolves its name to 127.0.0.1 gets nothing from the trace view."""
+    _, _, traces = live
+    search = f"{traces}/api/2.0/mlflow/experiments/search"
+    assert requests.get(search, params={"max_results": 1}, timeout=10).status_code == 200
+    refused = requests.get(
+        search, params={"max_results": 1}, headers={"Host": "evil.example"}, timeout=10
+    )
+    assert refused.status_code == 403
