@@ -8,8 +8,8 @@ model-card reads, each prediction with its own X-Request-ID. Two ways to send it
   arrivals, or --arrivals constant), so the dashboard's user count sets the offered rate.
   Latency counts from when a request was due, not from when it left: a server that stalls
   cannot hide it by slowing the sender (coordinated omission). A request that could not be
-  sent (too many in flight) counts as a failure; one sent late says by how much (as the
-  sending loop saw it: the wait for its greenlet to run is not in it yet, issue 15).
+  sent (too many in flight) counts as a failure; one sent late says by how much, read in
+  the call's own greenlet just before it is sent (the wait for that greenlet to run included).
   `--path-prefix /lab/null` sends the same calls to the
   edge's null endpoint (the lab's deployments only), to show the generator holds a rate.
 
@@ -161,11 +161,12 @@ def _options(parser) -> None:
 
 class ChurnCalls:
     """The calls themselves, the same for both loops. In the open loop `due` is when the call
-    should have left (latency is reported from then) and `late_ms` how much later the loop
-    handed it to its greenlet."""
+    should have left: latency is reported from then, and how late it left is read here, in the
+    call's greenlet, just before the send."""
 
-    def _post(self, path: str, body: dict, records: int, due: float | None, late_ms: float) -> None:
+    def _post(self, path: str, body: dict, records: int, due: float | None) -> None:
         request_id = uuid.uuid4().hex
+        late_ms = _late_ms(due)
         with self.client.post(
             self.options.path_prefix + path,
             json=body,
@@ -175,17 +176,24 @@ class ChurnCalls:
         ) as response:
             _account(response, due, late_ms, request_id=request_id, records=records)
 
-    def predict_one(self, due: float | None = None, late_ms: float = 0.0) -> None:
-        self._post("/v1/predict", random.choice(RECORDS), 1, due, late_ms)
+    def predict_one(self, due: float | None = None) -> None:
+        self._post("/v1/predict", random.choice(RECORDS), 1, due)
 
-    def predict_batch(self, due: float | None = None, late_ms: float = 0.0) -> None:
+    def predict_batch(self, due: float | None = None) -> None:
         body = {"records": random.sample(RECORDS, BATCH_SIZE)}
-        self._post("/v1/predict/batch", body, BATCH_SIZE, due, late_ms)
+        self._post("/v1/predict/batch", body, BATCH_SIZE, due)
 
-    def model_card(self, due: float | None = None, late_ms: float = 0.0) -> None:
+    def model_card(self, due: float | None = None) -> None:
         url = self.options.path_prefix + "/v1/model"
+        late_ms = _late_ms(due)
         with self.client.get(url, name="/v1/model", catch_response=True) as response:
             _account(response, due, late_ms)
+
+
+def _late_ms(due: float | None) -> float:
+    """How long after its due time a call is being sent: the sending loop's sleep overshooting,
+    and the wait for the call's greenlet to be run, both."""
+    return 0.0 if due is None else max(time.perf_counter() - due, 0.0) * 1000
 
 
 def _account(response, due: float | None, late_ms: float, **context) -> None:
@@ -242,7 +250,7 @@ class ChurnUser(ChurnCalls, FastHttpUser):
             if self._in_flight.full():
                 _not_sent(call.__name__, due, self.options.max_in_flight)
                 continue
-            self._in_flight.spawn(call, due, max(-ahead, 0.0) * 1000)
+            self._in_flight.spawn(call, due)
         self._in_flight.join()  # draining: every call sent ends, and is logged, before the stop
         while True:
             gevent.sleep(1)

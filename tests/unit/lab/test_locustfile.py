@@ -30,7 +30,7 @@ def test_a_call_that_could_not_be_sent_is_logged_as_a_failure_from_its_due_time(
     assert float(ms) >= 250
 
 
-PREFIXED = """
+CALLS = """
 import time
 from lab import locustfile
 
@@ -56,7 +56,10 @@ class Options:
 
 calls = locustfile.ChurnCalls()
 calls.client, calls.options = Client(), Options()
-calls.predict_one(time.perf_counter(), late_ms=3.5)
+"""
+
+PREFIXED = CALLS + """
+calls.predict_one(None)
 url, name, response = sent[0]
 print(url, name, response.request_meta["context"]["late_ms"])
 """
@@ -69,4 +72,25 @@ def test_a_prefixed_call_goes_to_the_prefixed_path_as_the_same_route():
         [sys.executable, "-c", PREFIXED], cwd=ROOT, capture_output=True, text=True, timeout=120
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["/lab/null/v1/predict", "/v1/predict", "3.5"]
+    assert done.stdout.split() == ["/lab/null/v1/predict", "/v1/predict", "0.0"]
+
+
+HELD_UP = CALLS + """
+import gevent
+due = time.perf_counter()
+call = gevent.spawn(calls.predict_one, due)  # on time when handed over, as the loop sees it
+while time.perf_counter() < due + 0.08:  # the hub held: the call's greenlet cannot run yet
+    pass
+call.join()
+print(sent[0][2].request_meta["context"]["late_ms"])
+"""
+
+
+def test_a_call_whose_greenlet_waited_to_run_is_counted_late_by_that_wait():
+    """The generator proves itself only if its lateness includes the wait for the call's
+    greenlet: under load that wait, not the sending loop's sleep, is where a schedule slips."""
+    done = subprocess.run(
+        [sys.executable, "-c", HELD_UP], cwd=ROOT, capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert float(done.stdout) >= 80
