@@ -58,11 +58,14 @@ calls = locustfile.ChurnCalls()
 calls.client, calls.options = Client(), Options()
 """
 
-PREFIXED = CALLS + """
+PREFIXED = (
+    CALLS
+    + """
 calls.predict_one(None)
 url, name, response = sent[0]
 print(url, name, response.request_meta["context"]["late_ms"])
 """
+)
 
 
 def test_a_prefixed_call_goes_to_the_prefixed_path_as_the_same_route():
@@ -75,7 +78,9 @@ def test_a_prefixed_call_goes_to_the_prefixed_path_as_the_same_route():
     assert done.stdout.split() == ["/lab/null/v1/predict", "/v1/predict", "0.0"]
 
 
-HELD_UP = CALLS + """
+HELD_UP = (
+    CALLS
+    + """
 import gevent
 due = time.perf_counter()
 call = gevent.spawn(calls.predict_one, due)  # on time when handed over, as the loop sees it
@@ -84,6 +89,7 @@ while time.perf_counter() < due + 0.08:  # the hub held: the call's greenlet can
 call.join()
 print(sent[0][2].request_meta["context"]["late_ms"])
 """
+)
 
 
 def test_a_call_whose_greenlet_waited_to_run_is_counted_late_by_that_wait():
