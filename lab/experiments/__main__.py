@@ -23,19 +23,20 @@ import tempfile
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 from lab.bench import hops
 from lab.experiments import model_cost
 from lab.experiments.budget import UNLIMITED_EDGE, Budget
 from lab.experiments.calibration import calibrate
-from lab.experiments.capacity import Method, capacity_search, summarise
+from lab.experiments.capacity import capacity_search, summarise
 from lab.experiments.cells import Cells
 from lab.experiments.cost import cpu_regression, rates_for
-from lab.experiments.failures import RESILIENCE_OFF, Fault, fault_run
+from lab.experiments.failures import RESILIENCE_OFF, fault_run
 from lab.experiments.loops import loop_cases
-from lab.experiments.report import EXPERIMENTS, write_reports
+from lab.experiments.plan import ARCHES, EXPERIMENTS, FAULTS, ONCE, PLANS, Plan
+from lab.experiments.report import write_reports
 from lab.experiments.scaling import (
     MICRO_SPLITS,
     SETTINGS,
@@ -49,141 +50,6 @@ from lab.machine import machine
 from lab.stats import ratio_interval
 from runtimes.compose import ComposeDeployment, compose_deployment
 from runtimes.http import wait_ready
-
-FAULTS = (
-    Fault("monolith", "monolith", "kill"),
-    Fault("monolith", "monolith", "pause"),
-    Fault("monolith", "monolith", "cpu"),
-    Fault("micro", "gateway", "kill"),
-    Fault("micro", "gateway", "kill-while-spooling"),
-    Fault("micro", "ingest", "kill"),
-    Fault("micro", "ingest", "pause"),
-    Fault("micro", "features", "pause"),
-    Fault("micro", "features", "blackhole"),
-    Fault("micro", "features", "crashloop"),
-    Fault("micro", "inference", "kill"),
-    Fault("micro", "inference", "pause"),
-)
-# Run again with the gateway's resilience off: where retries, breaker, ejection or spool act.
-WITHOUT_RESILIENCE = {"pause ingest", "pause features", "blackhole features", "kill inference"}
-
-
-ARCHES = ("monolith", "micro")
-ONCE = ("calibration", "loops")  # run on the monolith's deployment only
-
-
-@dataclass(frozen=True)
-class Plan:
-    repeats: int  # blocks of the headline capacity, each a fresh deployment of each architecture
-    warm_up_seconds: float  # after each fresh deployment, before anything is measured
-    capacity: Method  # how every capacity of the plan is measured
-    calibration_rates: tuple[float, ...]  # the generator against the edge's null endpoint
-    loop_users: int  # closed-loop users of the saturated closed/open pair (no think time)
-    loop_share: float  # of the saturated throughput, the moderate pair's target load
-    loop_think_seconds: float  # the moderate pair's users' mean think time
-    loop_seconds: float
-    settle_seconds: float  # left out at the start of the loops' and cost's runs
-    cost_shares: tuple[float, ...]  # of the capacity, the rates CPU is regressed over
-    cost_rates: tuple[float, ...]  # records a second to regress over without a capacity
-    cost_seconds: float  # each rate's measured window, at least
-    cost_calls: int  # in each rate's window, at least: a batch's rate can be a call a second
-    fault_rate: float  # equal absolute load: the same requests/s offered to both
-    fault_share: float  # equal relative load: this share of each one's measured capacity
-    fault_phases: tuple[float, float, float]  # before, during, after
-    fault_repeats: int  # of each kill and pause, at each load; other faults run once
-    faults: tuple[str, ...]  # labels of FAULTS
-    without_resilience: tuple[str, ...]
-    # Scaling: the deployments' configurations, each searched for its capacity
-    monolith_replicas: tuple[int, ...]
-    micro_splits: tuple[str, ...]  # names of scaling.MICRO_SPLITS
-    network_widths: tuple[int, ...]  # heavier models for the model-cost experiment
-    hop_rate: float  # the hop tax's steady rate, predictions a second (lab/bench/hops.py)
-    hop_seconds: float  # each of its runs
-    hop_rounds: int  # alternating the wirings
-
-
-PLANS = {
-    "full": Plan(
-        repeats=5,
-        warm_up_seconds=30,
-        capacity=Method(
-            slo_ms=250,
-            settle_seconds=5,
-            measure_seconds=30,
-            calls=1000,  # a p99 from 1,000 samples
-            timeout_seconds=5,  # the server's whole request budget
-            start=50,
-            limit=800,
-            floor=5,
-            resolution=0.05,
-        ),
-        calibration_rates=(50, 100, 200, 400, 800),  # the search's start up to its limit
-        loop_users=16,
-        loop_share=0.65,
-        loop_think_seconds=0.5,
-        loop_seconds=35,  # 30 s measured: over 1,000 single predictions (a batch p99 is n/a)
-        settle_seconds=5,
-        cost_shares=(0.2, 0.4, 0.6, 0.8),
-        cost_rates=(10, 20, 30, 40),
-        cost_seconds=30,
-        cost_calls=30,
-        fault_rate=40,
-        fault_share=0.5,
-        fault_phases=(10, 20, 20),
-        fault_repeats=3,
-        faults=tuple(f.label for f in FAULTS),
-        without_resilience=tuple(sorted(WITHOUT_RESILIENCE)),
-        monolith_replicas=(1, 2, 3),
-        micro_splits=("one of each", "2 inference", "2 gateways"),
-        network_widths=(1024, 2048),
-        hop_rate=40,
-        hop_seconds=8,
-        hop_rounds=5,
-    ),
-    "quick": Plan(
-        repeats=1,
-        warm_up_seconds=3,
-        capacity=Method(
-            slo_ms=250,
-            settle_seconds=1,
-            measure_seconds=2,
-            calls=450,  # enough that Poisson rarely leaves fewer than can pass (381)
-            timeout_seconds=1.5,
-            start=50,
-            limit=800,
-            floor=10,
-            resolution=0.5,  # indicative only: no p99 is quoted from so few calls
-        ),
-        calibration_rates=(100, 400),
-        loop_users=8,
-        loop_share=0.65,
-        loop_think_seconds=0.2,
-        loop_seconds=4,
-        settle_seconds=1,
-        cost_shares=(0.25, 0.5, 0.75),
-        cost_rates=(10, 20, 30),
-        cost_seconds=3,
-        cost_calls=6,
-        fault_rate=30,
-        fault_share=0.5,
-        # The fault lasts 5 s: longer than the gateway's ingest timeout (2.5 s), or a paused
-        # ingest only delays predictions, and resilience off would look as good as on.
-        fault_phases=(2, 5, 3),
-        fault_repeats=1,
-        faults=("kill monolith", "pause ingest", "kill inference"),
-        without_resilience=("pause ingest",),
-        # One configuration beyond each deployment's own, applied and searched: the monolith as
-        # 2 replicas (the microservices' "2 gateways" cost about 2 of the 17 minutes this plan
-        # ran in on 2026-12-06; the full plan has it).
-        monolith_replicas=(1, 2),
-        micro_splits=("one of each",),
-        network_widths=(1024,),
-        hop_rate=20,
-        hop_seconds=2,
-        hop_rounds=2,  # two points of CPU each round (a run, an idle window): four to fit
-    ),
-}
-
 
 _STARTED = time.monotonic()
 

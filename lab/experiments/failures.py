@@ -15,7 +15,6 @@ import time
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
@@ -30,6 +29,7 @@ from lab.experiments.analysis import (
     window,
 )
 from lab.experiments.budget import Budget, generator_check
+from lab.experiments.plan import Fault
 from lab.load.locust import (
     GENERATOR_START_SECONDS,
     steady_open_load,
@@ -47,17 +47,6 @@ RESILIENCE_OFF = {
     "CHURNLAB_EJECT_SECONDS": "0",
     "CHURNLAB_SPOOL": "false",
 }
-
-
-@dataclass(frozen=True)
-class Fault:
-    deployment: str  # monolith | micro
-    component: str  # the Compose service
-    kind: str  # a DockerFaults kind, or "kill-while-spooling"
-
-    @property
-    def label(self) -> str:
-        return f"{self.kind} {self.component}"
 
 
 def fault_run(

@@ -19,15 +19,11 @@ from lab.bench import hops
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
 from lab.experiments.calibration import held, held_up_to
 from lab.experiments.capacity import describe
+from lab.experiments.plan import ARCHES, EXPERIMENTS
 from lab.stats import overlap
 
 COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
 LABELS = {"monolith": "monolith", "micro": "microservices"}
-ARCHES = ("monolith", "micro")
-# Every experiment of `make compare` (each a section here).
-EXPERIMENTS = (
-    "calibration", "capacity", "cost", "loops", "faults", "scaling", "model_cost", "hops",
-)  # fmt: skip
 HOPS_HEADER = ["figure", "monolith / microservices"]
 HOPS_INTRO = (
     "Where a prediction's time goes (lab/bench/hops.py): both wirings as local processes, every "

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from lab.experiments.failures import Fault, applied
+from lab.experiments.failures import applied
+from lab.experiments.plan import Fault
 from runtimes.faults import DockerFaults
 from tests.e2e.docker.docker_compose import wait_healthy
 from tests.e2e.load import Load
