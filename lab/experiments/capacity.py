@@ -61,6 +61,9 @@ class Method:
     limit: float  # its highest
     floor: float  # its lowest: a capacity under it reads "< floor"
     resolution: float  # the bracket's width to stop at, as a share of its lower end
+    # A failure is decided by the majority of up to this many trials (one stall of the machine
+    # does not fail a rate); a pass stands at once. 1 takes a failure as it comes.
+    failure_trials: int = 3
 
     def __post_init__(self) -> None:
         if self.calls < CALLS_TO_PASS:
@@ -185,12 +188,13 @@ def capacity_search(
     trials: list[dict] = []
     limited_by = None
     while (rate := search.next_rate()) is not None:
-        outcomes: list[bool] = []  # a pass stands; a failure is confirmed, 2 of up to 3
+        outcomes: list[bool] = []  # a pass stands; a failure is confirmed by the majority
+        majority = method.failure_trials // 2 + 1
         while (
             passed := decide(deployment, out / f"rate-{rate:g}", budget, method, rate, trials)
         ) is not None:
             outcomes.append(passed)
-            if outcomes[0] or max(outcomes.count(True), outcomes.count(False)) == 2:
+            if outcomes[0] or max(outcomes.count(True), outcomes.count(False)) >= majority:
                 break
         if passed is None:  # the generator's limit is under `rate`: search below it
             limited_by = "generator"

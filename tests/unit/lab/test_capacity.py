@@ -131,6 +131,17 @@ def test_one_stall_does_not_fail_a_rate_but_a_confirmed_failure_does(monkeypatch
     assert all(failing.count(rate) == 2 for rate in failing)  # each failure seen twice
 
 
+def test_a_method_of_one_failure_trial_takes_a_failure_as_it_comes(monkeypatch, tmp_path):
+    """The quick plan's: fewer trials, and a stall can fail a rate (it is indicative only)."""
+    trial, tried = made_up(237)
+    monkeypatch.setattr(capacity, "trial", trial)
+    found = capacity_search(
+        None, tmp_path, None, Method(**{**METHOD.__dict__, "failure_trials": 1})
+    )
+    assert len(tried) == len({rate for rate, _ in tried})  # each rate once
+    assert found["bracket"][0] <= 237 < found["bracket"][1]
+
+
 def test_no_rate_decided_is_an_error_not_a_figure(monkeypatch, tmp_path):
     trial, _ = made_up(237, limit=10)
     monkeypatch.setattr(capacity, "trial", trial)
