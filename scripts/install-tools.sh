@@ -2,6 +2,7 @@
 # Host tools ChurnLab uses beside Python, from Debian's packages (needs root):
 #   haproxy     the edge, when a deployment runs as local processes (no Docker)
 #   wrk         make bench
+#   httperf     the second open-loop generator, cross-checking Locust in make compare
 #   prometheus  promtool, for the live view's configuration test
 #   chromium chromium-driver
 #               headless Chromium, for the tests that open the report and the live console
@@ -24,7 +25,7 @@ install_checkov() {
 declare -A command_of=([haproxy]=haproxy [wrk]=wrk [prometheus]=promtool [chromium-driver]=chromedriver
   [postgresql-15]=/usr/lib/postgresql/15/bin/initdb)
 wanted=("$@")
-[ ${#wanted[@]} -gt 0 ] || wanted=(haproxy wrk prometheus chromium chromium-driver postgresql-15 checkov)
+[ ${#wanted[@]} -gt 0 ] || wanted=(haproxy wrk httperf prometheus chromium chromium-driver postgresql-15 checkov)
 missing=()
 for package in "${wanted[@]}"; do
   if [ "$package" = checkov ]; then install_checkov; continue; fi

@@ -33,6 +33,7 @@ from lab.experiments.calibration import calibrate
 from lab.experiments.capacity import capacity_search, summarise
 from lab.experiments.cells import Cells
 from lab.experiments.cost import cpu_regression, rates_for
+from lab.experiments.crosscheck import crosscheck
 from lab.experiments.failures import RESILIENCE_OFF, fault_run
 from lab.experiments.loops import loop_cases
 from lab.experiments.plan import ARCHES, EXPERIMENTS, FAULTS, ONCE, PLANS, Plan
@@ -169,6 +170,7 @@ def deployment_experiments(
         "calibration": lambda d: calibrate(
             d, raw / "calibration", budget, plan.capacity, plan.calibration_rates
         ),
+        "crosscheck": lambda d: generators_crosscheck(d, plan, raw, budget, estimate),
         "cost": lambda d: costs(d, plan, raw, budget, estimate),
         "loops": lambda d: loop_cases(
             d, raw / "loops", budget, users=plan.loop_users, share=plan.loop_share,
@@ -205,6 +207,22 @@ def deployment_experiments(
         else:
             merged[name] = results.get(name, {}) | {arch: value}
     return merged
+
+
+def generators_crosscheck(
+    deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget, capacity: float | None
+) -> dict:
+    """Locust and httperf in turn, at shares of the capacity (or the plan's rates), or why it
+    was not run."""
+    if shutil.which("httperf") is None:
+        return {"error": "no httperf here (scripts/install-tools.sh httperf)"}
+    shares, fallback = plan.crosscheck_shares, plan.crosscheck_rates
+    rates = tuple(round(capacity * s, 1) for s in shares) if capacity else fallback
+    steps = crosscheck(
+        deployment, raw / "crosscheck", budget, rates,
+        seconds=plan.crosscheck_seconds, settle_seconds=plan.settle_seconds,
+    )  # fmt: skip
+    return {"steps": steps}
 
 
 def costs(

@@ -43,6 +43,24 @@ def percentiles(milliseconds: Iterable[float]) -> dict[str, float | int | None]:
     } | {"samples": samples}
 
 
+def binned_percentiles(histogram: dict[float, int], bin_ms: float) -> dict[str, float | int | None]:
+    """As `percentiles`, from counts in bins `bin_ms` wide (by lower edge): each percentile the
+    upper edge of the bin it falls in, so never below the true one by more than a bin."""
+    samples = sum(histogram.values())
+    found: dict[str, float | int | None] = {"samples": samples}
+    for name, percentile in (("p50_ms", 50), ("p99_ms", 99), ("p999_ms", 99.9)):
+        found[name] = None
+        if samples < QUOTABLE_FROM[name]:
+            continue
+        seen = 0
+        for lower, count in sorted(histogram.items()):
+            seen += count
+            if seen >= samples * percentile / 100:
+                found[name] = round(lower + bin_ms, 2)
+                break
+    return found
+
+
 def latency_by_route(requests: Iterable[Request]) -> dict[str, dict[str, float | int | None]]:
     """Each prediction route's percentiles apart: a batch of 50 records and a single record are
     different work, and a mix's one percentile would be neither's."""

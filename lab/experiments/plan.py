@@ -10,9 +10,10 @@ from lab.experiments.capacity import Method
 ARCHES = ("monolith", "micro")
 # Every experiment of `make compare` (each a section of the report).
 EXPERIMENTS = (
-    "calibration", "capacity", "cost", "loops", "faults", "scaling", "model_cost", "hops",
+    "calibration", "crosscheck", "capacity", "cost", "loops", "faults", "scaling", "model_cost",
+    "hops",
 )  # fmt: skip
-ONCE = ("calibration", "loops")  # run on the monolith's deployment only
+ONCE = ("calibration", "crosscheck", "loops")  # run on the monolith's deployment only
 
 
 @dataclass(frozen=True)
@@ -50,6 +51,9 @@ class Plan:
     warm_up_seconds: float  # after each fresh deployment, before anything is measured
     capacity: Method  # how every capacity of the plan is measured
     calibration_rates: tuple[float, ...]  # the generator against the edge's null endpoint
+    crosscheck_shares: tuple[float, ...]  # of the capacity: Locust and httperf in turn there
+    crosscheck_rates: tuple[float, ...]  # single predictions a second without a capacity
+    crosscheck_seconds: float  # each generator's measured window at each rate
     loop_users: int  # closed-loop users of the saturated closed/open pair (no think time)
     loop_share: float  # of the saturated throughput, the moderate pair's target load
     loop_think_seconds: float  # the moderate pair's users' mean think time
@@ -90,6 +94,9 @@ PLANS = {
             resolution=0.05,
         ),
         calibration_rates=(50, 100, 200, 400, 800),  # the search's start up to its limit
+        crosscheck_shares=(0.25, 0.5, 0.75),
+        crosscheck_rates=(50, 100, 200),
+        crosscheck_seconds=30,  # 1,000 samples for a p99 from 34/s up
         loop_users=16,
         loop_share=0.65,
         loop_think_seconds=0.5,
@@ -121,12 +128,16 @@ PLANS = {
             measure_seconds=2,
             calls=450,  # enough that Poisson rarely leaves fewer than can pass (381)
             timeout_seconds=1.5,
-            start=50,
+            start=100,  # 50/s takes 9 s for its 450 calls; a capacity under 100 is searched down to
             limit=800,
             floor=10,
             resolution=0.5,  # indicative only: no p99 is quoted from so few calls
+            failure_trials=1,
         ),
         calibration_rates=(100, 400),
+        crosscheck_shares=(0.5,),
+        crosscheck_rates=(100,),
+        crosscheck_seconds=3,
         loop_users=8,
         loop_share=0.65,
         loop_think_seconds=0.2,
@@ -142,7 +153,7 @@ PLANS = {
         # ingest only delays predictions, and resilience off would look as good as on.
         fault_phases=(2, 5, 3),
         fault_repeats=1,
-        faults=("kill monolith", "pause ingest", "kill inference"),
+        faults=("kill monolith", "pause ingest"),  # a kill and a pause: each code path once
         without_resilience=("pause ingest",),
         # One configuration beyond each deployment's own, applied and searched: the monolith as
         # 2 replicas (the microservices' "2 gateways" cost about 2 of the 17 minutes this plan

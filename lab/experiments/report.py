@@ -16,6 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lab.bench import hops
+from lab.experiments import crosscheck
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
 from lab.experiments.calibration import held, held_up_to
 from lab.experiments.capacity import describe
@@ -575,6 +576,8 @@ def conclusions(results: dict) -> list[str]:
     lines = []
     if "calibration" in results:
         lines.append(calibration_conclusion(results["calibration"]))
+    if "crosscheck" in results:
+        lines.append(crosscheck.conclusion(results["crosscheck"]))
     if "capacity" in results:
         lines.append(capacity_conclusion(results["capacity"]))
     if "cost" in results:
@@ -723,6 +726,9 @@ def summary_markdown(results: dict) -> str:
         parts.append(markdown_table(MODEL_HEADER, model_rows(results)))
     if "calibration" in results:
         parts.append(markdown_table(CALIBRATION_HEADER, calibration_rows(results["calibration"])))
+    if crosscheck.rows(results.get("crosscheck", {})):
+        parts.append(crosscheck.INTRO)
+        parts.append(markdown_table(crosscheck.HEADER, crosscheck.rows(results["crosscheck"])))
     if hop_rows(results.get("hops", {"error": ""})):
         parts.append(HOPS_INTRO)
         parts.append(markdown_table(HOPS_HEADER, hop_rows(results["hops"])))
@@ -834,6 +840,12 @@ run.</p>
 what the generator sent of what was due, how late, and at what CPU. Above the highest rate it
 held here, a capacity rests on its own trials' generator checks alone.</p>
 {_html_table(CALIBRATION_HEADER, calibration_rows(results["calibration"]))}"""
+        )
+    if crosscheck.rows(results.get("crosscheck", {})):
+        sections.append(
+            f"""<h2>Two generators, one curve</h2>
+<p>{html.escape(crosscheck.INTRO)}</p>
+{_html_table(crosscheck.HEADER, crosscheck.rows(results["crosscheck"]))}"""
         )
     if hop_rows(results.get("hops", {"error": ""})):
         sections.append(

@@ -52,6 +52,7 @@ def test_the_report_has_every_section_and_plot(report, results):
         "<h2>Faults</h2>",
         "When do the microservices pay?",
         "The generator against a null endpoint",
+        "Two generators, one curve",
         "The hop tax: where a prediction's time goes",
     ):
         assert heading in page
@@ -81,6 +82,19 @@ def test_the_generator_held_its_lowest_rate_against_the_null_endpoint(results):
         if t["generator"]["valid"]:
             assert t["within_slo"] == t["calls"] > 0, t
             assert t["verdict"] == "pass", t
+
+
+def test_a_second_generator_drew_the_same_rate_and_every_call_was_answered(results):
+    """httperf and Locust in turn at half the monolith's capacity: each sent what its schedule
+    said, each call answered, and each quotes a median from the same kind of calls."""
+    [step] = results["crosscheck"]["steps"]
+    assert step["offered_rps"] > 0
+    for name in ("locust", "httperf"):
+        figures = step[name]
+        assert figures["calls"] > 0, step
+        assert figures["success"] == 1.0, step
+        assert figures["p50_ms"] > 0, step
+    assert step["httperf"]["held"], step
 
 
 def test_every_call_due_in_a_trial_is_counted_and_the_search_brackets_capacity(results):
@@ -160,10 +174,9 @@ def test_faults_at_equal_redundancy_lose_nothing_and_resilience_keeps_answers(re
     killed = faults[("monolith", "kill monolith", True)]
     assert killed["replicas"] == {"monolith": 2}
     assert killed["routes"]["/v1/predict"]["success"] >= 0.9, killed["routes"]
-    inference = faults[("micro", "kill inference", True)]
-    assert inference["replicas"] == {"gateway": 2, "features": 2, "inference": 2}
-    assert inference["routes"]["/v1/predict"]["success"] >= 0.99, inference["routes"]
+    # (One of two inference replicas killed: test_container_micro, beside the full plan.)
     spooled = faults[("micro", "pause ingest", True)]
+    assert spooled["replicas"] == {"gateway": 2, "features": 2, "inference": 2}
     assert spooled["routes"]["/v1/predict"]["success"] >= 0.99
     without = faults[("micro", "pause ingest", False)]
     assert without["routes"]["/v1/predict"]["success"] < spooled["routes"]["/v1/predict"]["success"]

@@ -118,6 +118,19 @@ def fault(
     }
 
 
+def generator_figures(p50_ms: float) -> dict:
+    return {
+        "calls": 4500,
+        "achieved_rps": 150.0,
+        "success": 1.0,
+        "p50_ms": p50_ms,
+        "p99_ms": p50_ms * 3,
+        "samples": 4500,
+        "held": True,
+        "generator_cpu_share": 0.2,
+    }
+
+
 def hop_tax() -> dict:
     """Both wirings' split, as lab/bench/hops.py summarises it, from made-up parts (ms)."""
 
@@ -218,6 +231,7 @@ def results() -> dict:
         },
         "experiments": [
             "calibration",
+            "crosscheck",
             "capacity",
             "cost",
             "loops",
@@ -232,6 +246,17 @@ def results() -> dict:
             trial(200, True),
             {**trial(400, True), "generator": {**trial(400, True)["generator"], "valid": False}},
         ],
+        "crosscheck": {
+            "steps": [
+                {
+                    "offered_rps": rate,
+                    "locust": generator_figures(p50),
+                    "httperf": generator_figures(other),
+                    "agree": other - p50 < 1.5,
+                }
+                for rate, p50, other in ((150.0, 4.2, 5.0), (300.0, 6.1, 19.0))
+            ]
+        },
         "capacity": {
             "monolith": summarise(monolith),
             "micro": summarise(micro),
@@ -316,6 +341,8 @@ def test_results_of_the_documented_shape_pass_the_schema(results):
         lambda r: r.pop("experiments"),
         lambda r: r["faults"][0].pop("records_lost"),
         lambda r: r["faults"][0].pop("repeat"),
+        lambda r: r["crosscheck"]["steps"][0]["httperf"].pop("held"),
+        lambda r: r["crosscheck"]["steps"][0].update(agree="maybe"),
         lambda r: r["faults"][0].pop("load"),
         lambda r: r["capacity"]["micro"]["capacity_rps"].pop("flagged"),
         lambda r: r["capacity"]["monolith"]["runs"][0]["trials"][0].update(p99_ms=-1),
@@ -366,6 +393,9 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     assert "about 15.0 ms per prediction (by the lines fitted" in summary
     # The fault that could not be applied counted nothing: never passed off as 0 lost.
     assert "Records lost across every fault: 0 (1 fault run(s) could not be counted)." in summary
+    # Each generator's row at each rate, and the rate where they parted named.
+    assert "| 300/s | httperf | 4500 | 150/s | 100.0% | 19.00 ms | 57.00 ms | yes | no |" in summary
+    assert "Locust and httperf disagree at 300/s" in summary
 
 
 def test_the_html_report_embeds_every_plot(results, tmp_path):
@@ -378,6 +408,7 @@ def test_the_html_report_embeds_every_plot(results, tmp_path):
     # latency, loops, scaling, model cost, the hop tax, one timeline per applied fault and load
     assert page.count('class="plot"') == 5 + 4
     assert page.count("data:image/png;base64,") == 9
+    assert "<h2>Two generators, one curve</h2>" in page
     assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
 
 

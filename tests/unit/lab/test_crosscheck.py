@@ -1,0 +1,60 @@
+"""When two generators are said to agree, and what the report says of it."""
+
+from __future__ import annotations
+
+import pytest
+
+from lab.experiments.crosscheck import agree, conclusion, held_schedule, rows
+from lab.load.httperf import HttperfRun
+
+
+def figures(p50: float | None, p99: float | None = None, held: bool = True) -> dict:
+    return {
+        "calls": 3000,
+        "achieved_rps": 100.0,
+        "success": 1.0,
+        "p50_ms": p50,
+        "p99_ms": p99,
+        "samples": 3000,
+        "held": held,
+        "generator_cpu_share": 0.1,
+    }
+
+
+@pytest.mark.parametrize(
+    ("locust", "httperf", "verdict"),
+    [
+        (figures(4.2, 9.0), figures(5.0, 10.0), True),  # within the bin and a quarter
+        (figures(4.2), figures(9.0), False),  # medians apart
+        (figures(4.2, 9.0), figures(5.0, 30.0), False),  # tails apart
+        (figures(4.2, None), figures(5.0, 30.0), True),  # a p99 only one quotes is not compared
+        (figures(4.2, held=False), figures(5.0), None),  # Locust fell behind: no comparison
+        (figures(4.2), figures(5.0, held=False), None),
+    ],
+)
+def test_two_generators_agree_within_a_bin_and_a_quarter_when_both_held(locust, httperf, verdict):
+    assert agree({"locust": locust, "httperf": httperf}) is verdict
+
+
+def run(calls: int, seconds: float, errors: int = 0) -> HttperfRun:
+    return HttperfRun(100.0, seconds, calls, calls - errors, errors, {0.0: calls}, 0.9)
+
+
+def test_httperf_held_its_schedule_when_its_calls_took_about_their_poisson_time():
+    assert held_schedule(run(3000, 30.4), rate=100)
+    assert not held_schedule(run(3000, 45.0), rate=100)  # fell 15 s behind 30 s of calls
+    assert not held_schedule(run(3000, 30.0, errors=2), rate=100)
+
+
+def test_the_conclusion_names_the_rates_that_agreed_disagreed_and_were_not_compared():
+    steps = [
+        {"offered_rps": 100.0, "locust": figures(4), "httperf": figures(4), "agree": True},
+        {"offered_rps": 200.0, "locust": figures(4), "httperf": figures(9), "agree": False},
+        {"offered_rps": 300.0, "locust": figures(4), "httperf": figures(4), "agree": None},
+    ]
+    text = conclusion({"steps": steps})
+    assert "disagree at 200/s" in text
+    assert "Not compared at 300/s" in text
+    assert "agree at 100/s" in conclusion({"steps": steps[:1]})
+    assert len(rows({"steps": steps})) == 6  # a row per generator per rate
+    assert "not cross-checked: no httperf" in conclusion({"error": "no httperf"})
