@@ -82,8 +82,8 @@ test: model ## Run the test suite (Docker tests skip without an engine unless RE
 test-floors: model ## The tests that need no Docker, on the lowest versions pyproject.toml allows (build/floors/)
 	bash scripts/floors.sh
 
-bench: model ## Benchmark: in-process, HTTP, gateway vs monolith (+ images with Docker)
-	$(BIN)/python -m lab.bench --json reports/bench.json $$(scripts/has-docker.sh && echo --images)
+bench: model ## Benchmark: in-process, HTTP, gateway vs monolith, peers (PEERS=mlflow,mlserver,bentoml or none; + images with Docker)
+	$(BIN)/python -m lab.bench --json reports/bench.json $(if $(PEERS),--peers $(PEERS)) $$(scripts/has-docker.sh && echo --images)
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .

@@ -12,7 +12,8 @@
 4. What tracing costs the microservices: every trace sent by OTLP against traces off.
    Then the hop tax (hops.py): where a prediction's time goes on each wiring, from its trace,
    and each process's CPU per prediction; written beside the JSON as bench-hops.png too.
-5. MLflow `models serve` on the same model and record (skipped with --no-mlflow).
+5. Peers on the same model and record (lab/bench/peers/): MLflow `models serve`, MLServer and
+   BentoML, each at its own production settings (--peers chooses, or none).
 6. Image sizes and cold starts (--images; needs Docker and built images).
 
 Every HTTP figure comes from alternating rounds (wrk, 8 connections unless said), so each
@@ -30,6 +31,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import requests
+
 from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.adapters.stage_client import StageClient
 from churnlab.bootstrap import inprocess_workflow
@@ -41,6 +44,10 @@ from churnlab.domain.schema import BatchRequest, CustomerRecord
 from churnlab.domain.scores import Scores
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
 from lab.bench import hops
+from lab.bench.peers.bentoml_peer import PEER as BENTOML
+from lab.bench.peers.mlflow_peer import PEER as MLFLOW
+from lab.bench.peers.mlserver_peer import PEER as MLSERVER
+from lab.bench.peers.serving import Peer, probability, served
 from lab.experiments.budget import UNLIMITED_EDGE
 from lab.load.cpu import tree_cpu_seconds
 from lab.load.otlp import otlp_receiver
@@ -50,6 +57,7 @@ from lab.stats import in_turns, spread
 from runtimes.local import LocalDeployment, local_deployment
 
 HOPS_PLOT = "bench-hops.png"  # beside the figures' JSON
+PEERS = {peer.name.lower(): peer for peer in (MLFLOW, MLSERVER, BENTOML)}
 
 
 def median_microseconds(
@@ -383,38 +391,44 @@ def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]
     return 1000 * (client_cpu + server_cpu) / calls, 1000 * statistics.median(latencies)
 
 
-# --- 4. MLflow --------------------------------------------------------------------------------
+# --- 5. peers ---------------------------------------------------------------------------------
 
 
-def mlflow_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: int) -> dict:
-    """ChurnLab's monolith (through its edge) against `mlflow models serve` on the same model
-    and record, alternating, same machine, same wrk settings."""
-    from lab.bench.mlflow_baseline import probability, served
-
-    with served() as mlflow_url:
-        mlflow_probability = probability(mlflow_url, record)
-        mlflow_body = {"dataframe_records": [record]}
-        churnlab_rps, mlflow_rps = [], []
-        run_wrk(f"{mlflow_url}/invocations", body=mlflow_body, seconds=1)
-        for _ in range(rounds):
-            churnlab_rps.append(
-                run_wrk(
-                    f"{monolith.url}/v1/predict", body=record, seconds=seconds
-                ).requests_per_second
-            )
-            mlflow_rps.append(
-                run_wrk(
-                    f"{mlflow_url}/invocations", body=mlflow_body, seconds=seconds
-                ).requests_per_second
-            )
-    return {
-        "same_probability": round(mlflow_probability, 6),
-        "churnlab_rps": spread(churnlab_rps, 1),
-        "mlflow_rps": spread(mlflow_rps, 1),
-        "churnlab_over_mlflow": spread(
-            [c / m for c, m in zip(churnlab_rps, mlflow_rps, strict=True)], 1
-        ),
-    }
+def peer_figures(
+    record: dict, monolith: LocalDeployment, seconds: int, rounds: int, chosen: list[Peer]
+) -> dict:
+    """ChurnLab's monolith (through its edge) against each peer serving the same model and
+    record, one at a time, in rounds alternating the two (stats.in_turns), same wrk settings:
+    each peer's throughput, ChurnLab's over it, and the probability it answered beside
+    ChurnLab's."""
+    churnlab_probability = requests.post(
+        f"{monolith.url}/v1/predict", json=record, timeout=30
+    ).json()["churn_probability"]
+    figures = {}
+    for peer in chosen:
+        with served(peer) as url:
+            peer_probability = probability(peer, url, record)
+            endpoints = {
+                "churnlab": (f"{monolith.url}/v1/predict", record),
+                peer.name: (url + peer.predict_path, peer.body(record)),
+            }
+            run_wrk(endpoints[peer.name][0], body=endpoints[peer.name][1], seconds=1)
+            rps: dict[str, list[float]] = {name: [] for name in endpoints}
+            for round_number in range(rounds):
+                for name, (target, body) in in_turns(endpoints, round_number):
+                    rps[name].append(
+                        run_wrk(target, body=body, seconds=seconds).requests_per_second
+                    )
+        figures[peer.name] = {
+            "probability": round(peer_probability, 6),
+            "churnlab_probability": round(churnlab_probability, 6),
+            "rps": spread(rps[peer.name], 1),
+            "churnlab_rps": spread(rps["churnlab"], 1),
+            "churnlab_over_peer": spread(
+                [c / m for c, m in zip(rps["churnlab"], rps[peer.name], strict=True)], 2
+            ),
+        }
+    return figures
 
 
 def _range(figure: dict, unit: str = "", digits: int = 2) -> str:
@@ -505,13 +519,13 @@ def summary_markdown(figures: dict) -> str:
                 f"{_range(tracing['cpu_ms_per_request']['off'], ' ms')})",
             )
         )
-    if "mlflow" in figures:
-        mlflow = figures["mlflow"]
-        rates = f"{mlflow['churnlab_rps']['median']:,.0f} vs {mlflow['mlflow_rps']['median']:,.0f}"
+    for name, peer in figures.get("peers", {}).items():
+        rates = f"{peer['churnlab_rps']['median']:,.0f} vs {peer['rps']['median']:,.0f}"
         rows.append(
             (
-                "ChurnLab ÷ MLflow `models serve`, same model and record",
-                f"{_range(mlflow['churnlab_over_mlflow'], 'x', 1)} ({rates} req/s)",
+                f"ChurnLab ÷ {name}, same model and record, `/v1/predict` throughput",
+                f"{_range(peer['churnlab_over_peer'], 'x')} ({rates} req/s; probability "
+                f"{peer['churnlab_probability']} vs {peer['probability']})",
             )
         )
     for name, image in figures.get("images", {}).items():
@@ -554,11 +568,19 @@ def main() -> None:
     parser.add_argument(
         "--hop-seconds", type=float, default=8, help="length of each of the hop tax's runs"
     )
-    parser.add_argument("--no-mlflow", action="store_true", help="skip the MLflow comparison")
+    parser.add_argument(
+        "--peers",
+        default=",".join(PEERS),
+        help=f"serving systems to measure beside ChurnLab, comma-separated, of "
+        f"{', '.join(PEERS)}; or none",
+    )
     parser.add_argument(
         "--images", action="store_true", help="also image sizes and cold starts (needs Docker)"
     )
     args = parser.parse_args()
+    chosen = [PEERS[n] for n in args.peers.split(",") if n in PEERS]
+    if set(args.peers.split(",")) - {*PEERS, "none"}:
+        parser.error(f"--peers: choose from {', '.join(PEERS)}, or none")
     records = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")
     figures: dict = {
         "command": "make bench",
@@ -574,8 +596,10 @@ def main() -> None:
             "monolith", base / "monolith", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="none"
         ) as monolith:
             figures["http"] = http_figures(records[0], monolith, args.seconds, args.rounds)
-            if not args.no_mlflow:
-                figures["mlflow"] = mlflow_figures(records[0], monolith, args.seconds, args.rounds)
+            if chosen:
+                figures["peers"] = peer_figures(
+                    records[0], monolith, args.seconds, args.rounds, chosen
+                )
             # The microservices only now: idle beside the monolith's runs, they would be noise.
             with local_deployment(
                 "micro", base / "micro", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="none"

@@ -1,40 +1,19 @@
-"""MLflow `models serve` on the same model and record, for `make bench` to measure beside ChurnLab.
-
-The server many users would otherwise reach for: the very pipeline `make model` trains (same
-code, same seed, same feature code in front of it), saved with `mlflow.sklearn` to answer
-`predict_proba`, served by `mlflow models serve` with two workers, on loopback. MLflow and
-its dependencies live in their own venv under build/ (created on first use), never in
-ChurnLab's: `python -m lab.bench.mlflow_baseline save DIR` runs there.
-"""
+"""MLflow `models serve`: the server many users would otherwise reach for, on the very pipeline
+`make model` trains (same code, same seed, the same feature code in front of it), saved with
+`mlflow.sklearn` to answer `predict_proba`. `python -m lab.bench.peers.mlflow_peer save DIR`
+saves it, in the peer's venv."""
 
 from __future__ import annotations
 
 import argparse
-import os
 import subprocess
-import sys
-import time
-from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 
-import requests
-
+from lab.bench.peers.serving import WORKERS, Peer
 from runtimes.paths import ROOT
-from runtimes.ports import free_port
 
-VENV = ROOT / "build" / "mlflow-venv"
 MODEL_DIR = ROOT / "build" / "mlflow-model"
-
-
-def ensure_venv() -> Path:
-    """MLflow in a venv of its own, with ChurnLab and what its training needs."""
-    python = VENV / "bin" / "python"
-    if not (VENV / "bin" / "mlflow").exists():
-        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        install = [str(python), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*install, "mlflow>=3,<4", "-e", f"{ROOT}[train]"], check=True)
-    return python
+MODULE = "lab.bench.peers.mlflow_peer"  # run in the peer's venv to save the model
 
 
 def save(directory: Path) -> None:
@@ -63,65 +42,53 @@ def save(directory: Path) -> None:
     )
 
 
-@contextmanager
-def served(workers: int = 2, timeout: float = 180) -> Iterator[str]:
-    """`mlflow models serve` on a free loopback port; its URL, until the block ends."""
-    python = ensure_venv()
+def _prepare(venv: Path) -> None:
     if not (MODEL_DIR / "MLmodel").exists():
         subprocess.run(
-            [str(python), "-m", "lab.bench.mlflow_baseline", "save", str(MODEL_DIR)],
+            [
+                str(venv / "bin" / "python"),
+                "-m",
+                "lab.bench.peers.mlflow_peer",
+                "save",
+                str(MODEL_DIR),
+            ],
             cwd=ROOT,
             check=True,
         )
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(VENV / "bin" / "mlflow"),
-            "models",
-            "serve",
-            "-m",
-            str(MODEL_DIR),
-            "--env-manager",
-            "local",
-            "-h",
-            "127.0.0.1",
-            "-p",
-            str(port),
-            "-w",
-            str(workers),
-        ],
-        cwd=ROOT,
-        # It starts uvicorn by name: the venv's own bin must come first.
-        env=os.environ | {"PATH": f"{VENV / 'bin'}:{os.environ.get('PATH', '')}"},
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.monotonic() + timeout
-        while not _pings(url):
-            if server.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"mlflow models serve did not start (exit {server.poll()})")
-            time.sleep(0.5)
-        yield url
-    finally:
-        server.terminate()
-        server.wait(30)
 
 
-def probability(url: str, record: dict) -> float:
-    answer = requests.post(
-        f"{url}/invocations", json={"dataframe_records": [record]}, timeout=30
-    ).json()
-    return answer["predictions"][0][1]
-
-
-def _pings(url: str) -> bool:
-    try:
-        return requests.get(f"{url}/ping", timeout=2).status_code == 200
-    except requests.RequestException:
-        return False
+PEER = Peer(
+    name="MLflow",
+    # The trace view's, as docker/requirements/traces.txt locks it (3.18 wants an
+    # mlflow-tracing pip finds none of).
+    # What training and the domain code import, beside it (ChurnLab's own pins fight MLflow's).
+    requirements=(
+        "mlflow==3.17.2",
+        "scikit-learn>=1.4,<2",
+        "pandas>=2.1,<4",
+        "uuid6>=2024.7.10,<2026",
+    ),
+    health_path="/ping",
+    predict_path="/invocations",
+    body=lambda record: {"dataframe_records": [record]},
+    probability=lambda answer: answer["predictions"][0][1],
+    command=lambda venv, port: [
+        str(venv / "bin" / "mlflow"),
+        "models",
+        "serve",
+        "-m",
+        str(MODEL_DIR),
+        "--env-manager",
+        "local",
+        "-h",
+        "127.0.0.1",
+        "-p",
+        str(port),
+        "-w",
+        str(WORKERS),
+    ],
+    prepare=_prepare,
+)
 
 
 def main() -> None:
