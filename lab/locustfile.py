@@ -36,11 +36,9 @@ import gevent
 import gevent.pool
 from locust import FastHttpUser, events, task
 
+from lab.load.mixes import BATCH_SIZE, MIXES
+
 DATASET = Path(__file__).resolve().parents[1] / "data" / "telco_customer_churn.csv"
-BATCH_SIZE = 50
-# What a client of this API sends: mostly single predictions, some batches, a few card reads.
-MIX = (("predict_one", 20), ("predict_batch", 2), ("model_card", 1))
-MIXES = {"api": MIX, "single": (("predict_one", 1),), "batch": (("predict_batch", 1),)}
 
 
 def load_records(path: Path = DATASET) -> list[dict]:

@@ -47,6 +47,7 @@ from lab.experiments.scaling import (
     redundant,
 )
 from lab.load.locust import run_locust
+from lab.load.mixes import calls_per_single
 from lab.machine import machine
 from lab.stats import ratio_interval
 from runtimes.compose import ComposeDeployment, compose_deployment
@@ -177,7 +178,7 @@ def deployment_experiments(
             think_seconds=plan.loop_think_seconds, seconds=plan.loop_seconds,
             settle_seconds=plan.settle_seconds,
         ),
-        "faults": lambda d: run_faults(d, plan, raw, budget, estimate),
+        "faults": lambda d: run_faults(d, plan, raw, budget, estimate, measured.get("cost")),
         "scaling": lambda d: scaling(d, plan, raw, budget, estimate, headline),
         "model_cost": lambda d: model_costs(d, plan, raw, budget, headline),
     }  # fmt: skip
@@ -256,17 +257,31 @@ def budget_cpus(budget: Budget) -> int:
 REPEATED_FAULTS = ("kill", "pause")  # what fails most: each run `fault_repeats` times
 
 
-def fault_loads(plan: Plan, capacity: float | None) -> dict[str, float]:
+def fault_loads(plan: Plan, capacity: float | None, calls_per_single: float) -> dict[str, float]:
     """The rates faults are offered at: the same for both (absolute) and, where this run
-    measured the deployment's capacity, the same share of each one's (relative)."""
+    measured the deployment's capacity, the same share of each one's (relative), in calls of
+    the faults' own mix."""
     loads = {"absolute": plan.fault_rate}
     if capacity:
-        loads["relative"] = round(plan.fault_share * capacity, 1)
+        loads["relative"] = round(plan.fault_share * capacity * calls_per_single, 1)
     return loads
 
 
+def mix_factor(cost: dict | None) -> float | None:
+    """Calls of the faults' mix (the API's) a single prediction's CPU pays for, from this run's
+    CPU per record of singles and of batches; None without them (the capacity is then taken
+    in single predictions, and the report says so)."""
+    slopes = [((cost or {}).get(mix) or {}).get("total") or {} for mix in ("single", "batch")]
+    return calls_per_single(*(slope.get("ms_per_record", 0.0) for slope in slopes))
+
+
 def run_faults(
-    deployment: ComposeDeployment, plan: Plan, out: Path, budget: Budget, capacity: float | None
+    deployment: ComposeDeployment,
+    plan: Plan,
+    out: Path,
+    budget: Budget,
+    capacity: float | None,
+    cost: dict | None,
 ) -> list:
     """Every planned fault of this deployment, each from a fresh start, at each of its loads,
     kills and pauses `fault_repeats` times; again with the gateway's resilience off where
@@ -274,7 +289,8 @@ def run_faults(
     replicas, the microservices with two of each stateless stage, in the same CPU set and
     memory, so that what survives a fault is the architecture's and not a spare replica's."""
     configuration = redundant(deployment.file, budget_cpus(budget))
-    loads = fault_loads(plan, capacity)
+    factor = mix_factor(cost)
+    loads = fault_loads(plan, capacity, factor or 1.0)
     outcomes = []
     for resilience, switches in ((True, {}), (False, RESILIENCE_OFF)):
         planned = plan.faults if resilience else plan.without_resilience
@@ -308,6 +324,7 @@ def run_faults(
                             "load": load,
                             "offered_rps": rate,
                             "repeat": repeat,
+                            **({"calls_per_single": factor} if load == "relative" else {}),
                             **outcome,
                         }
                     )

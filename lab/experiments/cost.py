@@ -22,9 +22,10 @@ from scipy.stats import t as student_t
 from lab.experiments.analysis import window
 from lab.experiments.budget import Budget, generator_check
 from lab.load.locust import FIRST_CALL_SLACK_SECONDS, run_locust, wait_for_first_request
+from lab.load.mixes import BATCH_SIZE
 from runtimes.compose import ComposeDeployment
 
-RECORDS = {"single": 1, "batch": 50}  # per call of each mix
+RECORDS = {"single": 1, "batch": BATCH_SIZE}  # per call of each mix
 # Batches are offered this many times the records a second of single predictions: a batch's
 # record costs a fraction of a single one's (an eighth on the monolith, a twenty-sixth on the
 # microservices, CI's machine, 2026-12-03), so at the singles' rates their CPU barely rose

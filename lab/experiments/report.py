@@ -419,8 +419,15 @@ def _over_runs(values: list, suffix: str = "", digits: int = 1, missing: str = "
 
 def _load(f: dict, capacity: dict | None) -> str:
     if f.get("load") == "relative" and capacity:
-        share = f["offered_rps"] / capacity[f["deployment"]]["capacity_rps"]["median"]
-        return f"{f['offered_rps']:g}/s ({share:.0%} of its single-prediction capacity)"
+        singles = capacity[f["deployment"]]["capacity_rps"]["median"]
+        factor = f.get("calls_per_single")
+        share = f["offered_rps"] / (singles * (factor or 1))
+        basis = (
+            "capacity, in calls of the faults' mix by their CPU"
+            if factor
+            else "single-prediction capacity"
+        )
+        return f"{f['offered_rps']:g}/s ({share:.0%} of its {basis})"
     return f"{f['offered_rps']:g}/s (the same for both)" if "offered_rps" in f else "n/a"
 
 

@@ -298,6 +298,10 @@ def results() -> dict:
                 )
                 for repeat, answered in ((1, 0.9), (2, 0.99), (3, 0.95))
             ),
+            {
+                **fault("micro", "pause ingest", True, ("relative", 40.0, 1)),
+                "calls_per_single": 0.8,
+            },
             fault("micro", "pause ingest", **{"/v1/predict": 1.0}),
             fault("micro", "pause ingest", False, **{"/v1/predict": 0.2}),
             {
@@ -389,6 +393,8 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
         in (summary)
     )
     assert "not applied: FaultUnavailableError" in summary
+    # Half of the microservices' 100/s, in calls of the faults' mix (0.8 a single's worth).
+    assert "40/s (50% of its capacity, in calls of the faults' mix by their CPU)" in summary
     assert "the monolith sustains 3.0 times the microservices' rate within the SLO (" in summary
     assert "about 15.0 ms per prediction (by the lines fitted" in summary
     # The fault that could not be applied counted nothing: never passed off as 0 lost.
@@ -406,8 +412,8 @@ def test_the_html_report_embeds_every_plot(results, tmp_path):
         "microservices: features x2, gateway x2, inference x2." in page
     )
     # latency, loops, scaling, model cost, the hop tax, one timeline per applied fault and load
-    assert page.count('class="plot"') == 5 + 4
-    assert page.count("data:image/png;base64,") == 9
+    assert page.count('class="plot"') == 5 + 5
+    assert page.count("data:image/png;base64,") == 10
     assert "<h2>Two generators, one curve</h2>" in page
     assert (tmp_path / "summary.md").read_text() == summary_markdown(results)
 
@@ -422,7 +428,7 @@ def test_the_html_report_adds_the_swarm_results_measured_beside_it(results, tmp_
     write_reports(results, tmp_path)
     page = (tmp_path / "compare.html").read_text()
     assert 'alt="capacity by node count"' in page
-    assert page.count("data:image/png;base64,") == 9 + 1
+    assert page.count("data:image/png;base64,") == 10 + 1
     assert "| micro | kill node-2 | 0 / 0 |" in page
 
 
