@@ -143,6 +143,13 @@ def _options(parser) -> None:
         help="shape ramp: users added each step",
     )
     add(
+        "--connection-per-call",
+        action="store_true",
+        default=False,
+        help="ask for each call's connection to be closed after its answer (Connection: "
+        "close), so every call opens one, as httperf's do: the generators' cross-check",
+    )
+    add(
         "--path-prefix",
         default="",
         help="sent before every call's path, as the same route: /lab/null calibrates the "
@@ -170,7 +177,7 @@ class ChurnCalls:
             json=body,
             name=path,
             catch_response=True,
-            headers={"X-Request-ID": request_id},
+            headers={"X-Request-ID": request_id, **self._connection()},
         ) as response:
             _account(response, due, late_ms, request_id=request_id, records=records)
 
@@ -184,8 +191,13 @@ class ChurnCalls:
     def model_card(self, due: float | None = None) -> None:
         url = self.options.path_prefix + "/v1/model"
         late_ms = _late_ms(due)
-        with self.client.get(url, name="/v1/model", catch_response=True) as response:
+        with self.client.get(
+            url, name="/v1/model", catch_response=True, headers=self._connection()
+        ) as response:
             _account(response, due, late_ms)
+
+    def _connection(self) -> dict[str, str]:
+        return {"Connection": "close"} if self.options.connection_per_call else {}
 
 
 def _late_ms(due: float | None) -> float:

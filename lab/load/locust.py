@@ -77,7 +77,7 @@ def run_locust(
     seconds: float,
     loop: str = "closed",
     cpus: str | None = None,
-    **settings: str | int | float,
+    **settings: str | int | float | bool,
 ) -> LocustRun:
     """Locust on `url` with a load shape (lab/shapes/<shape>.py), for at most `seconds` plus a
     margin; `users` is Locust's -u, and the other `settings` the locustfile's custom arguments
@@ -94,7 +94,7 @@ def run_locust(
         "--run-time",
         f"{math.ceil(seconds)}s",
         *(["--users", str(options.pop("users"))] if "users" in options else []),
-        *(arg for name, value in options.items() for arg in (_flag(name), str(value))),
+        *(arg for name, value in options.items() for arg in _arguments(name, value)),
         "--headless",
         "--host",
         url,
@@ -136,8 +136,10 @@ def run_locust(
     return LocustRun(read_request_log(log), used, seconds, niceness, tuple(samples))
 
 
-def _flag(setting: str) -> str:
-    return "--" + setting.replace("_", "-")
+def _arguments(setting: str, value: str | int | float | bool) -> tuple[str, ...]:
+    """step_seconds=5 is `--step-seconds 5`; a switch, connection_per_call=True, is the flag."""
+    flag = "--" + setting.replace("_", "-")
+    return (flag,) if value is True else (flag, str(value))
 
 
 def steady_open_load(

@@ -53,6 +53,7 @@ class Client:
 
 class Options:
     path_prefix = "/lab/null"
+    connection_per_call = False
 
 calls = locustfile.ChurnCalls()
 calls.client, calls.options = Client(), Options()

@@ -250,7 +250,8 @@ def results() -> dict:
             "steps": [
                 {
                     "offered_rps": rate,
-                    "locust": generator_figures(p50),
+                    "locust": generator_figures(p50 - 1),
+                    "locust_per_call": generator_figures(p50),
                     "httperf": generator_figures(other),
                     "agree": other - p50 < 1.5,
                 }
@@ -346,6 +347,7 @@ def test_results_of_the_documented_shape_pass_the_schema(results):
         lambda r: r["faults"][0].pop("records_lost"),
         lambda r: r["faults"][0].pop("repeat"),
         lambda r: r["crosscheck"]["steps"][0]["httperf"].pop("held"),
+        lambda r: r["crosscheck"]["steps"][0].pop("locust_per_call"),
         lambda r: r["crosscheck"]["steps"][0].update(agree="maybe"),
         lambda r: r["faults"][0].pop("load"),
         lambda r: r["capacity"]["micro"]["capacity_rps"].pop("flagged"),
@@ -400,7 +402,11 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     # The fault that could not be applied counted nothing: never passed off as 0 lost.
     assert "Records lost across every fault: 0 (1 fault run(s) could not be counted)." in summary
     # Each generator's row at each rate, and the rate where they parted named.
-    assert "| 300/s | httperf | 4500 | 150/s | 100.0% | 19.00 ms | 57.00 ms | yes | no |" in summary
+    assert (
+        "| 300/s | httperf (a connection a call) | 4500 | 150/s | 100.0% | 19.00 ms | 57.00 ms "
+        "| yes | no |" in summary
+    )
+    assert "| 300/s | Locust, as the lab runs it | 4500 | 150/s | 100.0% | 5.10 ms |" in summary
     assert "Locust and httperf disagree at 300/s" in summary
 
 
