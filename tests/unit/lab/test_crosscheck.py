@@ -59,5 +59,7 @@ def test_the_conclusion_names_the_rates_that_agreed_disagreed_and_were_not_compa
     assert "disagree at 200/s" in text
     assert "Not compared at 300/s" in text
     assert "agree at 100/s" in conclusion({"steps": steps[:1]})
+    # Locust's 4 ms against httperf's [3, 4) bin and [8, 9) bin: +0.5 and -4.5 ms.
+    assert "Locust read -4.5 to +0.5 ms beside httperf" in text
     assert len(rows({"steps": steps})) == 9  # a row per generator per rate
     assert "not cross-checked: no httperf" in conclusion({"error": "no httperf"})

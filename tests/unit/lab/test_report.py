@@ -407,7 +407,7 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
         "| yes | no |" in summary
     )
     assert "| 300/s | Locust, as the lab runs it | 4500 | 150/s | 100.0% | 5.10 ms |" in summary
-    assert "Locust and httperf disagree at 300/s" in summary
+    assert "Locust and httperf, both with a connection a call, disagree at 300/s" in summary
 
 
 def test_the_html_report_embeds_every_plot(results, tmp_path):
