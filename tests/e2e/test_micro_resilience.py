@@ -45,9 +45,12 @@ def wait_until(condition, timeout: float = 15.0, every: float = 0.2) -> bool:
 def test_request_id_is_propagated_through_every_hop(local_micro, record_body):
     request_id = f"hop-{uuid.uuid4().hex}"
     assert post(local_micro.url, record_body, request_id).status_code == 200
+    # Each access log line is written after its answer is sent: wait for it, not race it.
     for component in ("gateway", "ingest", "features"):
-        assert request_id in local_micro.log_text(component), component
-    assert any(request_id in local_micro.log_text(f"inference{n}") for n in (1, 2, 3))
+        assert wait_until(lambda c=component: request_id in local_micro.log_text(c)), component
+    assert wait_until(
+        lambda: any(request_id in local_micro.log_text(f"inference{n}") for n in (1, 2, 3))
+    )
 
 
 def test_load_is_spread_over_every_inference_replica(local_micro, record_body):
