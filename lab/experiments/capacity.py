@@ -68,6 +68,8 @@ class Method:
     def __post_init__(self) -> None:
         if self.calls < CALLS_TO_PASS:
             raise ValueError(f"a trial of fewer than {CALLS_TO_PASS} calls can never pass")
+        if self.failure_trials < 1 or self.failure_trials % 2 == 0:
+            raise ValueError("a failure is decided by a majority of an odd number of trials")
 
     def in_time(self, request: Request) -> bool:
         """Answered (200) within the SLO: what a trial counts toward its 99%."""

@@ -137,9 +137,12 @@ def run_locust(
 
 
 def _arguments(setting: str, value: str | int | float | bool) -> tuple[str, ...]:
-    """step_seconds=5 is `--step-seconds 5`; a switch, connection_per_call=True, is the flag."""
+    """step_seconds=5 is `--step-seconds 5`; a switch is its flag when True, nothing when
+    False."""
     flag = "--" + setting.replace("_", "-")
-    return (flag,) if value is True else (flag, str(value))
+    if isinstance(value, bool):
+        return (flag,) if value else ()
+    return (flag, str(value))
 
 
 def steady_open_load(

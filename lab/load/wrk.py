@@ -21,7 +21,10 @@ class WrkResult:
     requests_per_second: float
     median_ms: float
     p99_ms: float
-    non_2xx: int
+
+
+class FailedCallsError(RuntimeError):
+    """A run in which some calls got no 2xx answer: its rate is not a rate of answers."""
 
 
 def require_wrk() -> str:
@@ -34,7 +37,9 @@ def require_wrk() -> str:
 def run_wrk(
     url: str, *, body: dict | None = None, seconds: int = 5, connections: int = 8
 ) -> WrkResult:
-    """GET `url`, or POST `body` as JSON, for `seconds` over `connections` keep-alive links."""
+    """GET `url`, or POST `body` as JSON, for `seconds` over `connections` keep-alive links.
+    Every call must be answered with a 2xx: wrk counts the others in its rate, so a run with
+    any (or with a socket error: refused, reset, timed out) raises FailedCallsError instead."""
     if not url.startswith("http://127.0.0.1:"):
         raise ValueError("benchmarks only target loopback addresses")
     command = [require_wrk(), "-t1", f"-c{connections}", f"-d{seconds}s", "--latency"]
@@ -46,13 +51,23 @@ def run_wrk(
         output = subprocess.run(
             [*command, url], check=True, capture_output=True, text=True, timeout=seconds + 30
         ).stdout
+    if failed := failed_calls(output):
+        raise FailedCallsError(f"{failed} of wrk's calls to {url} failed")
     return WrkResult(
         requests_per_second=float(re.search(r"Requests/sec:\s+([\d.]+)", output).group(1)),
         median_ms=_latency(output, "50%"),
         p99_ms=_latency(output, "99%"),
-        non_2xx=int(m.group(1))
-        if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", output))
-        else 0,
+    )
+
+
+def failed_calls(output: str) -> int:
+    """Calls wrk's report counts as not answered: non-2xx/3xx responses and socket errors."""
+    non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", output)
+    sockets = re.search(
+        r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", output
+    )
+    return (int(non_2xx.group(1)) if non_2xx else 0) + (
+        sum(map(int, sockets.groups())) if sockets else 0
     )
 
 

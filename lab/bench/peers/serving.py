@@ -41,13 +41,14 @@ class Peer:
 def ensure_venv(peer: Peer) -> Path:
     """The peer's venv, with its requirements and ChurnLab's code (not its dependencies: the
     peers serve through the domain code alone)."""
-    python = peer.venv / "bin" / "python"
-    if not (peer.venv / ".installed").exists():
+    python, installed = peer.venv / "bin" / "python", peer.venv / ".installed"
+    wanted = "\n".join(peer.requirements)
+    if not installed.exists() or installed.read_text() != wanted:  # new, or its pins moved
         subprocess.run([sys.executable, "-m", "venv", str(peer.venv)], check=True)
         install = [str(python), "-m", "pip", "install", "--quiet"]
         subprocess.run([*install, *peer.requirements], check=True)
         subprocess.run([*install, "--no-deps", "-e", str(ROOT)], check=True)
-        (peer.venv / ".installed").touch()
+        installed.write_text(wanted)
     return python
 
 
@@ -78,13 +79,26 @@ def served(peer: Peer, timeout: float = 300) -> Iterator[str]:
             time.sleep(0.5)
         yield url
     finally:
-        with suppress(ProcessLookupError):
-            os.killpg(server.pid, signal.SIGTERM)
+        stop_group(server)
+
+
+def stop_group(server: subprocess.Popen, grace: float = 30) -> None:
+    """SIGTERM to the server's whole process group, then until every process of it is gone
+    (workers may outlive their leader), SIGKILL after `grace`: none may run into the next
+    peer's rounds."""
+    with suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGTERM)
+    deadline = time.monotonic() + grace
+    while time.monotonic() < deadline:
+        server.poll()  # reap the leader, or the group never empties
         try:
-            server.wait(30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-            server.wait()
+            os.killpg(server.pid, 0)
+        except ProcessLookupError:
+            return
+        time.sleep(0.2)
+    with suppress(ProcessLookupError):
+        os.killpg(server.pid, signal.SIGKILL)
+    server.wait()
 
 
 def probability(peer: Peer, url: str, record: dict) -> float:

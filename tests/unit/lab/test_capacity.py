@@ -131,6 +131,12 @@ def test_one_stall_does_not_fail_a_rate_but_a_confirmed_failure_does(monkeypatch
     assert all(failing.count(rate) == 2 for rate in failing)  # each failure seen twice
 
 
+@pytest.mark.parametrize("trials", [0, 2])
+def test_a_method_whose_failures_could_tie_is_refused(trials):
+    with pytest.raises(ValueError, match="odd number"):
+        Method(**{**METHOD.__dict__, "failure_trials": trials})
+
+
 def test_a_method_of_one_failure_trial_takes_a_failure_as_it_comes(monkeypatch, tmp_path):
     """The quick plan's: fewer trials, and a stall can fail a rate (it is indicative only)."""
     trial, tried = made_up(237)

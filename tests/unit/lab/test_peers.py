@@ -1,10 +1,17 @@
-"""What the bench sends its peers: a record as each server takes it (their own tests run the
-servers: tests/e2e/test_peers.py)."""
+"""What the bench sends its peers and how it stops them (their own tests run the servers:
+tests/e2e/test_peers.py)."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import time
+
+import psutil
+
 from lab.bench.__main__ import PEERS
 from lab.bench.peers.mlserver_peer import oip_request
+from lab.bench.peers.serving import stop_group
 
 
 def test_a_record_is_an_inference_request_of_one_typed_column_per_field(record_body):
@@ -26,3 +33,26 @@ def test_each_peer_has_a_venv_of_its_own_under_build():
     venvs = {peer.venv for peer in PEERS.values()}
     assert len(venvs) == len(PEERS)
     assert all(venv.parent.name == "build" for venv in venvs)
+
+
+def test_stopping_a_peer_stops_every_process_of_its_group_even_one_that_ignores_sigterm():
+    """A worker may outlive its leader: none may run into the next peer's rounds."""
+    server = subprocess.Popen(
+        ["sh", "-c", '(trap "" TERM; sleep 30) & exec sleep 30'], start_new_session=True
+    )
+    time.sleep(0.5)  # the child has started and set its trap
+    started = time.monotonic()
+    stop_group(server, grace=1)
+    assert time.monotonic() - started < 10
+    alive = [
+        p for p in psutil.process_iter(["status"])
+        if _group(p) == server.pid and p.info["status"] != psutil.STATUS_ZOMBIE
+    ]  # fmt: skip
+    assert alive == []
+
+
+def _group(process: psutil.Process) -> int | None:
+    try:
+        return os.getpgid(process.pid)
+    except ProcessLookupError:
+        return None
