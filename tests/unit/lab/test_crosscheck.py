@@ -63,6 +63,11 @@ def test_the_conclusion_names_the_rates_that_agreed_disagreed_and_were_not_compa
     assert "Not compared at 300/s" in text
     assert "agree at 100/s" in conclusion({"steps": steps[:1]})
     # Locust's 4 ms against httperf's [3, 4) bin and [8, 9) bin: +0.5 and -4.5 ms.
-    assert "Locust read -4.5 to +0.5 ms beside httperf" in text
+    assert "Locust read -4.5 to +0.5 ms beside httperf (its bin's middle)." in text
+    # Above by more than half a bin at every rate: the client's own time is named.
+    above = [{**step, "httperf": figures(2)} for step in steps]  # [1, 2) ms: +2.5 ms
+    assert "Locust read +2.5 ms beside httperf (its bin's middle): above it" in conclusion(
+        {"steps": above}
+    )
     assert len(rows({"steps": steps})) == 9  # a row per generator per rate
     assert "not cross-checked: no httperf" in conclusion({"error": "no httperf"})
