@@ -16,16 +16,15 @@ from __future__ import annotations
 import math
 from pathlib import Path
 
-from lab.experiments.analysis import binned_percentiles, rate_step
+from lab.experiments.analysis import binned_percentiles, rate_step, window
 from lab.experiments.budget import Budget
 from lab.experiments.capacity import generator_held
 from lab.load.httperf import BIN_MS, HttperfRun, run_httperf, sessions_file
-from lab.load.locust import run_locust
+from lab.load.locust import DRAIN_SECONDS, steady_open_load
 from lab.stats import in_turns
 from runtimes.compose import ComposeDeployment
 
 AGREE_SHARE = 0.25  # of the larger figure, beyond httperf's bin: two generators agree within it
-DRAIN_SECONDS = 6.0  # past the edge's 5 s request timeout: every call in flight ends logged
 RECORDS = 500  # distinct customers httperf sends, in turn
 
 
@@ -72,17 +71,12 @@ def _locust(
     *,
     per_call: bool,
 ) -> dict:
-    users = math.ceil(rate / 5)
-    run = run_locust(
+    run = steady_open_load(
         deployment.url,
         out / f"locust-{'per-call-' if per_call else ''}{rate:g}.csv",
-        loop="open",
-        shape="rates",
-        seconds=settle_seconds + seconds + DRAIN_SECONDS + 1,
+        rate=rate,
+        seconds=settle_seconds + seconds,
         cpus=budget.generator_cpus,
-        rates=f"{rate:g}",
-        rate_per_user=rate / users,
-        step_seconds=settle_seconds + seconds,
         drain_seconds=DRAIN_SECONDS,
         mix="single",
         connection_per_call=per_call,
@@ -91,7 +85,7 @@ def _locust(
         raise RuntimeError(f"Locust sent nothing at {rate:g}/s")
     start = min(r.time for r in run.requests) + settle_seconds
     step = rate_step(run.requests, rate, start, start + seconds)
-    calls = [r for r in run.requests if start <= r.time < start + seconds]
+    calls = window(run.requests, start, start + seconds)
     generator = generator_held(run, budget, rate, start, seconds, calls)
     return {
         "calls": len(calls),

@@ -22,10 +22,9 @@ from pathlib import Path
 
 from lab.experiments.analysis import latency_by_route, window
 from lab.experiments.budget import Budget, generator_check
-from lab.load.locust import LocustRun, run_locust, steady_open_load
+from lab.load.locust import DRAIN_SECONDS, LocustRun, run_locust, steady_open_load
 from runtimes.compose import ComposeDeployment
 
-DRAIN_SECONDS = 6.0  # past the edge's 5 s request timeout: every call in flight ends logged
 CLOSE_ENOUGH = 0.1  # of the target share: the moderate closed loop is resized once beyond it
 
 

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from lab.load.locust import GENERATOR_NICENESS
+from lab.load.locust import as_generator
 
 BIN_MS = 1.0  # httperf's histogram bins
 TIMEOUT_SECONDS = 5  # a call's, as the edge's own request timeout
@@ -77,12 +77,9 @@ def run_httperf(
         "--verbose",
         "--verbose",
     ]
-    if cpus is not None and shutil.which("taskset"):
-        command = ["taskset", "-c", cpus, *command]
-    if shutil.which("nice"):
-        command = ["nice", "-n", str(GENERATOR_NICENESS), *command]
+    timeout = seconds + 2 * TIMEOUT_SECONDS + 60
     done = subprocess.run(
-        command, capture_output=True, text=True, timeout=seconds + 2 * TIMEOUT_SECONDS + 60
+        as_generator(command, cpus), capture_output=True, text=True, timeout=timeout
     )
     if done.returncode != 0:
         raise RuntimeError(f"httperf failed ({done.returncode}): {done.stderr[-500:]}")

@@ -105,14 +105,8 @@ def run_locust(
         str(log.with_suffix("")),
         "--csv-full-history",
     ]
-    if cpus is not None and shutil.which("taskset"):
-        command = ["taskset", "-c", cpus, *command]
-    if shutil.which("nice"):
-        # Its sends are timed: another process on its CPUs must not make them late. Where it
-        # may not (not root), nice runs it as it is; its late share says whether it kept up.
-        command = ["nice", "-n", str(GENERATOR_NICENESS), *command]
     generator = subprocess.Popen(
-        command,
+        as_generator(command, cpus),
         cwd=ROOT,
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
@@ -136,6 +130,18 @@ def run_locust(
     return LocustRun(read_request_log(log), used, seconds, niceness, tuple(samples))
 
 
+def as_generator(command: list[str], cpus: str | None) -> list[str]:
+    """A load generator's command, on `cpus` only (where given) and ahead of other processes
+    there: its sends are timed, and another process on its CPUs must not make them late.
+    Where it may not be reniced (not root), nice runs it as it is; its late share says
+    whether it kept up."""
+    if cpus is not None and shutil.which("taskset"):
+        command = ["taskset", "-c", cpus, *command]
+    if shutil.which("nice"):
+        command = ["nice", "-n", str(GENERATOR_NICENESS), *command]
+    return command
+
+
 def _arguments(setting: str, value: str | int | float | bool) -> tuple[str, ...]:
     """step_seconds=5 is `--step-seconds 5`; a switch is its flag when True, nothing when
     False."""
@@ -153,10 +159,12 @@ def steady_open_load(
     seconds: float,
     cpus: str | None = None,
     drain_seconds: float = 0.0,
+    **settings: str | int | float | bool,
 ) -> LocustRun:
     """One offered rate held for `seconds`, open loop: the load cost and fault runs stand in.
     With `drain_seconds`, the calls still in flight at the end are answered (or time out) and
-    logged before the generator stops, rather than dropped."""
+    logged before the generator stops, rather than dropped. `settings` are the locustfile's
+    other arguments (mix="single")."""
     return run_locust(
         url,
         log,
@@ -169,7 +177,12 @@ def steady_open_load(
         rate_per_user=rate / math.ceil(rate / 5),
         step_seconds=seconds,
         drain_seconds=drain_seconds,
+        **settings,
     )
+
+
+# Past the edge's 5 s request timeout: every call in flight at a run's end ends logged.
+DRAIN_SECONDS = 6.0
 
 
 # How long the generator takes to send its first request (seen: about 3 s): a fault run's load
