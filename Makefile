@@ -9,7 +9,8 @@ USERS ?= 32
 RUN_TIME ?= 60s
 NODES ?= 3
 TARGET ?= compose
-TARGET_URL = $(if $(filter micro,$(ARCH)),http://127.0.0.1:$${GATEWAY_PORT:-8080},http://127.0.0.1:$${MONOLITH_PORT:-8000})
+PUBLIC_PORT = $(if $(filter micro,$(ARCH)),$${GATEWAY_PORT:-8080},$(if $(filter hybrid,$(ARCH)),$${HYBRID_PORT:-8090},$${MONOLITH_PORT:-8000}))
+TARGET_URL = http://127.0.0.1:$(PUBLIC_PORT)
 MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
@@ -43,6 +44,9 @@ up-monolith: model ## Start the monolith on 127.0.0.1:8000 (Docker if available,
 up-micro: model ## Start the microservices; the gateway on 127.0.0.1:8080 (Docker if available; TARGET=swarm)
 	TARGET=$(TARGET) scripts/up.sh micro
 
+up-hybrid: model ## Start the hybrid: the API with ingest and features, the model apart; on 127.0.0.1:8090 (Docker if available)
+	TARGET=$(TARGET) scripts/up.sh hybrid
+
 cluster-up: venv ## A local Docker Swarm of NODES=3 node containers sharing CLUSTER_CPUS, with its registry and database image
 	NODES=$(NODES) $(BIN)/python -m runtimes.swarm up
 
@@ -58,7 +62,7 @@ live-stop: ## Stop the live view of ARCH=monolith|micro and turn its traces off 
 rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=inference)
 	scripts/rollout.sh $(SERVICE)
 
-load: model ## Locust dashboard on 127.0.0.1:8089 against ARCH=monolith|micro (start it first)
+load: model ## Locust dashboard on 127.0.0.1:8089 against ARCH=monolith|micro|hybrid (start it first)
 	$(BIN)/locust -f lab/locustfile.py --host $(TARGET_URL) --web-host 127.0.0.1 --web-port 8089
 
 load-headless: model ## A headless Locust run (SHAPE=steady|ramp|spike, USERS, RUN_TIME) writing CSV + HTML to reports/
@@ -73,7 +77,7 @@ compare: model ## Both deployments, same experiments (QUICK=1 short; ONLY=capaci
 compare-swarm: model ## Both architectures on the local Swarm: scaling over 1-3 nodes, node faults (reports/swarm.*)
 	$(BIN)/python -m lab.experiments.swarm $(if $(QUICK),--quick)
 
-down: ## Stop everything started by up-monolith / up-micro
+down: ## Stop everything started by up-monolith, up-micro or up-hybrid
 	scripts/down.sh
 
 test: model ## Run the test suite (Docker tests skip without an engine unless REQUIRE_DOCKER=1)

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.adapters.periodic import every
 from churnlab.adapters.prediction_log import PredictionLog
 from churnlab.config import Settings
 from churnlab.domain.customer_ids import CustomerIds
 from churnlab.workflow import ChurnWorkflow
+
+if TYPE_CHECKING:
+    from churnlab.adapters.http_stages import HttpInference
 
 SECONDS_PER_DAY = 86_400
 
@@ -62,10 +67,21 @@ def inprocess_workflow(settings: Settings) -> ChurnWorkflow:
     )
 
 
+def hybrid_workflow(settings: Settings) -> ChurnWorkflow:
+    """Ingest, features and the response beside the public API, the model a service apart:
+    how BentoML, KServe and Triton deploy one. The API replica scales with its traffic, the
+    model tier with the model's cost, and a new model replaces the model tier alone."""
+    return ChurnWorkflow(
+        ingest=ingest_stage(settings),
+        features=features_stage(settings),
+        inference=remote_inference(settings),
+    )
+
+
 def http_workflow(settings: Settings) -> ChurnWorkflow:
     """Every stage a service behind HTTP: the gateway. Ingest degrades to a local spool."""
     # Imported here: the HTTP client libraries are only installed in the gateway's image.
-    from churnlab.adapters.http_stages import HttpFeatures, HttpInference, HttpIngest
+    from churnlab.adapters.http_stages import HttpFeatures, HttpIngest
     from churnlab.adapters.spool import Spool
     from churnlab.adapters.stage_client import StageClient
 
@@ -92,5 +108,13 @@ def http_workflow(settings: Settings) -> ChurnWorkflow:
             drain_seconds=settings.spool_drain_seconds,
         ),
         features=HttpFeatures(StageClient("features", settings.features_urls, settings)),
-        inference=HttpInference(StageClient("inference", settings.inference_urls, settings)),
+        inference=remote_inference(settings),
     )
+
+
+def remote_inference(settings: Settings) -> HttpInference:
+    """The model tier at settings.inference_urls, for the gateway and the hybrid API alike."""
+    from churnlab.adapters.http_stages import HttpInference
+    from churnlab.adapters.stage_client import StageClient
+
+    return HttpInference(StageClient("inference", settings.inference_urls, settings))

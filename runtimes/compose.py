@@ -1,4 +1,4 @@
-"""Compose deployments (compose/*.yaml) as `make up-monolith` / `make up-micro` start them,
+"""Compose deployments (compose/*.yaml) as `make up-monolith`, `up-micro` or `up-hybrid` start them,
 under a project name and on a port of the caller's choosing, and what can be read of them."""
 
 from __future__ import annotations
@@ -14,13 +14,13 @@ from pathlib import Path
 from churnlab.adapters.log_rows import REQUEST_COUNTS
 from runtimes.http import wait_ready
 from runtimes.paths import ROOT
-from runtimes.ports import free_port
+from runtimes.ports import PORTS, free_port
 from runtimes.shell import base_image
 
 
 @dataclass
 class ComposeDeployment:
-    """A Compose project of ours: `monolith` or `micro`, on a port of our choosing."""
+    """A Compose project of ours: `monolith`, `micro` or `hybrid`, on a port of our choosing."""
 
     file: str
     project: str
@@ -108,7 +108,7 @@ class ComposeDeployment:
     def logged_request_ids(self) -> Counter[str]:
         """Predictions in the prediction log, by correlation id (read inside the container
         that owns the log's volume)."""
-        service = "ingest" if self.file == "micro" else "monolith"
+        service = "ingest" if self.file == "micro" else self.file  # the monolith, the hybrid
         query = (
             "import sqlite3;"
             "c = sqlite3.connect('/var/lib/churnlab/prediction_log.sqlite3');"
@@ -143,7 +143,7 @@ def compose_deployment(
     """Up on a free port under its own project name, and always down afterwards."""
     project = project or f"churnlab-test-{file}"
     port = str(free_port())
-    variable = "GATEWAY_PORT" if file == "micro" else "MONOLITH_PORT"
+    variable, _ = PORTS[file]["EDGE_PORT"]
     env = {
         "RUNTIME": "docker",
         "COMPOSE_PROJECT_NAME": project,

@@ -1,7 +1,7 @@
 """Run a deployment as local processes when there is no Docker: the same edge (HAProxy) and
 gunicorn apps as in the containers, under supervisord (compose/local/).
 
-`python -m runtimes.local up monolith|micro` starts one detached, with its logs and
+`python -m runtimes.local up monolith|micro|hybrid` starts one detached, with its logs and
 supervisord socket under .run/<deployment>/ (CHURNLAB_RUN_DIR is the parent) and its state
 under var/<deployment>/ (CHURNLAB_STATE_DIR); `down` stops what was started with SIGTERM, which
 supervisord passes on, so the edge and gunicorn finish in-flight requests first. Both
@@ -35,7 +35,7 @@ from runtimes.shell import audit_key_file
 BIN_DIR = Path(sys.executable).parent
 SUPERVISOR_CONFIG = ROOT / "compose" / "local" / "supervisord.conf"
 # What tells the edge that a replica can take requests (see edge/haproxy.cfg, EDGE_CHECK_PATH).
-EDGE_CHECK_PATH = {"monolith": "/readyz", "micro": "/livez"}
+EDGE_CHECK_PATH = {"monolith": "/readyz", "micro": "/livez", "hybrid": "/livez"}
 
 
 def up(deployment: str) -> None:
@@ -148,7 +148,7 @@ def gunicorn(app: str, tmp_path: Path, **env: str) -> Iterator[tuple[str, subpro
 
 @dataclass
 class LocalDeployment:
-    """`make up-monolith` / `make up-micro` without Docker, on free loopback ports."""
+    """`make up-monolith`, `up-micro` or `up-hybrid` without Docker, on free loopback ports."""
 
     name: str
     run_dir: Path
@@ -163,7 +163,7 @@ class LocalDeployment:
 
     @property
     def app_url(self) -> str:
-        """The monolith or the gateway itself, behind the edge."""
+        """The monolith, the gateway or the hybrid API itself, behind the edge."""
         return f"http://127.0.0.1:{self.ports['APP_PORT']}"
 
     @property

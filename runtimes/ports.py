@@ -21,6 +21,12 @@ PORTS: dict[str, dict[str, tuple[str, str]]] = {
         "FEATURES_PORT": ("FEATURES_PORT", "8102"),
         "INFERENCE_PORT_PREFIX": ("INFERENCE_PORT_PREFIX", "811"),
     },
+    "hybrid": {
+        "EDGE_PORT": ("HYBRID_PORT", "8090"),
+        "APP_PORT": ("HYBRID_APP_PORT", "8091"),
+        "EDGE_ADMIN_PORT": ("HYBRID_EDGE_ADMIN_PORT", "8494"),
+        "INFERENCE_PORT_PREFIX": ("HYBRID_INFERENCE_PORT_PREFIX", "812"),
+    },
 }
 DEPLOYMENTS = tuple(PORTS)
 

@@ -6,7 +6,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 compiler=${LOCK_COMPILER:-.venv/bin/pip-compile}  # not PIP_*: pip reads those as its options
-for extra in core inference postgres monolith gateway; do
+for extra in core inference postgres monolith gateway hybrid; do
   echo "==> docker/requirements/$extra.txt"
   options=()
   [ "$extra" = core ] || options=(--extra "$extra")
@@ -15,8 +15,8 @@ for extra in core inference postgres monolith gateway; do
   CUSTOM_COMPILE_COMMAND="make lock" "$compiler" --quiet --generate-hashes --allow-unsafe \
     --strip-extras --build-deps-for wheel --no-emit-index-url --no-emit-find-links \
     "${options[@]}" --output-file "docker/requirements/$extra.txt" pyproject.toml
-  # The monolith's extra names the project's own (churnlab[inference,postgres]), so pip-compile
-  # lists the project too; the Dockerfile installs it from its source, after the lock.
+  # The monolith's and the hybrid's extras name the project's own (churnlab[inference,postgres]),
+  # so pip-compile lists the project too; the Dockerfile installs it from its source, after the lock.
   sed -i '/^# WARNING: pip install will require/,/^    # via file:/d' "docker/requirements/$extra.txt"
 done
 # The trace view's image installs MLflow alone, nothing of the project's.

@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Start one deployment (monolith|micro) in containers, or as local processes without Docker.
+# Start one deployment (monolith|micro|hybrid) in containers, or as local processes without Docker.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/runtime.sh
-deployment=${1:?usage: up.sh monolith|micro}   # TARGET=compose (default) or swarm
+deployment=${1:?usage: up.sh monolith|micro|hybrid}   # TARGET=compose (default) or swarm
 runtime=$(detect_runtime)
 target=${TARGET:-compose}
 ensure_audit_key
@@ -27,6 +27,7 @@ fi
 case "$deployment" in
   monolith) url=http://127.0.0.1:${MONOLITH_PORT:-8000} ;;
   micro) url=http://127.0.0.1:${GATEWAY_PORT:-8080} ;;
+  hybrid) url=http://127.0.0.1:${HYBRID_PORT:-8090} ;;
 esac
 curl=curl
 if [ "$target" = swarm ]; then  # HTTPS, certified by the cluster's own CA (docs/cluster.md)

@@ -138,6 +138,16 @@ def local_micro(tmp_path_factory, dataset_records):
 
 
 @pytest.fixture(scope="session")
+def local_hybrid(tmp_path_factory, dataset_records):
+    """The hybrid as local processes behind the edge: the API, and two inference replicas."""
+    from runtimes.local import local_deployment
+
+    with local_deployment("hybrid", tmp_path_factory.mktemp("hybrid"), **TEST_SETTINGS) as running:
+        wait_predicting(running.url, dataset_records[0])
+        yield running
+
+
+@pytest.fixture(scope="session")
 def docker_monolith(require_docker, dataset_records):
     from runtimes.compose import compose_deployment
 
@@ -153,6 +163,21 @@ def docker_micro(require_docker, dataset_records):
     from tests.e2e.docker.docker_compose import wait_healthy
 
     with compose_deployment("micro") as deployment:
+        deployment.compose(
+            "up", "-d", "--no-build", "--no-recreate", "--scale", "inference=2", "--wait"
+        )
+        wait_healthy(deployment, "inference", replicas=2)
+        wait_predicting(deployment.url, dataset_records[0])
+        yield deployment
+
+
+@pytest.fixture(scope="session")
+def docker_hybrid(require_docker, dataset_records):
+    """The containerized hybrid: the API, and the model tier as two inference replicas."""
+    from runtimes.compose import compose_deployment
+    from tests.e2e.docker.docker_compose import wait_healthy
+
+    with compose_deployment("hybrid") as deployment:
         deployment.compose(
             "up", "-d", "--no-build", "--no-recreate", "--scale", "inference=2", "--wait"
         )

@@ -143,7 +143,7 @@ def openapi_document(settings: Settings) -> dict[str, Any]:
         "info": {
             "title": "ChurnLab churn prediction API",
             "version": "1",
-            "description": "Served alike by the monolith and the microservices gateway.",
+            "description": "Served alike by the monolith, the microservices and the hybrid.",
         },
         "paths": {
             "/v1/predict": {

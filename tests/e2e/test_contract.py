@@ -1,5 +1,6 @@
-"""One contract, two deployments: the same requests get the same answers from the monolith and
-the microservices gateway (same probabilities, same errors for the same bad inputs).
+"""One contract, three wirings: the same requests get the same answers from the monolith, the
+microservices' gateway and the hybrid API (same probabilities, same errors for the same bad
+inputs).
 
 Runs against local processes always, and against the containers too when Docker is there
 (required in CI with REQUIRE_DOCKER=1).
@@ -18,26 +19,35 @@ from tests import raw_http
 
 TIMEOUT = 10
 PROBLEM_JSON = "application/problem+json"
+WIRINGS = ("monolith", "micro", "hybrid")
+# The stages each wiring calls over HTTP: Server-Timing names each such hop's inside time.
+REMOTE_STAGES = {
+    "monolith": [],
+    "micro": ["features", "inference", "ingest"],
+    "hybrid": ["inference"],
+}
 
 
 @pytest.fixture(params=["local", pytest.param("docker", marks=pytest.mark.docker)])
 def urls(request) -> dict[str, str]:
-    if request.param == "local":
-        return {
-            "monolith": request.getfixturevalue("local_monolith").url,
-            "micro": request.getfixturevalue("local_micro").url,
-        }
-    return {
-        "monolith": request.getfixturevalue("docker_monolith").url,
-        "micro": request.getfixturevalue("docker_micro").url,
-    }
+    return {wiring: request.getfixturevalue(f"{request.param}_{wiring}").url for wiring in WIRINGS}
 
 
-def both(urls: dict[str, str], method: str, path: str, **kwargs) -> dict[str, requests.Response]:
+def each(urls: dict[str, str], method: str, path: str, **kwargs) -> dict[str, requests.Response]:
     return {
         name: requests.request(method, url + path, timeout=TIMEOUT, **kwargs)
         for name, url in urls.items()
     }
+
+
+def alike(answers: dict[str, requests.Response]) -> dict:
+    """The one body every wiring answered, after checking that each answered it, with the same
+    status."""
+    statuses = {name: response.status_code for name, response in answers.items()}
+    assert len(set(statuses.values())) == 1, statuses
+    bodies = {name: response.json() for name, response in answers.items()}
+    assert all(body == bodies["monolith"] for body in bodies.values()), bodies
+    return bodies["monolith"]
 
 
 def comparable(body: dict) -> dict:
@@ -47,28 +57,27 @@ def comparable(body: dict) -> dict:
 
 def test_same_predictions_for_the_same_customers(urls, dataset_records):
     for record in dataset_records[:40]:
-        answers = both(urls, "POST", "/v1/predict", json=record)
-        assert {name: r.status_code for name, r in answers.items()} == {
-            "monolith": 200,
-            "micro": 200,
-        }, {name: r.text[:300] for name, r in answers.items()}
-        monolith, micro = (comparable(answers[name].json()) for name in ("monolith", "micro"))
-        assert monolith == micro
+        answers = each(urls, "POST", "/v1/predict", json=record)
+        assert {name: r.status_code for name, r in answers.items()} == dict.fromkeys(
+            WIRINGS, 200
+        ), {name: r.text[:300] for name, r in answers.items()}
+        monolith, *others = (comparable(answers[name].json()) for name in WIRINGS)
+        assert all(other == monolith for other in others)
         assert monolith["recorded"] is True
         assert monolith["copies"] >= 1
 
 
 def test_same_batch_predictions(urls, dataset_records):
-    answers = both(urls, "POST", "/v1/predict/batch", json={"records": dataset_records[:300]})
-    monolith, micro = (answers[name].json() for name in ("monolith", "micro"))
-    assert answers["monolith"].status_code == answers["micro"].status_code == 200
-    assert [comparable(p) for p in monolith["predictions"]] == [
-        comparable(p) for p in micro["predictions"]
-    ]
-    assert monolith["count"] == micro["count"] == 300
+    answers = each(urls, "POST", "/v1/predict/batch", json={"records": dataset_records[:300]})
+    assert {r.status_code for r in answers.values()} == {200}
+    predictions = {
+        name: [comparable(p) for p in r.json()["predictions"]] for name, r in answers.items()
+    }
+    assert all(p == predictions["monolith"] for p in predictions.values())
+    assert {r.json()["count"] for r in answers.values()} == {300}
 
 
-def test_caller_request_id_is_kept_by_both(urls, record_body):
+def test_caller_request_id_is_kept_by_each(urls, record_body):
     for name, url in urls.items():
         request_id = f"contract-{name}-id"
         response = requests.post(
@@ -100,9 +109,8 @@ def test_the_same_key_gets_the_same_answer_and_another_body_a_409(urls, record_b
             timeout=TIMEOUT,
             headers={"Idempotency-Key": key},
         )
-    assert {name: r.status_code for name, r in clashes.items()} == {"monolith": 409, "micro": 409}
-    assert clashes["monolith"].json() == clashes["micro"].json()
-    assert clashes["micro"].headers["Content-Type"] == "application/problem+json"
+    assert alike(clashes)["status"] == 409
+    assert {r.headers["Content-Type"] for r in clashes.values()} == {PROBLEM_JSON}
 
 
 def test_an_answer_can_be_read_back_then_erased_with_the_audit_key(urls, record_body):
@@ -174,20 +182,17 @@ BAD_REQUESTS = [
 
 @pytest.mark.parametrize(("case", "path", "kwargs"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
 def test_same_errors_for_the_same_bad_input(urls, case, path, kwargs):
-    answers = both(urls, "POST", path, **kwargs)
-    assert answers["monolith"].status_code == answers["micro"].status_code
-    assert 400 <= answers["monolith"].status_code < 500
+    answers = each(urls, "POST", path, **kwargs)
+    assert 400 <= alike(answers)["status"] < 500
     for response in answers.values():
         assert response.headers["Content-Type"] == "application/problem+json"
-    assert answers["monolith"].json() == answers["micro"].json()
 
 
 def test_same_field_errors_for_an_invalid_record(urls, record_body):
     invalid = dict(record_body, tenure=-1, contract="Forever", surprise=True)
-    answers = both(urls, "POST", "/v1/predict", json=invalid)
-    assert answers["monolith"].status_code == answers["micro"].status_code == 422
-    assert answers["monolith"].json() == answers["micro"].json()
-    fields = {error["field"] for error in answers["micro"].json()["errors"]}
+    problem = alike(each(urls, "POST", "/v1/predict", json=invalid))
+    assert problem["status"] == 422
+    fields = {error["field"] for error in problem["errors"]}
     assert fields == {"tenure", "contract", "surprise"}
 
 
@@ -195,18 +200,15 @@ def test_same_field_errors_for_an_invalid_record(urls, record_body):
     ("method", "path"), [("GET", "/v2/nothing"), ("GET", "/v1/predict"), ("DELETE", "/v1/model")]
 )
 def test_same_404_and_405(urls, method, path):
-    answers = both(urls, method, path)
-    assert answers["monolith"].status_code == answers["micro"].status_code
-    assert answers["monolith"].json() == answers["micro"].json()
+    assert alike(each(urls, method, path))["status"] in {404, 405}
 
 
 def test_same_model_card_and_openapi(urls):
     for path in ("/v1/model", "/openapi.json"):
-        answers = both(urls, "GET", path)
-        assert answers["monolith"].json() == answers["micro"].json()
+        assert alike(each(urls, "GET", path))
 
 
-def test_probes_and_metrics_on_both(urls):
+def test_probes_and_metrics_on_each(urls):
     for name, url in urls.items():
         assert requests.get(f"{url}/livez", timeout=TIMEOUT).json()["status"] == "alive"
         ready = requests.get(f"{url}/readyz", timeout=TIMEOUT).json()
@@ -233,25 +235,26 @@ def test_probes_and_metrics_on_both(urls):
         assert json.dumps(spec).count("/v1/predict") >= 2
 
 
-def test_both_say_in_server_timing_where_a_prediction_s_time_went(urls, record_body):
-    """The same stages by name on both (W3C Server-Timing, as `curl -si` shows it), each within
+def test_each_says_in_server_timing_where_a_prediction_s_time_went(urls, record_body):
+    """The same stages by name on each (W3C Server-Timing, as `curl -si` shows it), each within
     the app's time, and the app's within the edge's wait; the microservices add each hop's time
-    inside its service, within the workflow's time for that stage: the rest is the hop's."""
+    inside its service (the hybrid, the model's), within the workflow's time for that stage: the
+    rest is the hop's."""
     from churnlab.server_timing import durations, names
 
     stages = ["features", "inference", "ingest"]
-    for name, response in both(urls, "POST", "/v1/predict", json=record_body).items():
+    for name, response in each(urls, "POST", "/v1/predict", json=record_body).items():
         assert response.status_code == 200
         value = response.headers["Server-Timing"]
         named = names(value)
         found = durations(value)
-        hops = [f"{stage}-service" for stage in stages] if name == "micro" else []
+        hops = [f"{stage}-service" for stage in REMOTE_STAGES[name]]
         assert set(named) == {"app", *stages, *hops, "edge-queue", "edge-connect", "edge-upstream"}
         assert [metric for metric in named if metric in stages] == stages
         assert sum(found[stage] for stage in stages) <= found["app"]
         assert found["app"] <= found["edge-upstream"] + 1  # the edge counts whole milliseconds
-        for stage in stages if name == "micro" else []:
+        for stage in REMOTE_STAGES[name]:
             assert found[f"{stage}-service"] <= found[stage]
-    for response in both(urls, "TRACE", "/v1/model").values():
+    for response in each(urls, "TRACE", "/v1/model").values():
         assert response.status_code == 405
         assert response.headers["Server-Timing"] == 'edge;desc="answered by the edge"'
