@@ -26,7 +26,7 @@ from runtimes import cluster_secrets
 from runtimes.paths import ROOT
 from runtimes.shell import docker
 
-OVERLAYS = ("monolith", "micro")
+OVERLAYS = ("monolith", "micro", "hybrid")
 PINNED = ROOT / "var" / "kubernetes"
 # How clients reach the edge: by default through `kubectl port-forward`, on this machine.
 EDGE_HOSTNAMES = os.environ.get("EDGE_HOSTNAMES", "localhost,127.0.0.1")

@@ -22,9 +22,15 @@ from runtimes import kubernetes
 from runtimes.paths import ROOT
 
 KUBERNETES_VERSION = "1.32.0"
-APPS = {"monolith": {"monolith"}, "micro": {"gateway", "ingest", "features", "inference"}}
-ENTRY = {"monolith": "monolith", "micro": "gateway"}
-IMAGES = [f"churnlab/{name}" for name in ("edge", *APPS["monolith"], *APPS["micro"])]
+APPS = {
+    "monolith": {"monolith"},
+    "micro": {"gateway", "ingest", "features", "inference"},
+    "hybrid": {"hybrid", "inference"},
+}
+ENTRY = {"monolith": "monolith", "micro": "gateway", "hybrid": "hybrid"}
+IMAGES = [f"churnlab/{name}" for name in {"edge"}.union(*APPS.values())]
+# Where each wiring keeps what must outlive a replica: the log, or the gateway's spool.
+STATEFUL = {"monolith": {"monolith"}, "micro": {"gateway", "ingest"}, "hybrid": {"hybrid"}}
 REGISTRY = "registry.example/team"
 
 
@@ -187,7 +193,7 @@ def test_probes_mean_what_the_image_healthchecks_mean(overlay):
 def test_stateful_stages_keep_their_data_on_a_volume_of_their_own(overlay):
     name, documents = overlay
     stateful = of_kind(documents, "StatefulSet")
-    assert set(stateful) == ({"monolith"} if name == "monolith" else {"gateway", "ingest"})
+    assert set(stateful) == STATEFUL[name]
     for workload in stateful.values():
         [claim] = workload["spec"]["volumeClaimTemplates"]
         [container] = workload["spec"]["template"]["spec"]["containers"]
@@ -223,6 +229,7 @@ DESIGNED_HOPS = {
     "monolith": {("outside", "edge"), ("edge", "monolith")},
     "micro": {("outside", "edge"), ("edge", "gateway")}
     | {("gateway", stage) for stage in ("ingest", "features", "inference")},
+    "hybrid": {("outside", "edge"), ("edge", "hybrid"), ("hybrid", "inference")},
 }
 OUTSIDE = "outside"
 APP_PORT, DNS_PORT = 8000, 53
@@ -329,7 +336,7 @@ def test_the_edge_image_runs_as_the_user_its_pod_names():
     assert user == f"{context['runAsUser']}:{context['runAsGroup']}"
 
 
-def test_inference_scales_on_cpu_in_the_microservices_only(overlay):
+def test_the_model_tier_scales_on_cpu_wherever_it_runs_apart(overlay):
     name, documents = overlay
     autoscalers = of_kind(documents, "HorizontalPodAutoscaler")
     if name == "monolith":

@@ -12,7 +12,7 @@ import requests
 import yaml
 
 from runtimes import swarm
-from runtimes.kubernetes import image_names
+from runtimes.kubernetes import OVERLAYS, image_names
 from runtimes.paths import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
@@ -29,7 +29,7 @@ def test_every_image_is_named_by_the_digest_its_registry_serves(stacks, tmp_path
     pinning = [sys.executable, "-m", "runtimes.kubernetes", registry, "--into", str(tmp_path)]
     done = subprocess.run(pinning, cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-3000:]
-    for overlay in ("monolith", "micro"):
+    for overlay in OVERLAYS:
         kustomization = yaml.safe_load((tmp_path / overlay / "kustomization.yaml").read_text())
         assert {image["name"] for image in kustomization["images"]} == image_names(overlay)
         for image in kustomization["images"]:
