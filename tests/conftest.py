@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -159,28 +160,24 @@ def docker_monolith(require_docker, dataset_records):
 @pytest.fixture(scope="session")
 def docker_micro(require_docker, dataset_records):
     """The containerized microservices with two inference replicas."""
-    from runtimes.compose import compose_deployment
-    from tests.e2e.docker.docker_compose import wait_healthy
-
-    with compose_deployment("micro") as deployment:
-        deployment.compose(
-            "up", "-d", "--no-build", "--no-recreate", "--scale", "inference=2", "--wait"
-        )
-        wait_healthy(deployment, "inference", replicas=2)
-        wait_predicting(deployment.url, dataset_records[0])
-        yield deployment
+    yield from with_two_inference_replicas("micro", dataset_records[0])
 
 
 @pytest.fixture(scope="session")
 def docker_hybrid(require_docker, dataset_records):
     """The containerized hybrid: the API, and the model tier as two inference replicas."""
+    yield from with_two_inference_replicas("hybrid", dataset_records[0])
+
+
+def with_two_inference_replicas(name: str, record: dict) -> Iterator:
+    """A Compose deployment whose model tier runs two replicas, predicting; down afterwards."""
     from runtimes.compose import compose_deployment
     from tests.e2e.docker.docker_compose import wait_healthy
 
-    with compose_deployment("hybrid") as deployment:
+    with compose_deployment(name) as deployment:
         deployment.compose(
             "up", "-d", "--no-build", "--no-recreate", "--scale", "inference=2", "--wait"
         )
         wait_healthy(deployment, "inference", replicas=2)
-        wait_predicting(deployment.url, dataset_records[0])
+        wait_predicting(deployment.url, record)
         yield deployment

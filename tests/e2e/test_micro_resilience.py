@@ -62,12 +62,14 @@ def test_load_is_spread_over_every_inference_replica(local_micro, record_body):
     assert min(served) >= 5, served
 
 
+def statuses_while_killed(deployment, replica: str, body: dict, count: int = 60) -> list[int]:
+    """What `count` predictions in a row get while `replica` is killed (and restarted)."""
+    with deployment.faults.fault(replica, "kill"):
+        return [post(deployment.url, body).status_code for _ in range(count)]
+
+
 def test_killed_inference_replica_costs_no_request(local_micro, record_body):
-    statuses = []
-    with local_micro.faults.fault("inference2", "kill"):
-        for _ in range(60):
-            statuses.append(post(local_micro.url, record_body).status_code)
-    assert statuses == [200] * 60
+    assert statuses_while_killed(local_micro, "inference2", record_body) == [200] * 60
     # supervisord restarts it; the gateway uses it again without anyone doing anything.
     assert wait_until(lambda: requests.get(f"{local_micro.url}/readyz", timeout=2).ok)
 

@@ -1,8 +1,9 @@
-"""One prediction, one trace, through every process of each deployment: both run as local
+"""One prediction, one trace, through every process of each deployment: each runs as local
 processes sending their spans by OTLP over HTTP (the standard OTEL_* variables) to a receiver
 here that decodes what the OpenTelemetry SDK sends. Each call is its own trace, every span of it
 hangs from the one before it, and the microservices' hops are there: the gateway's encode, the
-call, the stage's decode and validate and its compute, the gateway's decode, the log's commit."""
+call, the stage's decode and validate and its compute, the gateway's decode, the log's commit;
+and the hybrid's one hop, to the model tier, beside its own log commit."""
 
 from __future__ import annotations
 
@@ -19,6 +20,12 @@ from tests.conftest import TEST_SETTINGS
 
 CALLERS = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 STAGES = ("features", "inference", "ingest")
+# The services each deployment's trace passes through.
+SERVICES = {
+    "monolith": {"monolith"},
+    "micro": {*STAGES, "gateway"},
+    "hybrid": {"hybrid", "inference"},
+}
 
 
 @pytest.fixture(scope="module")
@@ -48,7 +55,7 @@ def trace_of(receiver: Received, request_id: str, services: set[str]) -> list[di
     return spans()
 
 
-@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+@pytest.mark.parametrize("deployment", sorted(SERVICES))
 def test_each_prediction_is_one_trace_through_every_process(
     deployment, receiver, tmp_path_factory, record_body
 ):
@@ -61,8 +68,7 @@ def test_each_prediction_is_one_trace_through_every_process(
                 headers={"X-Request-ID": request_id, "traceparent": CALLERS}, timeout=10,
             )  # fmt: skip
             assert answer.status_code == 200
-        services = {"monolith"} if deployment == "monolith" else {*STAGES, "gateway"}
-        traces = [trace_of(receiver, request_id, services) for request_id in ids]
+        traces = [trace_of(receiver, request_id, SERVICES[deployment]) for request_id in ids]
     # One trace per call, begun inside: the caller's context stayed at the edge.
     assert len({spans[0]["trace"] for spans in traces}) == 3
     assert CALLERS.split("-")[1] not in {spans[0]["trace"] for spans in traces}
@@ -76,12 +82,14 @@ def test_each_prediction_is_one_trace_through_every_process(
         for span in spans:
             names[span["service"]].add(span["name"])
         stages = {"decode and validate", "features", "inference", "ingest"}
+        assert set(names) == SERVICES[deployment]
         if deployment == "monolith":
-            assert set(names) == {"monolith"}
             assert names["monolith"] >= stages | {"log commit"}
             continue
-        assert set(names) == {"gateway", *STAGES}
+        assert names["inference"] >= {"POST /v1/scores", "decode and validate", "compute"}
+        if deployment == "hybrid":
+            assert names["hybrid"] >= stages | {"log commit", "encode", "decode", "POST"}
+            continue
         assert names["gateway"] >= stages | {"encode", "decode", "POST"}
         assert names["features"] >= {"POST /v1/features", "decode and validate", "compute"}
-        assert names["inference"] >= {"POST /v1/scores", "decode and validate", "compute"}
         assert names["ingest"] >= {"POST /v1/ingest", "decode and validate", "log commit"}
