@@ -7,8 +7,8 @@
 2. HTTP at the default settings (the monolith: 2 workers x 4 threads, behind the edge):
    /v1/predict throughput divided by /livez on the same server, through the edge and directly,
    and the workers' CPU per request.
-3. The microservices against the monolith, both behind their edge: throughput, CPU per
-   request, latency at low load, and what each sequential hop adds, beside its floor.
+3. The microservices and the hybrid against the monolith, each behind its edge: throughput,
+   CPU per request, latency at low load, and what each sequential hop adds, beside its floor.
 4. What tracing costs the microservices: every trace sent by OTLP against traces off.
    Then the hop tax (hops.py): where a prediction's time goes on each wiring, from its trace,
    and each process's CPU per prediction; written beside the JSON as bench-hops.png too.
@@ -58,6 +58,7 @@ from runtimes.local import LocalDeployment, local_deployment
 
 HOPS_PLOT = "bench-hops.png"  # beside the figures' JSON
 PEERS = {peer.name.lower(): peer for peer in (MLFLOW, MLSERVER, BENTOML)}
+WIRING_NAMES = {"monolith": "monolith", "micro": "microservices", "hybrid": "hybrid"}
 
 
 def median_microseconds(
@@ -263,7 +264,12 @@ def http_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: 
     }
 
 
-# --- 3. microservices against the monolith ----------------------------------------------------
+# --- 3. the microservices and the hybrid against the monolith ----------------------------------
+
+# The stage calls each split wiring makes in a row, each a hop the monolith makes in-process:
+# the gateway calls features, inference, then ingest (which records the request with its
+# answer); the hybrid API calls inference alone.
+SEQUENTIAL_HOPS = {"micro": 3, "hybrid": 1}
 
 
 def served_rps_and_cpu_ms(
@@ -277,13 +283,12 @@ def served_rps_and_cpu_ms(
     return result.requests_per_second, 1000 * used / (result.requests_per_second * seconds)
 
 
-def microservices_figures(
-    record: dict, monolith: LocalDeployment, micro: LocalDeployment, seconds: int, rounds: int
+def wiring_figures(
+    record: dict, deployments: dict[str, LocalDeployment], seconds: int, rounds: int
 ) -> dict:
-    """Both behind their edge, on the same machine, in alternating runs. CPU per request is
-    every process of the deployment, its edge included. The gateway calls features, inference
-    and then ingest (which records the request with its answer): three hops in a row."""
-    deployments = {"monolith": monolith, "micro": micro}
+    """The monolith and each split wiring (SEQUENTIAL_HOPS), each behind its edge, on the same
+    machine, in rounds that take them in turns. CPU per request is every process of the
+    deployment, its edge included."""
     rps: dict[str, list[float]] = {name: [] for name in deployments}
     cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
     low_load_ms: dict[str, list[float]] = {name: [] for name in deployments}
@@ -296,22 +301,26 @@ def microservices_figures(
             cpu_ms[name].append(cpu)
             quiet = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=2, connections=1)
             low_load_ms[name].append(quiet.median_ms)
-    floor_cpu_ms, floor_ms = hop_floor(micro)
-    sequential_hops = 3
-    added = [m - s for m, s in zip(low_load_ms["micro"], low_load_ms["monolith"], strict=True)]
-    return {
+    floor_cpu_ms, floor_ms = hop_floor(deployments["micro"])
+    figures: dict = {
         "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
-        "gateway_over_monolith": spread(
-            [m / s for m, s in zip(rps["micro"], rps["monolith"], strict=True)]
-        ),
         "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
         "p50_ms_low_load": {name: spread(values) for name, values in low_load_ms.items()},
-        "added_ms": spread(added),
-        "sequential_hops": sequential_hops,
-        "added_ms_per_sequential_hop": spread([value / sequential_hops for value in added]),
         "hop_floor_ms": round(floor_ms, 3),
         "hop_floor_cpu_ms": round(floor_cpu_ms, 3),
     }
+    for name, hops_in_a_row in SEQUENTIAL_HOPS.items():
+        monolith = zip(low_load_ms[name], low_load_ms["monolith"], strict=True)
+        added = [split - whole for split, whole in monolith]
+        figures[name] = {
+            "over_monolith": spread(
+                [split / whole for split, whole in zip(rps[name], rps["monolith"], strict=True)]
+            ),
+            "added_ms": spread(added),
+            "sequential_hops": hops_in_a_row,
+            "added_ms_per_sequential_hop": spread([value / hops_in_a_row for value in added]),
+        }
+    return figures
 
 
 def durability_http_figures(
@@ -438,7 +447,7 @@ def _range(figure: dict, unit: str = "", digits: int = 2) -> str:
 
 def summary_markdown(figures: dict) -> str:
     """The figures as the README shows them: each HTTP one as median (min to max)."""
-    inprocess, http, micro = figures["inprocess"], figures["http"], figures["microservices"]
+    inprocess, http, wirings = figures["inprocess"], figures["http"], figures["wirings"]
     durability = figures["durability"]
     stages = " / ".join(
         f"{inprocess[f'stage_{name}_us']:g}"
@@ -477,35 +486,30 @@ def summary_markdown(figures: dict) -> str:
             _range(http["worker_cpu_ms_per_request"]["predict"], " ms"),
         ),
         ("edge's CPU per `/v1/predict`", _range(http["edge"]["edge_cpu_ms"], " ms", 3)),
-        (
-            "microservices ÷ monolith, `/v1/predict` throughput",
-            _range(micro["gateway_over_monolith"]),
-        ),
-        (
-            "CPU per prediction, every process: monolith",
-            _range(micro["cpu_ms_per_request"]["monolith"], " ms"),
-        ),
-        (
-            "CPU per prediction, every process: microservices",
-            _range(micro["cpu_ms_per_request"]["micro"], " ms"),
-        ),
-        (
-            "median latency at low load: monolith",
-            _range(micro["p50_ms_low_load"]["monolith"], " ms"),
-        ),
-        (
-            "median latency at low load: microservices",
-            _range(micro["p50_ms_low_load"]["micro"], " ms"),
-        ),
-        (
-            f"added per sequential hop ({micro['sequential_hops']})",
-            _range(micro["added_ms_per_sequential_hop"], " ms"),
-        ),
+    ]
+    for name in SEQUENTIAL_HOPS:
+        rows.append(
+            (f"{WIRING_NAMES[name]} ÷ monolith, `/v1/predict` throughput, 16 connections",
+             _range(wirings[name]["over_monolith"]))
+        )  # fmt: skip
+    for name in WIRING_NAMES:
+        rows += [
+            (f"CPU per prediction, every process: {WIRING_NAMES[name]}",
+             _range(wirings["cpu_ms_per_request"][name], " ms")),
+            (f"median latency at low load (one connection): {WIRING_NAMES[name]}",
+             _range(wirings["p50_ms_low_load"][name], " ms")),
+        ]  # fmt: skip
+    for name, split in ((name, wirings[name]) for name in SEQUENTIAL_HOPS):
+        rows.append(
+            (f"{WIRING_NAMES[name]}: added per sequential hop ({split['sequential_hops']})",
+             _range(split["added_ms_per_sequential_hop"], " ms"))
+        )  # fmt: skip
+    rows.append(
         (
             "floor of one hop: client call + Flask request (`GET /livez`)",
-            f"{micro['hop_floor_ms']:g} ms wall, {micro['hop_floor_cpu_ms']:g} ms CPU",
-        ),
-    ]
+            f"{wirings['hop_floor_ms']:g} ms wall, {wirings['hop_floor_cpu_ms']:g} ms CPU",
+        )
+    )
     if "tracing" in figures:
         tracing = figures["tracing"]
         rows.append(
@@ -548,7 +552,9 @@ def summary_markdown(figures: dict) -> str:
     if "hops" in figures:
         lines += [
             "",
-            hops.conclusion(figures["hops"], micro["hop_floor_ms"], micro["sequential_hops"]),
+            hops.conclusion(
+                figures["hops"], wirings["hop_floor_ms"], wirings["micro"]["sequential_hops"]
+            ),
             "",
             f"![Where a prediction's time goes, on each wiring]({HOPS_PLOT})",
         ]
@@ -598,13 +604,17 @@ def main() -> None:
                 figures["peers"] = peer_figures(
                     records[0], monolith, args.seconds, args.rounds, chosen
                 )
-            # The microservices only now: idle beside the monolith's runs, they would be noise.
+            # The split wirings only now: idle beside the monolith's runs, they would be noise.
             with local_deployment(
                 "micro", base / "micro", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="none"
             ) as micro:
-                figures["microservices"] = microservices_figures(
-                    records[0], monolith, micro, args.seconds, args.rounds
-                )
+                with local_deployment(
+                    "hybrid", base / "hybrid", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="none"
+                ) as hybrid:  # stopped after its runs, so as not to idle beside the rest
+                    figures["wirings"] = wiring_figures(
+                        records[0], {"monolith": monolith, "micro": micro, "hybrid": hybrid},
+                        args.seconds, args.rounds,
+                    )  # fmt: skip
                 with otlp_receiver(keep=False) as sink, local_deployment(
                     "micro", base / "traced", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="otlp",
                     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=sink.url,

@@ -1,0 +1,33 @@
+"""The bench's comparison of the wirings: each split wiring divided by the monolith round by
+round, and what each of its sequential hops adds at low load (the servers stubbed: the bench
+itself runs them)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import lab.bench.__main__ as bench
+
+
+def test_each_split_wiring_is_divided_by_the_monolith_of_its_own_round(monkeypatch):
+    served = {"monolith": [100, 120, 110], "micro": [25, 30, 22], "hybrid": [80, 60, 88]}
+    low_load_ms = {"monolith": 2.0, "micro": 8.0, "hybrid": 3.5}
+    left = {name: iter(rates) for name, rates in served.items()}
+    monkeypatch.setattr(
+        bench, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
+    )
+    monkeypatch.setattr(
+        bench,
+        "run_wrk",
+        lambda url, **_: SimpleNamespace(median_ms=low_load_ms[url.split("/")[0]]),
+    )
+    monkeypatch.setattr(bench, "hop_floor", lambda _: (0.1, 0.5))
+    deployments = {name: SimpleNamespace(url=name) for name in served}
+    figures = bench.wiring_figures({}, deployments, seconds=1, rounds=3)
+    assert figures["micro"]["over_monolith"]["median"] == 0.25  # 0.25, 0.25, 0.2
+    assert figures["hybrid"]["over_monolith"]["median"] == 0.8  # 0.8, 0.5, 0.8
+    assert figures["micro"]["sequential_hops"] == 3
+    assert figures["micro"]["added_ms_per_sequential_hop"]["median"] == 2.0
+    assert figures["hybrid"]["added_ms_per_sequential_hop"]["median"] == 1.5
+    assert figures["predict_rps"]["hybrid"]["runs"] == 3
+    assert (figures["hop_floor_ms"], figures["hop_floor_cpu_ms"]) == (0.5, 0.1)
