@@ -36,7 +36,7 @@ from lab.experiments.cost import cpu_regression, rates_for
 from lab.experiments.crosscheck import crosscheck
 from lab.experiments.failures import RESILIENCE_OFF, fault_run
 from lab.experiments.loops import loop_cases
-from lab.experiments.plan import ARCHES, EXPERIMENTS, FAULTS, ONCE, PLANS, Plan
+from lab.experiments.plan import ARCHES, EXPERIMENTS, FAULTS, ONCE, PAIR, PLANS, RUNS_ON, Plan
 from lab.experiments.report import write_reports
 from lab.experiments.scaling import (
     MICRO_SPLITS,
@@ -144,17 +144,24 @@ def capacity_blocks(plan: Plan, raw: Path, budget: Budget, cells: Cells) -> dict
                     )  # fmt: skip
 
             searches[arch].append(cells.get(f"capacity-{block + 1}-{arch}", search))
-    uncensored = [
-        (m["capacity_rps"], u["capacity_rps"])
-        for m, u in zip(searches["monolith"], searches["micro"], strict=True)
-        if not m["censored"] and not u["censored"]
-    ]
     return {
         **{arch: summarise(searches[arch]) for arch in ARCHES},
-        "monolith_over_micro": ratio_interval(*zip(*uncensored, strict=True))
-        if uncensored
-        else None,
+        **{
+            f"monolith_over_{split}": blocks_ratio(searches["monolith"], searches[split])
+            for split in ARCHES[1:]
+        },
     }
+
+
+def blocks_ratio(searches: list[dict], others: list[dict]) -> dict | None:
+    """The first's capacity over the other's, block by block, from the blocks where neither
+    was censored (stats.ratio_interval); None without one."""
+    uncensored = [
+        (first["capacity_rps"], other["capacity_rps"])
+        for first, other in zip(searches, others, strict=True)
+        if not first["censored"] and not other["censored"]
+    ]
+    return ratio_interval(*zip(*uncensored, strict=True)) if uncensored else None
 
 
 def deployment_experiments(
@@ -182,9 +189,7 @@ def deployment_experiments(
         "scaling": lambda d: scaling(d, plan, raw, budget, estimate, headline),
         "model_cost": lambda d: model_costs(d, plan, raw, budget, headline),
     }  # fmt: skip
-    wanted = [
-        name for name in experiments if name in only and (name not in ONCE or arch == "monolith")
-    ]
+    wanted = [name for name in experiments if name in only and arch in RUNS_ON[name]]
     missing = [name for name in wanted if not cells.has(f"{name}-{arch}")]
     measured: dict = {}
     if missing:
@@ -447,7 +452,7 @@ def model_cost_summary(measured: dict[str, dict], plan: Plan) -> dict:
                 **model_cost.overhead(measured["monolith"][name], measured["micro"][name]),
             }
         )
-    by_model = {name: {arch: measured[arch][name] for arch in ARCHES} for name in measured["micro"]}
+    by_model = {name: {arch: measured[arch][name] for arch in PAIR} for name in measured["micro"]}
     return {"models": by_model, "points": points, "crossover": model_cost.crossover(points)}
 
 

@@ -25,6 +25,7 @@ from churnlab.domain.features import prepare_features, records_to_columns
 from churnlab.domain.inference import ChurnModel
 from churnlab.domain.model_card import CARD_FILE
 from churnlab.domain.schema import CustomerRecord
+from lab.experiments.plan import PAIR
 from runtimes.paths import ROOT
 
 MODELS_DIR = ROOT / "models"
@@ -85,7 +86,7 @@ def crossover(points: list[dict], threshold: float = 0.8) -> dict:
         return {"model_us": paying[0], "extrapolated": False}
     lines = {
         arch: _line([(p["model_us"], 1 / p[f"{arch}_rps"]) for p in points if p[f"{arch}_rps"]])
-        for arch in ARCHES
+        for arch in PAIR
     }
     if None in lines.values():
         return {"model_us": None, "extrapolated": True}
@@ -98,9 +99,6 @@ def crossover(points: list[dict], threshold: float = 0.8) -> dict:
         "model_us": round((threshold * base_micro - base_monolith) / denominator, 1),
         "extrapolated": True,
     }
-
-
-ARCHES = ("monolith", "micro")
 
 
 def _line(points: list[tuple[float, float]]) -> tuple[float, float] | None:

@@ -20,11 +20,17 @@ from lab.experiments import crosscheck
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
 from lab.experiments.calibration import held, held_up_to
 from lab.experiments.capacity import describe
-from lab.experiments.plan import ARCHES, EXPERIMENTS
+from lab.experiments.plan import ARCHES, EXPERIMENTS, PAIR
 from lab.stats import overlap
 
-COLOURS = {"monolith": "#1f77b4", "micro": "#d62728"}
-LABELS = {"monolith": "monolith", "micro": "microservices"}
+COLOURS = {"monolith": "#1f77b4", "micro": "#d62728", "hybrid": "#2ca02c"}
+LABELS = {"monolith": "monolith", "micro": "microservices", "hybrid": "hybrid"}
+POSSESSIVES = {
+    "monolith": "the monolith's",
+    "micro": "the microservices'",
+    "hybrid": "the hybrid's",
+}
+HEADLINE_HEADER = ["", *(LABELS[arch] for arch in ARCHES)]
 HOPS_HEADER = ["figure", "monolith / microservices"]
 HOPS_INTRO = (
     "Where a prediction's time goes (lab/bench/hops.py): both wirings as local processes, every "
@@ -232,7 +238,7 @@ LOOP_HEADER = ["case", "route", "closed p50", "closed p99", "open p50", "open p9
 
 def scaling_plot(results: dict) -> str:
     figure, axes = plt.subplots(1, 2, figsize=(10, 3.2))
-    for axis, arch in zip(axes, ARCHES, strict=True):
+    for axis, arch in zip(axes, PAIR, strict=True):
         rows = results["scaling"][arch]
         axis.bar(
             [r["configuration"] for r in rows],
@@ -311,21 +317,27 @@ def headline_rows(results: dict) -> list[list[str]]:
                 *(_spread(capacity[a]["capacity_rps"], reads=capacity[a]["reads"]) for a in ARCHES),
             ]
         )
-        ratio = capacity.get("monolith_over_micro")
-        if ratio:
-            rows.append(
-                [
-                    f"capacity, monolith ÷ microservices, paired by block (n={ratio['blocks']})",
-                    f"{ratio['ratio']:.2f} [{ratio['interval'][0]:.2f}, "
-                    f"{ratio['interval'][1]:.2f}; {ratio['coverage']:.0%}]",
-                    "",
-                ]
-            )
+        for split in ARCHES[1:]:
+            ratio = capacity.get(f"monolith_over_{split}")
+            if ratio:
+                rows.append(
+                    _row(
+                        f"capacity, monolith ÷ {LABELS[split]}, paired by block "
+                        f"(n={ratio['blocks']})",
+                        monolith=f"{ratio['ratio']:.2f} [{ratio['interval'][0]:.2f}, "
+                        f"{ratio['interval'][1]:.2f}; {ratio['coverage']:.0%}]",
+                    )
+                )
     if "cost" in results:
         rows += _cost_rows(results["cost"])
     if "scaling" in results:
         rows += _scaling_rows(results)
     return rows
+
+
+def _row(label: str, **by_arch: str) -> list[str]:
+    """A headline row: the label, then each architecture's cell (empty where it has none)."""
+    return [label, *(by_arch.get(arch, "") for arch in ARCHES)]
 
 
 def _cost_rows(cost: dict) -> list[list[str]]:
@@ -372,15 +384,14 @@ def _scaling_rows(results: dict) -> list[list[str]]:
     monolith, micro = results["scaling"]["monolith"], results["scaling"]["micro"]
     best = max(micro, key=lambda r: r["capacity_rps"])
     return [
-        [f"capacity, monolith as {r['configuration']} (same CPU set)", describe(r), ""]
+        _row(f"capacity, monolith as {r['configuration']} (same CPU set)", monolith=describe(r))
         for r in monolith
     ] + [
-        [
+        _row(
             f"capacity, microservices as {r['configuration']} (same CPU set)"
             + (" ← best split" if r is best else ""),
-            "",
-            describe(r),
-        ]
+            micro=describe(r),
+        )
         for r in micro
     ]
 
@@ -589,13 +600,16 @@ def conclusions(results: dict) -> list[str]:
         lines.append(capacity_conclusion(results["capacity"]))
     if "cost" in results:
         demand = {a: results["cost"][a]["single"]["total"] for a in ARCHES}
-        if all(demand.values()) and demand["monolith"]["ms_per_record"] > 0:
-            ratio = demand["micro"]["ms_per_record"] / demand["monolith"]["ms_per_record"]
-            lines.append(
-                f"Per single prediction the microservices spend {ratio:.1f} times the monolith's "
-                f"CPU ({demand['micro']['ms_per_record']:.2f} against "
-                f"{demand['monolith']['ms_per_record']:.2f} ms, the slopes of CPU against rate)."
-            )
+        for split in ARCHES[1:]:
+            if demand[split] and demand["monolith"] and demand["monolith"]["ms_per_record"] > 0:
+                ratio = demand[split]["ms_per_record"] / demand["monolith"]["ms_per_record"]
+                lines.append(
+                    f"A single prediction costs the {LABELS[split]} {ratio:.1f} times the "
+                    "monolith's CPU "
+                    f"({demand[split]['ms_per_record']:.2f} against "
+                    f"{demand['monolith']['ms_per_record']:.2f} ms, the slopes of CPU against "
+                    "rate)."
+                )
     if "loops" in results:
         lines.append(loops_conclusion(results["loops"]))
     if "model_cost" in results:
@@ -623,33 +637,33 @@ def hop_rows(measured: dict) -> list[list[str]]:
 
 
 def capacity_conclusion(capacity: dict) -> str:
+    """The monolith's capacity against each split wiring's, with what censored or blurred it."""
     figures = {a: capacity[a]["capacity_rps"] for a in ARCHES}
     reads = {a: capacity[a]["reads"] for a in ARCHES}
-    ratio = capacity.get("monolith_over_micro")
-    if ratio:
-        how = (
-            f"{ratio['ratio']:.1f} times the microservices' rate within the SLO "
-            f"({ratio['interval'][0]:.1f} to {ratio['interval'][1]:.1f}, "
-            f"{ratio['coverage']:.0%} interval over {ratio['blocks']} paired blocks)"
-        )
-    elif figures["micro"]["median"]:
-        how = (
-            f"{figures['monolith']['median'] / figures['micro']['median']:.1f} times the "
-            "microservices' rate within the SLO (from medians: no paired interval)"
-        )
-    else:
-        how = "more than the microservices, which passed no rate tried"
+    sentences = []
+    for split in ARCHES[1:]:
+        ratio, named = capacity.get(f"monolith_over_{split}"), POSSESSIVES[split]
+        if ratio:
+            how = (
+                f"{ratio['ratio']:.1f} times {named} rate within the SLO "
+                f"({ratio['interval'][0]:.1f} to {ratio['interval'][1]:.1f}, "
+                f"{ratio['coverage']:.0%} interval over {ratio['blocks']} paired blocks)"
+            )
+        elif figures[split]["median"]:
+            how = (
+                f"{figures['monolith']['median'] / figures[split]['median']:.1f} times "
+                f"{named} rate within the SLO (from medians: no paired interval)"
+            )
+        else:
+            how = f"more than the {LABELS[split]}, which passed no rate tried"
+        if not (figures["monolith"]["interval"] and figures[split]["interval"]):
+            how += " ⚠ from too few runs for an interval: these runs cannot tell the two apart"
+        elif overlap(figures["monolith"], figures[split]):
+            how += " ⚠ their capacity intervals overlap: these runs do not tell the two apart"
+        sentences.append(how)
     bounds = [f"{LABELS[a]} {reads[a]} its median" for a in ARCHES if reads[a] != "="]
-    if not all(figures[a]["interval"] for a in ARCHES):
-        told_apart = " ⚠ from too few runs for an interval: these runs cannot tell the two apart"
-    elif overlap(figures["monolith"], figures["micro"]):
-        told_apart = " ⚠ their capacity intervals overlap: these runs do not tell the two apart"
-    else:
-        told_apart = ""
-    return (
-        f"On the same CPUs and memory, the monolith sustains {how}."
-        + (f" Censored: {', '.join(bounds)}." if bounds else "")
-        + told_apart
+    return f"On the same CPUs and memory, the monolith sustains {'; and '.join(sentences)}." + (
+        f" Censored: {', '.join(bounds)}." if bounds else ""
     )
 
 
@@ -724,7 +738,7 @@ def preamble(results: dict) -> str:
 def summary_markdown(results: dict) -> str:
     parts = [preamble(results)]
     if headline_rows(results):
-        parts.append(markdown_table(["", "monolith", "microservices"], headline_rows(results)))
+        parts.append(markdown_table(HEADLINE_HEADER, headline_rows(results)))
     if "faults" in results:
         parts.append(markdown_table(FAULT_HEADER, fault_rows(results)))
     if "loops" in results:
@@ -797,8 +811,7 @@ def write_reports(results: dict, out: Path) -> None:
     sections = []
     if headline_rows(results):
         sections.append(
-            "<h2>Capacity and cost</h2>"
-            + _html_table(["", "monolith", "microservices"], headline_rows(results))
+            "<h2>Capacity and cost</h2>" + _html_table(HEADLINE_HEADER, headline_rows(results))
         )
     if "capacity" in results:
         sections.append(

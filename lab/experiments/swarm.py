@@ -101,7 +101,7 @@ def run(plan: SwarmPlan, out: Path) -> dict:
                 nodes, budget.deployment_cpu_count, MEMORY_MB * 2, cpuset=budget.deployment_cpus
             )
         )
-        swarm.push_images()
+        swarm.push_images("monolith", "micro")
         configurations = [("monolith", f"{nodes} replica(s)", {"MONOLITH_REPLICAS": str(nodes)})]
         configurations += [("micro", name, split(nodes)) for name, split in MICRO_SPLITS.items()]
         for deployment, name, settings in configurations:

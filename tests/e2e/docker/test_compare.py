@@ -10,6 +10,7 @@ import sys
 import jsonschema
 import pytest
 
+from lab.experiments.plan import ARCHES
 from lab.experiments.report import fault_groups
 from runtimes.paths import ROOT
 
@@ -63,7 +64,7 @@ def test_the_report_has_every_section_and_plot(report, results):
 
 def test_the_budget_kept_the_generator_apart_and_it_kept_up(results):
     assert results["budget"]["generator_cpus"] != results["budget"]["deployment_cpus"]
-    for arch in ("monolith", "micro"):
+    for arch in ARCHES:
         for run in results["capacity"][arch]["runs"]:
             assert run["limited_by"] is None or run["censored"] == "above", run
             # a trial the generator fell behind on is the search's last, unless it failed
@@ -102,7 +103,7 @@ def test_every_call_due_in_a_trial_is_counted_and_the_search_brackets_capacity(r
     """The drain keeps the calls in flight at a trial's end: each window holds the calls its
     schedule says were due (within Poisson's 4 standard deviations); and each search ends
     with its capacity between a passing and a failing rate, or says it is censored."""
-    for arch in ("monolith", "micro"):
+    for arch in ARCHES:
         for run in results["capacity"][arch]["runs"]:
             for t in run["trials"]:
                 expected = t["generator"]["expected_calls"]
@@ -120,18 +121,24 @@ def test_capacity_and_cost_favour_the_monolith_on_one_host(results):
     cpu = {arch: cost[arch]["single"]["total"]["ms_per_record"] for arch in capacity}
     assert cpu["micro"] > cpu["monolith"] > 0
     assert cost["micro"]["containers"] > cost["monolith"]["containers"]
+    # The hybrid, searched and costed beside them in the same blocks: the edge, the API and
+    # the model tier.
+    assert results["capacity"]["hybrid"]["capacity_rps"]["median"] > 0
+    assert cost["hybrid"]["containers"] == 3
+    assert cost["hybrid"]["single"]["total"]["ms_per_record"] > 0
 
 
 def test_cpu_is_read_at_each_rate_and_names_a_bottleneck(results):
     """Every container's CPU was read at each rate's window edges: utilization grows with the
-    rate, and the microservices' bottleneck is one of their stages, not the edge."""
-    for arch in ("monolith", "micro"):
+    rate, and the split wirings' bottleneck is one of their stages, not the edge."""
+    for arch in ARCHES:
         for mix in ("single", "batch"):
             points = results["cost"][arch][mix]["points"]
             assert len(points) >= 3
             busy = [sum(p["utilization"].values()) for p in points]
             assert busy[-1] > busy[0] > 0, points
     assert "edge" not in results["cost"]["micro"]["single"]["bottleneck"]
+    assert "edge" not in results["cost"]["hybrid"]["single"]["bottleneck"]
 
 
 def test_the_loops_run_at_saturation_and_at_a_moderate_load_per_route(results):

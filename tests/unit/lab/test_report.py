@@ -11,6 +11,7 @@ import pytest
 from lab.bench import hops
 from lab.experiments.capacity import summarise
 from lab.experiments.cost import fit
+from lab.experiments.plan import ARCHES
 from lab.experiments.report import rewrite_reports, summary_markdown, write_reports
 from lab.stats import ratio_interval
 from runtimes.paths import ROOT
@@ -210,6 +211,7 @@ def results() -> dict:
     model_run = {"capacity_rps": 100.0, "censored": None, "p99_ms": 9.0, "p99_at_rps": 50}
     monolith = [found(300, 310), found(290, 300), found(310, 320)]
     micro = [found(80, 83), found(100, 104), found(120, 125)]
+    hybrid = [found(190, 196), found(200, 206), found(210, 216)]
     return {
         "command": "make compare QUICK=1",
         "started": "2026-11-26 15:00 UTC",
@@ -261,13 +263,18 @@ def results() -> dict:
         "capacity": {
             "monolith": summarise(monolith),
             "micro": summarise(micro),
+            "hybrid": summarise(hybrid),
             "monolith_over_micro": ratio_interval(
                 [s["capacity_rps"] for s in monolith], [s["capacity_rps"] for s in micro]
+            ),
+            "monolith_over_hybrid": ratio_interval(
+                [s["capacity_rps"] for s in monolith], [s["capacity_rps"] for s in hybrid]
             ),
         },
         "cost": {
             "monolith": cost(1.0, {"p-edge-1": 0.2, "p-monolith-1": 0.8}),
             "micro": cost(4.0, {"p-edge-1": 0.2, "p-gateway-1": 1.6, "p-inference-1": 2.2}),
+            "hybrid": cost(1.5, {"p-edge-1": 0.25, "p-hybrid-1": 0.75, "p-inference-1": 0.5}),
         },
         "loops": {
             "saturated": loop_case(8, 0.0, 150.0, closed_p99=20.0, open_p99=900.0),
@@ -378,9 +385,10 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     assert "generator (Locust, open loop" in summary
     assert "100.0 [80.0, 120.0; 75%] (80.0 to 120.0, n=3) ⚠ interval over ±15%" in summary
     assert "capacity, monolith ÷ microservices, paired by block (n=3) | 3.04 [" in summary
-    assert "| capacity, microservices as 2 gateways (same CPU set) ← best split |  | ≥ 110 |" in (
-        summary
-    )
+    best = "| capacity, microservices as 2 gateways (same CPU set) ← best split |  | ≥ 110 |  |"
+    assert best in summary
+    assert "capacity, monolith ÷ hybrid, paired by block (n=3) | 1.50 [" in summary
+    assert "| monolith | microservices | hybrid |" in summary
     assert "| monolith | kill monolith | on | 30/s (the same for both) | single run | 0.0% |" in (
         summary
     )
@@ -398,6 +406,7 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     # Half of the microservices' 100/s, in calls of the faults' mix (0.8 a single's worth).
     assert "40/s (50% of its capacity, in calls of the faults' mix by their CPU)" in summary
     assert "the monolith sustains 3.0 times the microservices' rate within the SLO (" in summary
+    assert "; and 1.5 times the hybrid's rate within the SLO (" in summary
     assert "about 15.0 ms per prediction (by the lines fitted" in summary
     # The fault that could not be applied counted nothing: never passed off as 0 lost.
     assert "Records lost across every fault: 0 (1 fault run(s) could not be counted)." in summary
@@ -445,7 +454,8 @@ def test_cpu_per_record_is_the_slope_and_the_bottleneck_is_named(results):
         summary
     )
     assert "inference (2.200 ms)" in summary
-    assert "the microservices spend 4.0 times the monolith's CPU" in summary
+    assert "costs the microservices 4.0 times the monolith's CPU" in summary
+    assert "costs the hybrid 1.5 times the monolith's CPU" in summary
 
 
 def test_steal_time_is_stated_and_a_trial_it_took_from_is_named(results):
@@ -484,7 +494,7 @@ def test_the_swarm_run_rewrites_a_compare_report_of_this_schema_only(results, tm
 def test_the_capacity_comparison_says_when_runs_cannot_tell_the_two_apart(results):
     assert "tell the two apart" not in summary_markdown(results)  # 3 blocks, apart
     one_run = copy.deepcopy(results)
-    for arch in ("monolith", "micro"):
+    for arch in ARCHES:
         one_run["capacity"][arch] = summarise(one_run["capacity"][arch]["runs"][:1])
     assert "from too few runs for an interval: these runs cannot tell" in summary_markdown(one_run)
     close = copy.deepcopy(results)
