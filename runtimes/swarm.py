@@ -16,6 +16,7 @@ import argparse
 import hashlib
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from churnlab.adapters.log_rows import REQUEST_COUNTS
 from runtimes import cluster_secrets
 from runtimes.http import wait_for, wait_ready
 from runtimes.paths import ROOT
+from runtimes.ports import ports
 from runtimes.shell import audit_key_file, debian_image, docker
 
 NETWORK = "churnlab-cluster"
@@ -40,14 +42,17 @@ SUBNET_PREFIX = os.environ.get("CLUSTER_SUBNET_PREFIX", "198.18.250")
 REGISTRY = "churnlab-registry"
 REGISTRY_PORT = os.environ.get("CLUSTER_REGISTRY_PORT", "5000")
 NODE_PREFIX = "churnlab-node-"
-IMAGES = ("edge", "monolith", "gateway", "ingest", "features", "inference", "postgres")
-ENTRY_PORTS = {"monolith": "8000", "micro": "8080"}  # inside node 1, published on the host
+# Inside node 1, published on the host.
+ENTRY_PORTS = {"monolith": "8000", "micro": "8080", "hybrid": "8090"}
 DATA_NODES = ("db-a", "db-b")  # the prediction log's PostgreSQL servers, one per node
+STACK_FILES = ROOT / "compose" / "swarm"
+STACK_IMAGE = re.compile(r"image: registry:5000/churnlab/([a-z-]+):latest")
 STACKS_DIR = "/etc/churnlab/stacks"  # where node 1 keeps the stack files it deploys
 # What compose/swarm/*.yaml read from the environment that a user may set.
 STACK_SETTINGS = (
     "MONOLITH_REPLICAS", "MONOLITH_WORKERS", "GATEWAY_REPLICAS", "GATEWAY_WORKERS",
-    "GATEWAY_THREADS", "INGEST_REPLICAS", "FEATURES_REPLICAS", "INFERENCE_REPLICAS",
+    "GATEWAY_THREADS", "HYBRID_REPLICAS", "HYBRID_WORKERS", "HYBRID_THREADS", "INGEST_REPLICAS",
+    "FEATURES_REPLICAS", "INFERENCE_REPLICAS",
     "PREDICTION_LOG_SINGLE_COPY", "EDGE_RATE_LIMIT_PER_SOURCE", "EDGE_RATE_LIMIT_PER_KEY",
     "EDGE_UPLOADS_PER_SOURCE",
     # Traces: the stacks' x-tracing, as in compose/micro.yaml.
@@ -120,10 +125,7 @@ class Budget:
 
 def default_host_ports() -> dict[str, str]:
     """Where the host reaches each deployment's edge: the same ports as without a cluster."""
-    return {
-        "monolith": os.environ.get("MONOLITH_PORT", "8000"),
-        "micro": os.environ.get("GATEWAY_PORT", "8080"),
-    }
+    return {deployment: ports(deployment)["EDGE_PORT"] for deployment in ENTRY_PORTS}
 
 
 def entry_url(deployment: str) -> str:
@@ -209,9 +211,12 @@ def down() -> None:
     shutil.rmtree(cluster_secrets.DIRECTORY, ignore_errors=True)
 
 
-def push_images() -> None:
-    """The deployments' images into the cluster's registry, where every node pulls them."""
-    for image in IMAGES:
+def push_images(*deployments: str) -> None:
+    """The images the deployments' stacks name, database.yaml's included, into the cluster's
+    registry, where every node pulls them (each built by `scripts/up.sh <deployment>`)."""
+    stacks = [STACK_FILES / "database.yaml", *(STACK_FILES / f"{d}.yaml" for d in deployments)]
+    named = {image for stack in stacks for image in STACK_IMAGE.findall(stack.read_text())}
+    for image in sorted(named):
         local = f"127.0.0.1:{REGISTRY_PORT}/churnlab/{image}:latest"
         docker("tag", f"churnlab/{image}:latest", local)
         docker("push", "--quiet", local)
@@ -231,7 +236,7 @@ def deploy(deployment: str, **environment: str) -> str:
         **environment,
     }
     docker("exec", node_name(1), "mkdir", "-p", f"{STACKS_DIR}/secrets")
-    docker("cp", str(ROOT / "compose" / "swarm") + "/.", f"{node_name(1)}:{STACKS_DIR}")
+    docker("cp", f"{STACK_FILES}/.", f"{node_name(1)}:{STACKS_DIR}")
     # Swarm keeps the secrets in its store and mounts each in the tasks that name it.
     docker("cp", str(audit_key_file()), f"{node_name(1)}:{STACKS_DIR}/secrets/audit-key")
     environment |= _api_keys(f"{STACKS_DIR}/secrets/api-keys")
@@ -551,7 +556,7 @@ def main() -> None:
             time.sleep(args.seconds)
         print(describe())
     else:
-        push_images()
+        push_images(args.deployment)
         print(f"==> {args.deployment} on the swarm at {deploy(args.deployment)}")
 
 

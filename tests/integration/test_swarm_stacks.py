@@ -11,6 +11,9 @@ from runtimes.paths import ROOT
 
 STACKS = ROOT / "compose" / "swarm"
 DATABASE = {"db-monitor", "db-a", "db-b"}
+DEPLOYMENTS = ["monolith", "micro", "hybrid"]
+# Each wiring's one writer of the prediction log: the process that runs ingest.
+WRITER = {"monolith": "monolith", "micro": "ingest", "hybrid": "hybrid"}
 
 
 def merged_services(deployment: str) -> dict[str, dict]:
@@ -24,7 +27,7 @@ def networks_of(service: dict) -> set[str]:
     return set(service.get("networks", ["default"]))
 
 
-@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_only_the_logs_writers_share_a_network_with_the_database(deployment):
     services = merged_services(deployment)
     database_networks = set.union(*(networks_of(services[name]) for name in DATABASE))
@@ -33,7 +36,7 @@ def test_only_the_logs_writers_share_a_network_with_the_database(deployment):
         for name, service in services.items()
         if "CHURNLAB_PREDICTION_LOG_URL" in service.get("environment", {})
     }
-    assert writers == ({"monolith"} if deployment == "monolith" else {"ingest"})
+    assert writers == {WRITER[deployment]}
     for name, service in services.items():
         if name in DATABASE:
             continue
@@ -44,7 +47,7 @@ def test_only_the_logs_writers_share_a_network_with_the_database(deployment):
             assert not shared, f"{name} shares {shared} with the database"
 
 
-@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_the_edge_is_the_only_published_service(deployment):
     published = {
         name for name, service in merged_services(deployment).items() if "ports" in service
@@ -52,10 +55,10 @@ def test_the_edge_is_the_only_published_service(deployment):
     assert published == {"edge"}
 
 
-@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+@pytest.mark.parametrize("deployment", DEPLOYMENTS)
 def test_the_logs_writers_connect_over_checked_tls_with_a_password_of_their_own(deployment):
     services = merged_services(deployment)
-    writer = services["monolith" if deployment == "monolith" else "ingest"]
+    writer = services[WRITER[deployment]]
     url = dict(
         part.split("=", 1) for part in writer["environment"]["CHURNLAB_PREDICTION_LOG_URL"].split()
     )

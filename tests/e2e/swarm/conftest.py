@@ -12,7 +12,7 @@ import requests
 from runtimes import swarm
 from runtimes.http import wait_for, wait_predicting
 from runtimes.paths import ROOT
-from runtimes.ports import free_port
+from runtimes.ports import PORTS, free_port
 from runtimes.shell import base_image
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm]
@@ -21,22 +21,21 @@ NODES = 2
 
 @pytest.fixture(scope="package")
 def stacks(require_docker, dataset_records) -> dict[str, str]:
-    """Both stacks on the cluster, brought up the README's way (make cluster-up NODES=2, then
-    scripts/up.sh with TARGET=swarm) on ports of our own; the edge's URL of each."""
-    ports = {"monolith": str(free_port()), "micro": str(free_port())}
+    """Every wiring's stack on the cluster, brought up the README's way (make cluster-up
+    NODES=2, then scripts/up.sh with TARGET=swarm) on ports of our own; the edge's URL of each."""
+    ports = {deployment: str(free_port()) for deployment in swarm.ENTRY_PORTS}
     budget = swarm.Budget(nodes=NODES, total_cpus=os.cpu_count() or 2, total_memory_mb=4096)
     swarm.up(budget, ports)
     trust = pytest.MonkeyPatch()
     for variable, value in swarm.cluster_trust().items():  # the stacks answer HTTPS
         trust.setenv(variable, value)
     try:
-        for deployment in ("monolith", "micro"):
+        for deployment in ports:
             environment = os.environ | {
                 "TARGET": "swarm",
                 "RUNTIME": "docker",
                 "PYTHON_IMAGE": base_image(),
-                "MONOLITH_PORT": ports["monolith"],
-                "GATEWAY_PORT": ports["micro"],
+                **{PORTS[d]["EDGE_PORT"][0]: port for d, port in ports.items()},
             }
             started = subprocess.run(
                 ["scripts/up.sh", deployment], cwd=ROOT, env=environment, capture_output=True,
@@ -52,8 +51,8 @@ def stacks(require_docker, dataset_records) -> dict[str, str]:
 
 
 def wait_steady(stacks: dict[str, str], records: list[dict]) -> None:
-    """However long a fault's recovery takes (up to its deadline): both databases replicated
-    again, and both stacks answering ten predictions in a row and a large batch. A node fault
+    """However long a fault's recovery takes (up to its deadline): every database replicated
+    again, and every stack answering ten predictions in a row and a large batch. A node fault
     leaves a stack failing over, and a standby catching up, for a minute or more on a slow
     machine: no test starts in the middle of that."""
     for deployment, url in stacks.items():
@@ -70,7 +69,7 @@ def wait_steady(stacks: dict[str, str], records: list[dict]) -> None:
 
 @pytest.fixture
 def disturbs(stacks, dataset_records) -> None:
-    """For a test that breaks something (a fault, a redeploy): after it, until both stacks are
+    """For a test that breaks something (a fault, a redeploy): after it, until every stack is
     steady again. The tests that only look start steady without waiting."""
     yield
     wait_steady(stacks, dataset_records)

@@ -1,4 +1,4 @@
-"""The local Swarm for real: each node's budget binds what it runs, both stacks run their
+"""The local Swarm for real: each node's budget binds what it runs, every stack runs its
 replicas where placed, no prediction is answered 200 unless both data nodes have its record,
 and the node of the database's primary, killed under load, has its tasks run elsewhere with
 no accepted record lost."""
@@ -58,7 +58,7 @@ def test_every_node_has_its_share_and_it_binds_what_the_node_runs(stacks):
 
 
 def test_idle_stacks_leave_each_node_most_of_its_share(stacks):
-    """Both stacks up and nothing asked of them: what healthchecks, the gateway's probes and
+    """Every stack up and nothing asked of them: what healthchecks, the gateway's probes and
     pg_auto_failover's keepers cost a node. A Python start for every healthcheck, every 2 s,
     once took 80% of a 1-CPU node, and the faults here then ran on starved nodes."""
     engine = docker_sdk.from_env()
@@ -82,10 +82,11 @@ def test_idle_stacks_leave_each_node_most_of_its_share(stacks):
     assert max(busy.values()) <= 0.75, busy
 
 
-def test_both_stacks_run_their_replicas_where_placed(stacks):
+def test_every_stack_runs_its_replicas_where_placed(stacks):
     for deployment, services in {
         "monolith": {"edge": 1, "monolith": 2},
         "micro": {"edge": 1, "gateway": 1, "ingest": 2, "features": 1, "inference": 2},
+        "hybrid": {"edge": 1, "hybrid": 2, "inference": 2},
     }.items():
         placed = {"edge": 1, "db-monitor": 1, "db-a": 1, "db-b": 1, **services}
         for service, replicas in placed.items():

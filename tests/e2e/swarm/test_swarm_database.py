@@ -12,7 +12,7 @@ import pytest
 from runtimes import swarm
 
 pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.timeout(600)]
-WRITERS = {"monolith": "monolith", "micro": "ingest"}
+WRITERS = {"monolith": "monolith", "micro": "ingest", "hybrid": "hybrid"}
 # Run inside the writer's container: each way in, and whether PostgreSQL let it in.
 ATTEMPTS = r"""
 import json, os, socket
@@ -48,7 +48,7 @@ HELD = (
 )
 
 
-@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+@pytest.mark.parametrize("deployment", sorted(WRITERS))
 def test_only_the_writer_s_role_over_checked_tls_with_its_password_gets_in(stacks, deployment):
     _, printed = swarm.in_task(deployment, WRITERS[deployment], "python3", "-c", ATTEMPTS)
     outcomes = json.loads(printed)
@@ -60,7 +60,7 @@ def test_only_the_writer_s_role_over_checked_tls_with_its_password_gets_in(stack
     assert "does not match host name" in outcomes["by address, unnamed"]
 
 
-@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+@pytest.mark.parametrize("deployment", sorted(WRITERS))
 def test_every_connection_the_database_holds_is_tls(stacks, deployment):
     held = []
     for service, database in (("db-a", "churnlab"), ("db-b", "churnlab"),
@@ -73,7 +73,7 @@ def test_every_connection_the_database_holds_is_tls(stacks, deployment):
     assert all(ssl == "t" for _, ssl in held), held
 
 
-@pytest.mark.parametrize("deployment", ["monolith", "micro"])
+@pytest.mark.parametrize("deployment", sorted(WRITERS))
 def test_no_role_that_logs_in_over_the_network_is_a_superuser(stacks, deployment):
     """pg_auto_failover makes its replication role a superuser; the primary's setup takes that
     away (pg_rewind needs four functions, granted). The superuser pg_autoctl makes has no rule
