@@ -14,7 +14,12 @@ from dataclasses import dataclass, field
 from lab.experiments.budget import MEMORY_MB
 from runtimes.compose import ComposeDeployment
 
-MICRO_SERVICES = ("gateway", "ingest", "features", "inference")
+# Each deployment's services that a configuration scales (the edge always runs once).
+SERVICES = {
+    "monolith": ("monolith",),
+    "micro": ("gateway", "ingest", "features", "inference"),
+    "hybrid": ("hybrid", "inference"),
+}
 
 
 @dataclass(frozen=True)
@@ -72,10 +77,9 @@ def redundant(deployment_file: str, cpus: int) -> Configuration:
 def apply(deployment: ComposeDeployment, configuration: Configuration) -> None:
     """Scale (and set quotas) to the configuration; services it does not name run once."""
     deployment.environment |= configuration.environment
-    services = ("monolith",) if deployment.file == "monolith" else MICRO_SERVICES
     scales = [
         argument
-        for service in services
+        for service in SERVICES[deployment.file]
         for argument in ("--scale", f"{service}={configuration.replicas.get(service, 1)}")
     ]
     deployment.compose("up", "-d", "--no-build", "--wait", *scales)
