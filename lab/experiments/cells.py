@@ -24,6 +24,7 @@ class Cells:
         self.root = root
         root.mkdir(parents=True, exist_ok=True)
         recorded = root / "plan.json"
+        plan = json.loads(json.dumps(plan))  # as it is kept: a tuple reads back as a list
         if recorded.exists() and json.loads(recorded.read_text()) != plan:
             raise PlanChangedError(f"{root} holds cells of another plan: move it aside")
         _write(recorded, plan)
