@@ -13,6 +13,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from churnlab.adapters import inference_protocol as protocol
 from churnlab.adapters.periodic import every
 from churnlab.adapters.spool import Spool
 from churnlab.adapters.stage_client import StageClient
@@ -40,6 +41,7 @@ from churnlab.tracing import span
 from churnlab.workflow import DEGRADED, READY
 
 logger = logging.getLogger(__name__)
+INFER_PATH = f"/v2/models/{protocol.MODEL_NAME}/infer"
 REPLAY_RECORDINGS = 100  # per ingest call; a batch recording counts once
 
 
@@ -60,9 +62,12 @@ class HttpInference:
         self.client = client
 
     def predict(self, features: FeatureColumns) -> Scores:
+        """One call of the Open Inference Protocol (inference_protocol.py)."""
         rows = len(next(iter(features.values())))
-        answer = self.client.call("POST", "/v1/scores", {"features": features}, records=rows)
-        return Scores.from_json(answer)
+        answer = self.client.call(
+            "POST", INFER_PATH, protocol.infer_request(features), records=rows
+        )
+        return protocol.scores_from(answer)
 
     def model_card(self) -> dict[str, Any]:
         return self.client.call("GET", "/v1/model")

@@ -40,14 +40,15 @@ class UploadTooSlowError(RequestTimeout):
     reads no next request from it) and the rest of the body is never read."""
 
 
-def read_json(model: type[Model], max_bytes: int) -> Model:
+def read_json(model: type[Model], max_bytes: int, untyped_is_json: bool = False) -> Model:
     """Parse and validate in one pass (pydantic-core's JSON parser), after checking the envelope.
 
-    415 unless the body is declared JSON, 413 past `max_bytes`, 400 when empty or not JSON,
-    422 (via ValidationError) when it is JSON but not a valid `model`, 408 when a streamed
-    body arrives slower than the app's UploadPace allows.
+    415 unless the body is declared JSON (or, with `untyped_is_json`, declares no type at all,
+    as the Open Inference Protocol's clients send it), 413 past `max_bytes`, 400 when empty or
+    not JSON, 422 (via ValidationError) when it is JSON but not a valid `model`, 408 when a
+    streamed body arrives slower than the app's UploadPace allows.
     """
-    if not request.is_json:
+    if not (request.is_json or (untyped_is_json and not request.mimetype)):
         raise UnsupportedMediaType(
             f"send the body as application/json, not {request.mimetype or 'no content type'}"
         )

@@ -7,22 +7,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC
+from importlib.metadata import version
 from typing import Annotated, Any, Literal, TypeVar
 
-from flask import Blueprint, Flask
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from flask import Blueprint, Flask, Response, json
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
 from werkzeug.exceptions import NotFound
 
+from churnlab.adapters import inference_protocol as protocol
 from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.api.body import read_json
 from churnlab.api.factory import create_service_app
 from churnlab.config import Settings
-from churnlab.domain.errors import IdempotencyConflictError
-from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES
+from churnlab.domain.errors import PROBLEM_JSON, IdempotencyConflictError
 from churnlab.domain.ingest import Outcome, Recording
 from churnlab.domain.schema import MAX_BATCH_RECORDS, BatchRequest, CustomerRecord, Reason
 from churnlab.server_timing import timed
-from churnlab.workflow import Stage
+from churnlab.workflow import READY, Stage
 
 
 class IngestPrediction(BaseModel):
@@ -63,24 +64,6 @@ class IngestRequest(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     recordings: Annotated[list[IngestRecording], Field(min_length=1, max_length=1000)]
-
-
-class ScoresRequest(BaseModel):
-    """Feature columns as the features service returns them."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    features: dict[str, list[str | float]]
-
-    @model_validator(mode="after")
-    def _complete_and_rectangular(self) -> ScoresRequest:
-        missing = set(CATEGORICAL_FEATURES + NUMERIC_FEATURES) - set(self.features)
-        if missing:
-            raise ValueError(f"missing feature columns: {sorted(missing)}")
-        lengths = {len(column) for column in self.features.values()}
-        if len(lengths) != 1 or not 0 < lengths.pop() <= MAX_BATCH_RECORDS:
-            raise ValueError(f"feature columns must have the same length, 1 to {MAX_BATCH_RECORDS}")
-        return self
 
 
 StageT = TypeVar("StageT", bound=Stage)
@@ -151,16 +134,62 @@ def features_api(features: LocalFeatures, settings: Settings) -> Blueprint:
 
 
 def inference_api(model: BackgroundModel, settings: Settings) -> Blueprint:
+    """The model tier: the Open Inference Protocol's REST form (inference_protocol.py), and
+    the model card (ChurnLab's own). Its errors are problem+json with the protocol's `error`
+    member too, which Triton's and MLServer's clients read."""
     api = Blueprint("inference", __name__)
 
-    @api.post("/v1/scores")
-    def scores() -> dict[str, Any]:
-        request = read_json(ScoresRequest, settings.max_batch_body_bytes)
+    @api.get("/v2/health/live")
+    def live() -> dict[str, Any]:
+        return {}
+
+    @api.get("/v2/health/ready")
+    def ready() -> tuple[dict[str, Any], int]:
+        return {}, 200 if model.readiness() == READY else 503
+
+    @api.get("/v2")
+    def server_metadata() -> dict[str, Any]:
+        return {"name": "churnlab-inference", "version": version("churnlab"), "extensions": []}
+
+    @api.get("/v2/models/<name>")
+    def model_metadata(name: str) -> dict[str, Any]:
+        _served(name)
+        return protocol.model_metadata(model.model_card()["version"])
+
+    @api.get("/v2/models/<name>/ready")
+    def model_ready(name: str) -> tuple[dict[str, Any], int]:
+        _served(name)
+        return {}, 200 if model.readiness() == READY else 503
+
+    @api.post("/v2/models/<name>/infer")
+    def infer(name: str) -> dict[str, Any]:
+        _served(name)
+        request = read_json(
+            protocol.InferRequest, settings.max_batch_body_bytes, untyped_is_json=True
+        )
         with timed("compute", "the model's scores"):
-            return model.predict(request.features).to_json()
+            return protocol.infer_response(model.predict(request.features()), request)
+
+    @api.after_request
+    def with_the_protocol_s_error(response: Response) -> Response:
+        if response.mimetype == PROBLEM_JSON:
+            body = response.get_json()
+            response.set_data(json.dumps(body | {"error": _protocol_error(body)}))
+        return response
 
     @api.get("/v1/model")
     def model_card() -> dict[str, Any]:
         return model.model_card()
 
     return api
+
+
+def _protocol_error(problem: dict[str, Any]) -> str:
+    """A problem as the protocol's one `error` string: its detail, and each field's reason."""
+    fields = [f"{e['field']}: {e['message']}" for e in problem.get("errors", [])]
+    return "; ".join([problem["detail"], *fields])
+
+
+def _served(name: str) -> None:
+    if name != protocol.MODEL_NAME:
+        raise NotFound(f"no model named {name!r} here; this server serves {protocol.MODEL_NAME!r}")

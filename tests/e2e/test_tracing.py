@@ -86,7 +86,8 @@ def test_each_prediction_is_one_trace_through_every_process(
         if deployment == "monolith":
             assert names["monolith"] >= stages | {"log commit"}
             continue
-        assert names["inference"] >= {"POST /v1/scores", "decode and validate", "compute"}
+        infer = "POST /v2/models/<name>/infer"  # the Open Inference Protocol's route
+        assert names["inference"] >= {infer, "decode and validate", "compute"}
         if deployment == "hybrid":
             assert names["hybrid"] >= stages | {"log commit", "encode", "decode", "POST"}
             continue

@@ -33,7 +33,8 @@ JOBS = {
 
 # Each prediction's trace: the spans every wiring has, and the hops' on the microservices.
 SPANS = {"POST /v1/predict", "decode and validate", "features", "inference", "ingest", "log commit"}
-HOP_SPANS = {"encode", "POST", "decode", "POST /v1/features", "POST /v1/scores", "POST /v1/ingest"}
+HOP_SPANS = {"encode", "POST", "decode", "POST /v1/features", "POST /v1/ingest"}
+HOP_SPANS |= {"POST /v2/models/<name>/infer"}  # the Open Inference Protocol's route
 
 
 def live_sh(deployment, *arguments: str) -> None:

@@ -1,0 +1,170 @@
+"""The model tier's wire format: the Open Inference Protocol's REST form (KServe's v2), which
+Triton, MLServer and KServe speak, so that any client of theirs can call ChurnLab's model
+service, and a server of theirs can stand in for it.
+
+One request carries the feature columns as typed tensors, one a column: the categorical ones
+as BYTES, the numeric ones as FP64, each of shape [rows]. The answer carries two tensors: the
+churn probability of each row, and each feature's contribution, [rows, features], row-major,
+with the features' order in the tensor's `parameters`. Both sides of the hop use this module
+(the service in `churnlab/api/stage_apis.py`, the gateway and the hybrid API in
+`http_stages.py`); it needs pydantic, not numpy.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureColumns
+from churnlab.domain.schema import MAX_BATCH_RECORDS
+from churnlab.domain.scores import Scores
+
+MODEL_NAME = "churn"
+PLATFORM = "onnxruntime_onnx"
+FEATURES = (*CATEGORICAL_FEATURES, *NUMERIC_FEATURES)
+INPUT_TYPES = dict.fromkeys(CATEGORICAL_FEATURES, "BYTES") | dict.fromkeys(NUMERIC_FEATURES, "FP64")
+NUMERIC_TYPES = frozenset(
+    {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32"}
+)
+PROBABILITY, CONTRIBUTIONS = "churn_probability", "contributions"
+OUTPUTS = (PROBABILITY, CONTRIBUTIONS)
+
+Name = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class Tensor(BaseModel):
+    """An input tensor, its data flat in row-major order (as Triton's and MLServer's clients
+    send it)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    shape: Annotated[list[Annotated[int, Field(ge=0)]], Field(min_length=1, max_length=2)]
+    datatype: Annotated[str, Field(min_length=1, max_length=16)]
+    parameters: dict[str, Any] | None = None
+    data: Annotated[list[str | float | bool], Field(max_length=MAX_BATCH_RECORDS)]
+
+    @model_validator(mode="after")
+    def _a_column(self) -> Tensor:
+        rows, *width = self.shape
+        if width not in ([], [1]):
+            raise ValueError(f"{self.name}: a feature is a column, of shape [rows] or [rows, 1]")
+        if len(self.data) != rows:
+            raise ValueError(f"{self.name}: shape {self.shape} but {len(self.data)} values")
+        if self.name not in INPUT_TYPES:
+            raise ValueError(f"{self.name}: not an input of {MODEL_NAME} ({', '.join(FEATURES)})")
+        if INPUT_TYPES[self.name] == "BYTES":
+            if self.datatype != "BYTES" or not all(isinstance(v, str) for v in self.data):
+                raise ValueError(f"{self.name}: BYTES (strings), not {self.datatype}")
+        elif self.datatype not in NUMERIC_TYPES or not all(
+            isinstance(v, int | float) and not isinstance(v, bool) for v in self.data
+        ):
+            raise ValueError(f"{self.name}: a number type (FP64...), not {self.datatype}")
+        return self
+
+
+class RequestedOutput(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    name: Name
+    parameters: dict[str, Any] | None = None
+
+    @model_validator(mode="after")
+    def _known(self) -> RequestedOutput:
+        if self.name not in OUTPUTS:
+            raise ValueError(f"{self.name}: not an output of {MODEL_NAME} ({', '.join(OUTPUTS)})")
+        return self
+
+
+class InferRequest(BaseModel):
+    """`POST /v2/models/churn/infer`: every feature once, all of one length."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    id: Annotated[str, Field(max_length=128)] | None = None
+    parameters: dict[str, Any] | None = None
+    inputs: Annotated[list[Tensor], Field(min_length=1, max_length=len(FEATURES))]
+    outputs: list[RequestedOutput] | None = None
+
+    @model_validator(mode="after")
+    def _every_feature_once(self) -> InferRequest:
+        names = [tensor.name for tensor in self.inputs]
+        missing = sorted(set(FEATURES) - set(names))
+        if missing or len(set(names)) != len(names):
+            raise ValueError(f"send each input once; missing: {missing or 'none'}")
+        if len({tensor.shape[0] for tensor in self.inputs}) != 1 or not self.inputs[0].shape[0]:
+            raise ValueError(f"every input must have as many rows, 1 to {MAX_BATCH_RECORDS}")
+        return self
+
+    def features(self) -> FeatureColumns:
+        return {tensor.name: list(tensor.data) for tensor in self.inputs}
+
+
+def infer_request(features: FeatureColumns) -> dict[str, Any]:
+    """The request a caller sends for these feature columns."""
+    rows = len(next(iter(features.values())))
+    return {
+        "inputs": [
+            {"name": name, "shape": [rows], "datatype": INPUT_TYPES[name], "data": features[name]}
+            for name in FEATURES
+        ]
+    }
+
+
+def infer_response(scores: Scores, request: InferRequest) -> dict[str, Any]:
+    """The answer: the outputs asked for (both, unless `outputs` names some)."""
+    rows = len(scores.churn_probability)
+    tensors = {
+        PROBABILITY: {
+            "name": PROBABILITY,
+            "shape": [rows],
+            "datatype": "FP64",
+            "data": scores.churn_probability,
+        },
+        CONTRIBUTIONS: {
+            "name": CONTRIBUTIONS,
+            "shape": [rows, len(FEATURES)],
+            "datatype": "FP64",
+            "parameters": {"features": list(FEATURES)},
+            "data": [row[name] for row in scores.contributions for name in FEATURES],
+        },
+    }
+    wanted = [output.name for output in request.outputs] if request.outputs else OUTPUTS
+    answer = {"model_name": MODEL_NAME, "model_version": scores.model_version}
+    if request.id is not None:
+        answer["id"] = request.id
+    return answer | {"outputs": [tensors[name] for name in wanted]}
+
+
+def scores_from(answer: Mapping[str, Any]) -> Scores:
+    """The Scores in an answer to infer_request's request."""
+    outputs = {tensor["name"]: tensor for tensor in answer["outputs"]}
+    contributions = outputs[CONTRIBUTIONS]
+    names = contributions["parameters"]["features"]
+    flat = contributions["data"]
+    return Scores(
+        model_version=answer["model_version"],
+        churn_probability=list(outputs[PROBABILITY]["data"]),
+        contributions=[
+            dict(zip(names, flat[start : start + len(names)], strict=True))
+            for start in range(0, len(flat), len(names))
+        ],
+    )
+
+
+def model_metadata(version: str) -> dict[str, Any]:
+    """`GET /v2/models/churn`: the model's name, version, platform and tensors."""
+    return {
+        "name": MODEL_NAME,
+        "versions": [version],
+        "platform": PLATFORM,
+        "inputs": [
+            {"name": name, "datatype": INPUT_TYPES[name], "shape": [-1]} for name in FEATURES
+        ],
+        "outputs": [
+            {"name": PROBABILITY, "datatype": "FP64", "shape": [-1]},
+            {"name": CONTRIBUTIONS, "datatype": "FP64", "shape": [-1, len(FEATURES)]},
+        ],
+    }
