@@ -19,6 +19,7 @@ from runtimes.ports import free_port
 IMAGES: dict[str, tuple[int, str, dict[str, str]]] = {
     "monolith": (8000, "/readyz", {}),
     "gateway": (8000, "/livez", {}),
+    "hybrid": (8000, "/livez", {}),
     "ingest": (8000, "/readyz", {}),
     "features": (8000, "/readyz", {}),
     "inference": (8000, "/readyz", {}),
