@@ -15,7 +15,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro cluster-up cluster-down live live-stop rollout load load-headless compare compare-swarm down test test-floors bench lint lock k8s-manifests format clean
+.PHONY: help venv data model up-monolith up-micro up-hybrid cluster-up cluster-down live live-stop rollout load load-headless compare compare-swarm down test test-floors bench lint lock k8s-manifests format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'

@@ -67,7 +67,10 @@ class HttpInference:
         answer = self.client.call(
             "POST", INFER_PATH, protocol.infer_request(features), records=rows
         )
-        return protocol.scores_from(answer)
+        try:
+            return protocol.scores_from(answer, rows)
+        except (KeyError, TypeError, ValueError, IndexError) as error:
+            raise StageRejectedError(f"inference's answer cannot be read: {error!r}") from None
 
     def model_card(self) -> dict[str, Any]:
         return self.client.call("GET", "/v1/model")

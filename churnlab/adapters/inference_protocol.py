@@ -12,6 +12,7 @@ with the features' order in the tensor's `parameters`. Both sides of the hop use
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ INPUT_TYPES = dict.fromkeys(CATEGORICAL_FEATURES, "BYTES") | dict.fromkeys(NUMER
 NUMERIC_TYPES = frozenset(
     {"FP16", "FP32", "FP64", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32"}
 )
+FLOAT32_MAX = 3.4e38  # the model takes its numeric columns as float32
 PROBABILITY, CONTRIBUTIONS = "churn_probability", "contributions"
 OUTPUTS = (PROBABILITY, CONTRIBUTIONS)
 
@@ -62,6 +64,8 @@ class Tensor(BaseModel):
             isinstance(v, int | float) and not isinstance(v, bool) for v in self.data
         ):
             raise ValueError(f"{self.name}: a number type (FP64...), not {self.datatype}")
+        elif not all(math.isfinite(v) and abs(v) <= FLOAT32_MAX for v in self.data):
+            raise ValueError(f"{self.name}: finite numbers only, within float32's range")
         return self
 
 
@@ -138,15 +142,23 @@ def infer_response(scores: Scores, request: InferRequest) -> dict[str, Any]:
     return answer | {"outputs": [tensors[name] for name in wanted]}
 
 
-def scores_from(answer: Mapping[str, Any]) -> Scores:
-    """The Scores in an answer to infer_request's request."""
+def scores_from(answer: Mapping[str, Any], rows: int) -> Scores:
+    """The Scores in an answer to infer_request's request of `rows` rows; ValueError (or a
+    KeyError, TypeError) for an answer that is not one."""
     outputs = {tensor["name"]: tensor for tensor in answer["outputs"]}
+    probabilities = list(outputs[PROBABILITY]["data"])
     contributions = outputs[CONTRIBUTIONS]
     names = contributions["parameters"]["features"]
     flat = contributions["data"]
+    if sorted(names) != sorted(FEATURES) or len(flat) != rows * len(names):
+        raise ValueError(f"contributions of {names} for {len(flat)} values, not {rows} rows")
+    if len(probabilities) != rows or not all(0 <= p <= 1 for p in probabilities):
+        raise ValueError(
+            f"{len(probabilities)} probabilities for {rows} rows, or one not in [0, 1]"
+        )
     return Scores(
-        model_version=answer["model_version"],
-        churn_probability=list(outputs[PROBABILITY]["data"]),
+        model_version=str(answer["model_version"]),
+        churn_probability=probabilities,
         contributions=[
             dict(zip(names, flat[start : start + len(names)], strict=True))
             for start in range(0, len(flat), len(names))

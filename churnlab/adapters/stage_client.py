@@ -311,7 +311,10 @@ class StageClient:
                 status=response.status,
             )
         with span("decode", bytes=len(response.data)):
-            return orjson.loads(response.data)
+            try:
+                return orjson.loads(response.data)
+            except orjson.JSONDecodeError as error:
+                raise StageRejectedError(f"{address}{path} answered no JSON: {error}") from None
 
     def probe(self, address: str) -> str | None:
         """None when the replica at `address` says it is ready; otherwise why not."""

@@ -18,6 +18,7 @@ from churnlab.domain.errors import (
     StageRejectedError,
     StageUnavailableError,
     StorageUnavailableError,
+    UnknownCategoryError,
 )
 
 MAX_REPORTED_ERRORS = 50
@@ -93,6 +94,10 @@ def register_problem_handlers(app: Flask) -> None:
     def invalid_body(error: ValidationError) -> Response:
         return validation_problem(error)
 
+    @app.errorhandler(UnknownCategoryError)
+    def unknown_category(error: UnknownCategoryError) -> Response:
+        return problem(422, "Unknown category", str(error), kind="unknown-category")
+
     @app.errorhandler(ModelNotReadyError)
     def model_not_ready(error: ModelNotReadyError) -> Response:
         return problem(
@@ -139,8 +144,12 @@ def register_problem_handlers(app: Flask) -> None:
 
     @app.errorhandler(StageRejectedError)
     def stage_rejected(error: StageRejectedError) -> Response:
-        logger.error("stage rejected a gateway call: %s", error)
-        return problem(502, "Bad Gateway", "a stage rejected the gateway's call; it was logged")
+        logger.error("stage rejected a call, or answered what cannot be read: %s", error)
+        return problem(
+            502,
+            "Bad Gateway",
+            "a stage rejected the call, or answered what could not be read; it was logged",
+        )
 
     @app.errorhandler(Exception)
     def unexpected(error: Exception) -> Response:

@@ -170,7 +170,7 @@ def inference_api(model: BackgroundModel, settings: Settings) -> Blueprint:
         with timed("compute", "the model's scores"):
             return protocol.infer_response(model.predict(request.features()), request)
 
-    @api.after_request
+    @api.after_app_request  # every answer of the service, a route's 404 or 405 included
     def with_the_protocol_s_error(response: Response) -> Response:
         if response.mimetype == PROBLEM_JSON:
             body = response.get_json()

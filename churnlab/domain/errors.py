@@ -17,6 +17,16 @@ class ModelIntegrityError(ChurnLabError):
     """The model artifact on disk does not match the hash in its model card."""
 
 
+class UnknownCategoryError(ChurnLabError, ValueError):
+    """Feature columns with a category the model was not trained on (only a caller of the model
+    tier's own API can send one: the public API's schema admits known categories alone)."""
+
+    def __init__(self, unknown: dict[str, list[str]]) -> None:
+        listed = "; ".join(f"{name}: {', '.join(map(repr, got))}" for name, got in unknown.items())
+        super().__init__(f"categories the model does not know: {listed}")
+        self.unknown = unknown
+
+
 class StageUnavailableError(ChurnLabError):
     """A stage the request cannot do without is down; the caller gets a fast 503."""
 
@@ -39,8 +49,8 @@ class StageUnavailableError(ChurnLabError):
 
 
 class StageRejectedError(ChurnLabError):
-    """A stage answered 4xx to the gateway: a contract bug between them, not the caller's fault
-    (or, for a read, a 404: nothing there)."""
+    """A stage answered 4xx to the gateway, or an answer it could not read: a contract bug
+    between them, not the caller's fault (or, for a read, a 404: nothing there)."""
 
     def __init__(self, message: str, status: int = 400) -> None:
         super().__init__(message)

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import onnxruntime
 
-from churnlab.domain.errors import ModelIntegrityError
+from churnlab.domain.errors import ModelIntegrityError, UnknownCategoryError
 from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureColumns
 from churnlab.domain.model_card import CATEGORICAL_INPUT, NUMERIC_INPUT, ModelArtifact
 from churnlab.domain.scores import Scores
@@ -58,6 +58,12 @@ class ChurnModel:
 
     def predict(self, features: FeatureColumns) -> Scores:
         """Score every row of `features` in one ONNX call."""
+        unknown = {
+            name: sorted(set(features[name]) - self._categorical_impacts[name].keys())
+            for name in CATEGORICAL_FEATURES
+        }
+        if any(unknown.values()):
+            raise UnknownCategoryError({name: found for name, found in unknown.items() if found})
         inputs = {
             CATEGORICAL_INPUT: _matrix(features, CATEGORICAL_FEATURES, object),
             NUMERIC_INPUT: _matrix(features, NUMERIC_FEATURES, np.float32),

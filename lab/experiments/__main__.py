@@ -36,7 +36,17 @@ from lab.experiments.cost import cpu_regression, rates_for
 from lab.experiments.crosscheck import crosscheck
 from lab.experiments.failures import RESILIENCE_OFF, fault_run
 from lab.experiments.loops import loop_cases
-from lab.experiments.plan import ARCHES, EXPERIMENTS, FAULTS, ONCE, PAIR, PLANS, RUNS_ON, Plan
+from lab.experiments.plan import (
+    ARCHES,
+    EXPERIMENTS,
+    FAULTS,
+    ONCE,
+    PAIR,
+    PLANS,
+    RUNS_ON,
+    Plan,
+    block_order,
+)
 from lab.experiments.report import write_reports
 from lab.experiments.scaling import (
     MICRO_SPLITS,
@@ -127,11 +137,12 @@ def run(plan: Plan, out: Path, command: str, only: tuple[str, ...], cells: Cells
 
 def capacity_blocks(plan: Plan, raw: Path, budget: Budget, cells: Cells) -> dict:
     """`repeats` blocks; in each, a fresh deployment of each architecture searched for its
-    capacity, the order alternating by block. Searches after the first start from the first's
-    estimate. The ratio of the two is read per block (stats.ratio_interval)."""
+    capacity, in the block's order (plan.block_order). Searches after the first start from the
+    first's estimate. The monolith over each split wiring is read per block
+    (stats.ratio_interval)."""
     searches: dict[str, list[dict]] = {arch: [] for arch in ARCHES}
     for block in range(plan.repeats):
-        for arch in ARCHES if block % 2 == 0 else ARCHES[::-1]:
+        for arch in block_order(block):
             earlier = searches[arch][0] if searches[arch] else None
             estimate = earlier["capacity_rps"] if earlier and not earlier["censored"] else None
 
@@ -476,7 +487,8 @@ def main() -> None:
         command += f" ONLY={','.join(only)}"
     plan = PLANS[name]
     kept = name if only == EXPERIMENTS else f"{name}-{'-'.join(only)}"
-    cells = Cells(args.out / "cells" / kept, asdict(plan))
+    # The wirings each experiment runs on are part of what the cells were measured under.
+    cells = Cells(args.out / "cells" / kept, {**asdict(plan), "runs_on": RUNS_ON})
     if len(cells):
         log(f"resuming: {len(cells)} cell(s) kept in {cells.root}")
     results = run(plan, args.out, command, only, cells)

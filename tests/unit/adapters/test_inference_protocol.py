@@ -36,7 +36,7 @@ def test_the_answer_s_contributions_are_rows_of_named_features():
     assert (answer["model_name"], answer["model_version"], answer["id"]) == ("churn", "v7", "x")
     tensors = {t["name"]: t for t in answer["outputs"]}
     assert tensors["contributions"]["shape"] == [2, len(protocol.FEATURES)]
-    assert protocol.scores_from(answer) == scores
+    assert protocol.scores_from(answer, rows=2) == scores
 
 
 def test_an_answer_holds_only_the_outputs_asked_for():
@@ -89,3 +89,34 @@ def test_columns_of_different_lengths_are_refused():
     body["inputs"][0] |= {"shape": [1], "data": ["a"]}
     with pytest.raises(ValidationError, match="as many rows"):
         protocol.InferRequest.model_validate(body)
+
+
+@pytest.mark.parametrize(
+    "breaks",
+    [
+        lambda a: a["outputs"][0].update(data=[0.25]),  # a row short
+        lambda a: a["outputs"][0].update(data=[0.25, 1.5]),  # not a probability
+        lambda a: a["outputs"][1]["parameters"].update(features=["made", "up"]),
+        lambda a: a["outputs"][1].update(data=[0.0]),
+        lambda a: a.pop("outputs"),
+    ],
+)
+def test_an_answer_that_is_not_one_is_refused(breaks):
+    scores = Scores("v7", [0.25, 0.75], [dict.fromkeys(protocol.FEATURES, 0.0)] * 2)
+    request = protocol.InferRequest.model_validate(protocol.infer_request(FEATURES))
+    answer = protocol.infer_response(scores, request)
+    breaks(answer)
+    with pytest.raises((KeyError, ValueError)):
+        protocol.scores_from(answer, rows=2)
+
+
+def test_the_gateway_answers_a_502_not_a_500_for_an_answer_it_cannot_read():
+    from churnlab.adapters.http_stages import HttpInference
+    from churnlab.domain.errors import StageRejectedError
+
+    class Answering:
+        def call(self, *_, **__):
+            return {"outputs": "not a list of tensors"}
+
+    with pytest.raises(StageRejectedError, match="cannot be read"):
+        HttpInference(Answering()).predict(FEATURES)
