@@ -7,5 +7,5 @@ cd "$(dirname "$0")/.."
 source scripts/runtime.sh
 : "${REGISTRY:?REGISTRY=host[:port][/path] names the registry your cluster pulls from}"
 [ "$(detect_runtime)" = docker ] || { echo "make k8s-manifests needs the Docker engine" >&2; exit 2; }
-build_images monolith micro
+build_images monolith micro hybrid
 .venv/bin/python -m runtimes.kubernetes "$REGISTRY"

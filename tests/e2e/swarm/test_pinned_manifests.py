@@ -15,7 +15,8 @@ from runtimes import swarm
 from runtimes.kubernetes import OVERLAYS, image_names
 from runtimes.paths import ROOT
 
-pytestmark = [pytest.mark.docker, pytest.mark.swarm]
+# Pushing every overlay's images to a fresh registry took over 300 s on a cold CI machine.
+pytestmark = [pytest.mark.docker, pytest.mark.swarm, pytest.mark.timeout(1200)]
 MANIFEST_TYPES = ", ".join(
     [
         "application/vnd.docker.distribution.manifest.v2+json",
@@ -27,7 +28,7 @@ MANIFEST_TYPES = ", ".join(
 def test_every_image_is_named_by_the_digest_its_registry_serves(stacks, tmp_path):
     registry = f"127.0.0.1:{swarm.REGISTRY_PORT}/pinned"
     pinning = [sys.executable, "-m", "runtimes.kubernetes", registry, "--into", str(tmp_path)]
-    done = subprocess.run(pinning, cwd=ROOT, capture_output=True, text=True, timeout=600)
+    done = subprocess.run(pinning, cwd=ROOT, capture_output=True, text=True, timeout=1100)
     assert done.returncode == 0, done.stderr[-3000:]
     for overlay in OVERLAYS:
         kustomization = yaml.safe_load((tmp_path / overlay / "kustomization.yaml").read_text())
