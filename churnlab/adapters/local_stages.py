@@ -172,6 +172,9 @@ class BackgroundModel:
     def predict(self, features: FeatureColumns) -> Scores:
         return self._require().predict(features)
 
+    def check_categories(self, features: FeatureColumns) -> None:
+        self._require().check_categories(features)
+
     def model_card(self) -> dict[str, Any]:
         card = self._require().card
         return {key: value for key, value in card.items() if key != "reference"}

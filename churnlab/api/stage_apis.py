@@ -167,8 +167,10 @@ def inference_api(model: BackgroundModel, settings: Settings) -> Blueprint:
         request = read_json(
             protocol.InferRequest, settings.max_batch_body_bytes, untyped_is_json=True
         )
+        features = request.features()
+        model.check_categories(features)  # the public schema's job on the other routes
         with timed("compute", "the model's scores"):
-            return protocol.infer_response(model.predict(request.features()), request)
+            return protocol.infer_response(model.predict(features), request)
 
     @api.after_app_request  # every answer of the service, a route's 404 or 405 included
     def with_the_protocol_s_error(response: Response) -> Response:

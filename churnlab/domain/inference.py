@@ -58,12 +58,6 @@ class ChurnModel:
 
     def predict(self, features: FeatureColumns) -> Scores:
         """Score every row of `features` in one ONNX call."""
-        unknown = {
-            name: sorted(set(features[name]) - self._categorical_impacts[name].keys())
-            for name in CATEGORICAL_FEATURES
-        }
-        if any(unknown.values()):
-            raise UnknownCategoryError({name: found for name, found in unknown.items() if found})
         inputs = {
             CATEGORICAL_INPUT: _matrix(features, CATEGORICAL_FEATURES, object),
             NUMERIC_INPUT: _matrix(features, NUMERIC_FEATURES, np.float32),
@@ -74,6 +68,16 @@ class ChurnModel:
             churn_probability=probabilities.tolist(),
             contributions=self._contributions(features, len(probabilities)),
         )
+
+    def check_categories(self, features: FeatureColumns) -> None:
+        """UnknownCategoryError for a category the model was not trained on. Only the model
+        tier's own API needs it: the public schema admits known categories alone."""
+        unknown = {
+            name: sorted(set(features[name]) - self._categorical_impacts[name].keys())
+            for name in CATEGORICAL_FEATURES
+        }
+        if any(unknown.values()):
+            raise UnknownCategoryError({name: found for name, found in unknown.items() if found})
 
     def _contributions(self, features: FeatureColumns, rows: int) -> list[dict[str, float]]:
         categorical = [
