@@ -92,8 +92,15 @@ def ratio_interval(
 
 
 def in_turns(subjects: dict[str, T], round_number: int) -> list[tuple[str, T]]:
-    """The subjects in this round's order, reversed every other round (ABBA): whatever the
-    first run of a round leaves behind (a warm cache, a disk still flushing) falls on each
-    equally often."""
-    turns = list(subjects.items())
-    return turns if round_number % 2 == 0 else turns[::-1]
+    """The subjects in this round's order (turn_order): whatever one run leaves behind (a warm
+    cache, a disk still flushing) falls on each equally often."""
+    return turn_order(list(subjects.items()), round_number)
+
+
+def turn_order(items: Sequence[T], round_number: int) -> list[T]:
+    """Round `round_number`'s order: rotated every other round and reversed in between
+    (A B C, C B A, B C A, A C B, ...), a Williams design: over 2n rounds each item runs in each
+    place, and straight after each other one, equally often (with two: A B, B A, B A, A B)."""
+    turn = (round_number // 2) % len(items)
+    rotated = [*items[turn:], *items[:turn]]
+    return rotated if round_number % 2 == 0 else rotated[::-1]

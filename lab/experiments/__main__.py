@@ -45,7 +45,6 @@ from lab.experiments.plan import (
     PLANS,
     RUNS_ON,
     Plan,
-    block_order,
 )
 from lab.experiments.report import write_reports
 from lab.experiments.scaling import (
@@ -59,7 +58,7 @@ from lab.experiments.scaling import (
 from lab.load.locust import run_locust
 from lab.load.mixes import calls_per_single
 from lab.machine import machine
-from lab.stats import ratio_interval
+from lab.stats import ratio_interval, turn_order
 from runtimes.compose import ComposeDeployment, compose_deployment
 from runtimes.http import wait_ready
 
@@ -137,12 +136,12 @@ def run(plan: Plan, out: Path, command: str, only: tuple[str, ...], cells: Cells
 
 def capacity_blocks(plan: Plan, raw: Path, budget: Budget, cells: Cells) -> dict:
     """`repeats` blocks; in each, a fresh deployment of each architecture searched for its
-    capacity, in the block's order (plan.block_order). Searches after the first start from the
+    capacity, in the block's order (stats.turn_order). Searches after the first start from the
     first's estimate. The monolith over each split wiring is read per block
     (stats.ratio_interval)."""
     searches: dict[str, list[dict]] = {arch: [] for arch in ARCHES}
     for block in range(plan.repeats):
-        for arch in block_order(block):
+        for arch in turn_order(ARCHES, block):
             earlier = searches[arch][0] if searches[arch] else None
             estimate = earlier["capacity_rps"] if earlier and not earlier["censored"] else None
 

@@ -21,16 +21,6 @@ RUNS_ON = {
 EXPERIMENTS = tuple(RUNS_ON)
 
 
-def block_order(block: int, arches: tuple[str, ...] = ARCHES) -> tuple[str, ...]:
-    """The order of a block's searches: rotated every other block and reversed in between
-    (A B C, C B A, B C A, A C B, ...), a Williams design: over 2n blocks each wiring is searched
-    in each place, and straight after each other one, equally often, so the machine's drift and
-    what a search leaves behind fall on all alike (with two, A B, B A, B A, A B)."""
-    turn = (block // 2) % len(arches)
-    rotated = arches[turn:] + arches[:turn]
-    return rotated if block % 2 == 0 else rotated[::-1]
-
-
 ONCE = tuple(name for name, arches in RUNS_ON.items() if arches == ("monolith",))
 
 

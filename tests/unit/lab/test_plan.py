@@ -32,21 +32,3 @@ def test_the_full_plan_takes_the_samples_its_figures_need():
     assert plan.fault_phases[1] >= 20
     assert plan.fault_repeats >= 3
     assert plan.repeats >= 5
-
-
-def test_blocks_put_each_wiring_in_each_place_and_after_each_other_equally_often():
-    from collections import Counter
-    from itertools import pairwise
-
-    from lab.experiments.plan import ARCHES, block_order
-
-    orders = [block_order(block) for block in range(2 * len(ARCHES))]
-    assert all(sorted(order) == sorted(ARCHES) for order in orders)
-    places = Counter((arch, order.index(arch)) for order in orders for arch in order)
-    assert set(places.values()) == {2}  # each wiring twice in each of the three places
-    follows = Counter(pair for order in orders for pair in pairwise(order))
-    assert len(follows) == 6  # every ordered pair of the three
-    assert set(follows.values()) == {2}
-    assert [block_order(b, ("a", "b")) for b in range(4)] == [
-        ("a", "b"), ("b", "a"), ("b", "a"), ("a", "b"),
-    ]  # fmt: skip

@@ -3,10 +3,13 @@ read it, and the paired ratio of two architectures."""
 
 from __future__ import annotations
 
+from collections import Counter
+from itertools import pairwise
+
 import numpy as np
 import pytest
 
-from lab.stats import in_turns, median_interval, overlap, ratio_interval, spread
+from lab.stats import in_turns, median_interval, overlap, ratio_interval, spread, turn_order
 
 
 def test_few_runs_give_the_range_and_say_its_true_coverage():
@@ -85,4 +88,16 @@ def test_a_noisy_ratio_has_an_interval_around_it():
 def test_turns_alternate_so_each_subject_goes_first_equally_often():
     subjects = {"a": 1, "b": 2}
     orders = [[name for name, _ in in_turns(subjects, number)] for number in range(4)]
-    assert orders == [["a", "b"], ["b", "a"], ["a", "b"], ["b", "a"]]
+    assert orders == [["a", "b"], ["b", "a"], ["b", "a"], ["a", "b"]]
+
+
+def test_three_take_each_place_and_follow_each_other_equally_often():
+    """With three, reversing every other round left the middle one always second."""
+    arches = ("monolith", "micro", "hybrid")
+    orders = [turn_order(arches, number) for number in range(6)]
+    assert all(sorted(order) == sorted(arches) for order in orders)
+    places = Counter((arch, order.index(arch)) for order in orders for arch in order)
+    assert set(places.values()) == {2}  # each twice in each of the three places
+    follows = Counter(pair for order in orders for pair in pairwise(order))
+    assert len(follows) == 6  # every ordered pair of the three
+    assert set(follows.values()) == {2}
