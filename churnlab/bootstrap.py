@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from churnlab.adapters.batching import BatchPolicy
 from churnlab.adapters.local_stages import BackgroundModel, LocalFeatures, LoggedIngest
 from churnlab.adapters.periodic import every
 from churnlab.adapters.prediction_log import PredictionLog
@@ -55,7 +56,13 @@ def features_stage(settings: Settings) -> LocalFeatures:
 
 
 def inference_stage(settings: Settings) -> BackgroundModel:
-    return BackgroundModel(settings.model_dir).start()
+    """The model, in the monolith's workers and the model tier's alike, batching if told to."""
+    batching = (
+        BatchPolicy(settings.batch_max_rows, settings.batch_max_wait_seconds)
+        if settings.batching
+        else None
+    )
+    return BackgroundModel(settings.model_dir, batching=batching).start()
 
 
 def inprocess_workflow(settings: Settings) -> ChurnWorkflow:

@@ -49,6 +49,13 @@ class Settings:
     # A public request's whole budget: every stage call and the log's commit fit inside it.
     request_deadline_seconds: float = 5.0
     log_level: str = "INFO"
+    # Adaptive batching at the model, in the monolith's workers and the model tier alike: the
+    # predictions of one process's concurrent threads (CHURNLAB_THREADS) share a model call of
+    # at most batch_max_rows rows, whose first request waits up to batch_max_wait_seconds for
+    # company. Off by default, and no wait, as Triton's dynamic batcher and MLServer's are.
+    batching: bool = False
+    batch_max_rows: int = 64
+    batch_max_wait_seconds: float = 0.0
 
     # The gateway: where each stage service is (comma-separated; a host name stands for every
     # address it resolves to, so Compose replicas are all used).

@@ -10,10 +10,16 @@ Nothing waits without a bound. The hand-over happens whatever the write did (it 
 `finally`), a caller still queued at its deadline leaves the queue and is told nothing was
 written, and one whose item is being written waits at most `write_seconds` more (the write
 bounds itself: a lock deadline, a statement timeout) before it is told the outcome is unknown.
+
+The same mechanism is the model tier's adaptive batching (Triton's dynamic batcher, MLServer's
+adaptive batching): a batch holds at most `max_size` (items weighed by `size`, e.g. rows), and
+a leader whose batch is not full may wait up to `gather_seconds` for more before it writes.
+The logs use neither: a write alone is never delayed, and it takes everyone queued.
 """
 
 from __future__ import annotations
 
+import math
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -48,11 +54,20 @@ class GroupCommit(Generic[Item, Result]):
     """Serialises calls of `write(items) -> one result per item` and batches whoever waits."""
 
     def __init__(
-        self, write: Callable[[Sequence[Item]], Sequence[Result]], write_seconds: float = 10.0
+        self,
+        write: Callable[[Sequence[Item]], Sequence[Result]],
+        write_seconds: float = 10.0,
+        max_size: float = math.inf,
+        gather_seconds: float = 0.0,
+        size: Callable[[Item], int] = lambda item: 1,
     ) -> None:
         self._write = write
         self._write_seconds = write_seconds
+        self._max_size = max_size
+        self._gather_seconds = gather_seconds
+        self._size = size
         self._lock = threading.Lock()
+        self._arrived = threading.Condition(self._lock)  # for a leader gathering its batch
         self._queue: list[_Waiter[Item, Result]] = []
         self._writing = False
 
@@ -61,6 +76,7 @@ class GroupCommit(Generic[Item, Result]):
         with self._lock:
             if self._writing:
                 self._queue.append(waiter)
+                self._arrived.notify()
             else:
                 self._writing = True
                 waiter.batch = [waiter]
@@ -68,7 +84,7 @@ class GroupCommit(Generic[Item, Result]):
             self._wait(waiter, time.monotonic() + timeout)
         if waiter.batch is not None:  # leading: from the start, or promoted while waiting
             try:
-                self._write_batch(waiter.batch)
+                self._write_batch(self._gathered(waiter.batch))
             finally:
                 self._hand_over()
         if waiter.error is not None:
@@ -87,6 +103,34 @@ class GroupCommit(Generic[Item, Result]):
         if not waiter.done.wait(self._write_seconds):
             raise OutcomeUnknownError("the write holding this item did not end in time")
 
+    def _gathered(self, batch: list[_Waiter[Item, Result]]) -> list[_Waiter[Item, Result]]:
+        """`batch` and whoever queues within `gather_seconds`, while the batch is not full."""
+        if self._gather_seconds <= 0:
+            return batch
+        until = time.monotonic() + self._gather_seconds
+        with self._arrived:
+            while True:
+                batch += self._take(self._max_size - self._weight(batch))
+                left = until - time.monotonic()
+                if self._weight(batch) >= self._max_size or left <= 0:
+                    return batch
+                self._arrived.wait(left)
+
+    def _weight(self, batch: list[_Waiter[Item, Result]]) -> int:
+        return sum(self._size(waiter.item) for waiter in batch)
+
+    def _take(self, room: float, first: bool = False) -> list[_Waiter[Item, Result]]:
+        """Queued waiters from the head while they fit in `room`, and the first one even if it
+        does not when `first` (an item larger than a batch goes alone). Under the lock."""
+        taken = weight = 0
+        for waiter in self._queue:
+            weight += self._size(waiter.item)
+            if weight > room and not (first and taken == 0):
+                break
+            taken += 1
+        batch, self._queue = self._queue[:taken], self._queue[taken:]
+        return batch
+
     def _write_batch(self, batch: list[_Waiter[Item, Result]]) -> None:
         try:
             results = self._write([waiter.item for waiter in batch])
@@ -101,7 +145,7 @@ class GroupCommit(Generic[Item, Result]):
 
     def _hand_over(self) -> None:
         with self._lock:
-            batch, self._queue = self._queue, []
+            batch = self._take(self._max_size, first=True)
             if not batch:
                 self._writing = False
                 return

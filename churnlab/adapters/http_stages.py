@@ -25,7 +25,7 @@ from churnlab.domain.errors import (
     StageUnavailableError,
     StorageUnavailableError,
 )
-from churnlab.domain.features import FeatureColumns
+from churnlab.domain.features import FeatureColumns, row_count
 from churnlab.domain.ingest import Outcome, Recording, single_outcome
 from churnlab.domain.schema import CustomerRecord
 from churnlab.domain.scores import Scores
@@ -63,7 +63,7 @@ class HttpInference:
 
     def predict(self, features: FeatureColumns) -> Scores:
         """One call of the Open Inference Protocol (inference_protocol.py)."""
-        rows = len(next(iter(features.values())))
+        rows = row_count(features)
         answer = self.client.call(
             "POST", INFER_PATH, protocol.infer_request(features), records=rows
         )

@@ -18,7 +18,12 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, FeatureColumns
+from churnlab.domain.features import (
+    CATEGORICAL_FEATURES,
+    NUMERIC_FEATURES,
+    FeatureColumns,
+    row_count,
+)
 from churnlab.domain.schema import MAX_BATCH_RECORDS
 from churnlab.domain.scores import Scores
 
@@ -108,7 +113,7 @@ class InferRequest(BaseModel):
 
 def infer_request(features: FeatureColumns) -> dict[str, Any]:
     """The request a caller sends for these feature columns."""
-    rows = len(next(iter(features.values())))
+    rows = row_count(features)
     return {
         "inputs": [
             {"name": name, "shape": [rows], "datatype": INPUT_TYPES[name], "data": features[name]}

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, Protocol
 
+from churnlab.adapters.batching import Batcher, BatchPolicy
 from churnlab.domain.customer_ids import CustomerIds
 from churnlab.domain.errors import ModelNotReadyError
 from churnlab.domain.features import FeatureColumns, prepare_features, records_to_columns
@@ -128,15 +129,20 @@ class BackgroundModel:
     Until the warm-up prediction has matched the card, readiness says why: a process that can
     answer /livez is not yet one that can score. A prediction that arrives while the model loads
     waits for it (up to `load_wait_seconds`) rather than failing; one after a failed load gets a
-    503 at once.
+    503 at once. With a batch policy, concurrent predictions share model calls (batching.py).
     """
 
-    def __init__(self, model_dir: Path, load_wait_seconds: float = 10.0) -> None:
+    def __init__(
+        self, model_dir: Path, load_wait_seconds: float = 10.0, batching: BatchPolicy | None = None
+    ) -> None:
         self.model_dir = model_dir
         self.load_wait_seconds = load_wait_seconds
         self._model: Any = None
         self._state = "loading"
         self._loaded = threading.Event()
+        self._batcher = (
+            Batcher(self._score, batching, call_seconds=load_wait_seconds + 5) if batching else None
+        )
 
     def start(self) -> BackgroundModel:
         threading.Thread(target=self._load, name="model-loader", daemon=True).start()
@@ -170,6 +176,11 @@ class BackgroundModel:
         return self._model
 
     def predict(self, features: FeatureColumns) -> Scores:
+        if self._batcher is not None:
+            return self._batcher.predict(features)
+        return self._score(features)
+
+    def _score(self, features: FeatureColumns) -> Scores:
         return self._require().predict(features)
 
     def check_categories(self, features: FeatureColumns) -> None:

@@ -36,6 +36,15 @@ REASON_FIELD: dict[str, str] = {
 }
 
 
+def row_count(features: FeatureColumns) -> int:
+    return len(next(iter(features.values())))
+
+
+def joined(parts: Sequence[FeatureColumns]) -> FeatureColumns:
+    """Several requests' columns as one batch, in order (Scores.split undoes it)."""
+    return {name: [value for part in parts for value in part[name]] for name in parts[0]}
+
+
 def records_to_columns(records: Sequence[CustomerRecord]) -> dict[str, list]:
     """Turn validated records into the column layout the feature code works on."""
     fields = ("customer_id", *CATEGORICAL_FIELDS, *NUMERIC_FIELDS)

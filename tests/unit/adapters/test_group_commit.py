@@ -171,3 +171,37 @@ def test_a_missed_deadline_is_a_503_that_says_what_was_kept():
     assert refused.value.kept == "nothing"
     release.set()
     leader.join(5)
+
+
+def test_a_batch_holds_at_most_max_size_by_weight_and_an_oversize_item_goes_alone():
+    """Items weigh their rows: behind a write, a queue of 3 + 3 + 9 + 1 rows with batches of
+    at most 6 rows is written as 3+3, then 9 alone (larger than any batch), then 1."""
+    writer = SlowWriter(seconds=0.1)
+    commits = GroupCommit(writer, max_size=6, size=len)
+    threads = [threading.Thread(target=commits.submit, args=("lead",))]
+    threads[0].start()
+    time.sleep(0.03)
+    for item in ("aaa", "bbb", "x" * 9, "c"):
+        threads.append(threading.Thread(target=commits.submit, args=(item,)))
+        threads[-1].start()
+        time.sleep(0.01)
+    for thread in threads:
+        thread.join(5)
+    assert writer.batches == [["lead"], ["aaa", "bbb"], ["x" * 9], ["c"]]
+
+
+def test_a_leader_gathers_for_at_most_gather_seconds_and_no_longer_once_full():
+    writer = SlowWriter(seconds=0)
+    lonely = GroupCommit(writer, max_size=4, gather_seconds=0.15)
+    started = time.monotonic()
+    assert lonely.submit("alone") == "done alone"
+    waited = time.monotonic() - started
+    assert 0.15 <= waited < 1.0, waited  # nobody came: it waited its gather time, then wrote
+
+    writer = SlowWriter(seconds=0)
+    full = GroupCommit(writer, max_size=4, gather_seconds=5)
+    started = time.monotonic()
+    outcomes = run_together(full, ["a", "b", "c", "d"])
+    assert time.monotonic() - started < 2.5  # the batch filled: nobody waited the 5 s
+    assert outcomes == {item: f"done {item}" for item in "abcd"}
+    assert [sorted(batch) for batch in writer.batches] == [["a", "b", "c", "d"]]

@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from churnlab.domain.errors import ModelIntegrityError
-from churnlab.domain.features import prepare_features
+from churnlab.domain.features import joined, prepare_features
 from churnlab.domain.inference import ChurnModel
 from churnlab.ml.train import feature_frame, train
 from tests.conftest import MODEL_DIR
@@ -39,6 +39,21 @@ def test_contributions_add_up_to_the_models_log_odds(model, dataset):
     ):
         log_odds = math.log(probability / (1 - probability))
         assert baseline + sum(contributions.values()) == pytest.approx(log_odds, abs=1e-4)
+
+
+def test_requests_joined_into_one_batch_score_exactly_as_each_alone(model, dataset):
+    """What adaptive batching relies on: rows do not affect each other's scores."""
+    records = dataset[0].head(10)
+    parts = [
+        prepare_features(records.iloc[a:b].to_dict("list")) for a, b in ((0, 1), (1, 4), (4, 10))
+    ]
+    batched = model.predict(joined(parts)).split([1, 3, 6])
+    for part, scores in zip(parts, batched, strict=True):
+        alone = model.predict(part)
+        assert scores.churn_probability == pytest.approx(alone.churn_probability, abs=1e-6)
+        assert scores.contributions == alone.contributions
+    with pytest.raises(ValueError, match="9 rows asked for, 10 scored"):
+        model.predict(joined(parts)).split([1, 3, 5])
 
 
 def test_a_tampered_onnx_file_is_refused(model_copy):
