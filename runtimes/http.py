@@ -84,3 +84,16 @@ def metric_value(metrics_text: str, name: str, **labels: str) -> float:
         if all(f'{key}="{wanted}"' in sample for key, wanted in labels.items()):
             total += float(value)
     return total
+
+
+def model_batches(url: str) -> dict[str, float]:
+    """What adaptive batching formed at the server at `url`, from its /metrics: its model calls,
+    the requests they scored, and the calls that scored more than one request."""
+    metrics = requests.get(f"{url}/metrics", timeout=5).text
+    calls = metric_value(metrics, "churnlab_inference_batch_requests_count")
+    alone = metric_value(metrics, "churnlab_inference_batch_requests_bucket", le="1.0")
+    return {
+        "calls": calls,
+        "requests": metric_value(metrics, "churnlab_inference_batch_requests_sum"),
+        "shared": calls - alone,
+    }

@@ -9,7 +9,9 @@
    and the workers' CPU per request.
 3. The microservices and the hybrid against the monolith, each behind its edge: throughput,
    CPU per request, latency at low load, and what each sequential hop adds, beside its floor.
-4. What tracing costs the microservices: every trace sent by OTLP against traces off.
+4. What tracing costs the microservices: every trace sent by OTLP against traces off, and
+   what adaptive batching at the model does for the monolith and the hybrid, with the batches
+   their models formed.
    Then the hop tax (hops.py): where a prediction's time goes on each wiring, from its trace,
    and each process's CPU per prediction; written beside the JSON as bench-hops.png too.
 5. Peers on the same model and record (lab/bench/peers/): MLflow `models serve`, MLServer and
@@ -54,6 +56,7 @@ from lab.load.otlp import otlp_receiver
 from lab.load.wrk import run_wrk
 from lab.machine import machine
 from lab.stats import in_turns, spread
+from runtimes.http import model_batches
 from runtimes.local import LocalDeployment, local_deployment
 
 HOPS_PLOT = "bench-hops.png"  # beside the figures' JSON
@@ -341,6 +344,27 @@ def tracing_http_figures(
     return alternating_served({"on": traced, "off": untraced}, record, seconds, rounds)
 
 
+def batching_http_figures(
+    record: dict, base: Path, unbatched: dict[str, LocalDeployment], seconds: int, rounds: int
+) -> dict:
+    """Each wiring with adaptive batching at its model against itself without, in alternating
+    rounds (wrk, 16 connections), and the batches its model formed: the monolith's workers
+    batch across their own threads, the hybrid's model tier across the API's calls (the counts
+    are one model replica's of two)."""
+    figures = {}
+    for name, plain in unbatched.items():
+        with local_deployment(
+            name, base / f"batched-{name}", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="none",
+            CHURNLAB_BATCHING="true",
+        ) as batched:  # fmt: skip
+            figures[name] = alternating_served(
+                {"on": batched, "off": plain}, record, seconds, rounds
+            )
+            model = batched.app_url if name == "monolith" else batched.stage_url("inference")
+            figures[name]["batches"] = model_batches(model)
+    return figures
+
+
 def alternating_served(
     deployments: dict[str, LocalDeployment], record: dict, seconds: int, rounds: int
 ) -> dict:
@@ -521,6 +545,17 @@ def summary_markdown(figures: dict) -> str:
                 f"{_range(tracing['cpu_ms_per_request']['off'], ' ms')})",
             )
         )
+    for name, batching in figures.get("batching", {}).items():
+        batches = batching["batches"]
+        rows.append(
+            (
+                f"{WIRING_NAMES[name]} with adaptive batching at the model ÷ without, "
+                "`/v1/predict` throughput, 16 connections",
+                f"{_range(batching['on_over_off_rps'])} (requests per model call "
+                f"{batches['requests'] / max(batches['calls'], 1):.2f}; calls that scored more "
+                f"than one {batches['shared'] / max(batches['calls'], 1):.0%})",
+            )
+        )
     for name, peer in figures.get("peers", {}).items():
         rates = f"{peer['churnlab_rps']['median']:,.0f} vs {peer['rps']['median']:,.0f}"
         rows.append(
@@ -613,6 +648,10 @@ def main() -> None:
                 ) as hybrid:  # stopped after its runs, so as not to idle beside the rest
                     figures["wirings"] = wiring_figures(
                         records[0], {"monolith": monolith, "micro": micro, "hybrid": hybrid},
+                        args.seconds, args.rounds,
+                    )  # fmt: skip
+                    figures["batching"] = batching_http_figures(
+                        records[0], base, {"monolith": monolith, "hybrid": hybrid},
                         args.seconds, args.rounds,
                     )  # fmt: skip
                 with otlp_receiver(keep=False) as sink, local_deployment(

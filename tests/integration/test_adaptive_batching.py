@@ -10,7 +10,7 @@ import requests
 from churnlab.adapters.inference_protocol import infer_request
 from churnlab.domain.features import prepare_features, records_to_columns
 from churnlab.domain.schema import CustomerRecord
-from runtimes.http import metric_value
+from runtimes.http import model_batches
 from runtimes.local import gunicorn
 
 CONCURRENT = 8
@@ -24,11 +24,10 @@ BATCHING = {
 
 
 def batches_formed(url: str) -> tuple[float, float]:
-    """(model calls, of which scored more than one request) from the server's /metrics."""
-    metrics = requests.get(f"{url}/metrics", timeout=5).text
-    calls = metric_value(metrics, "churnlab_inference_batch_requests_count")
-    alone = metric_value(metrics, "churnlab_inference_batch_requests_bucket", le="1.0")
-    return calls, calls - alone
+    """(model calls, of which scored more than one request)."""
+    batches = model_batches(url)
+    assert batches["requests"] >= batches["calls"]
+    return batches["calls"], batches["shared"]
 
 
 def together(send, bodies: list) -> list:

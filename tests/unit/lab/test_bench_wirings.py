@@ -4,6 +4,7 @@ itself runs them)."""
 
 from __future__ import annotations
 
+import contextlib
 from types import SimpleNamespace
 
 import lab.bench.__main__ as bench
@@ -31,3 +32,40 @@ def test_each_split_wiring_is_divided_by_the_monolith_of_its_own_round(monkeypat
     assert figures["hybrid"]["added_ms_per_sequential_hop"]["median"] == 1.5
     assert figures["predict_rps"]["hybrid"]["runs"] == 3
     assert (figures["hop_floor_ms"], figures["hop_floor_cpu_ms"]) == (0.5, 0.1)
+
+
+def test_batching_divides_each_wiring_batched_by_itself_unbatched_and_reads_its_model(
+    monkeypatch, tmp_path
+):
+    """Each wiring's batched twin is started with CHURNLAB_BATCHING on; the batches are read
+    where its model runs: the monolith's own server, the hybrid's model tier."""
+    started: dict[str, dict] = {}
+
+    @contextlib.contextmanager
+    def twin(name, base, **environment):
+        started[name] = environment
+        yield SimpleNamespace(
+            url=f"{name}-batched",
+            app_url=f"{name}-app",
+            stage_url=lambda stage: f"{name}-{stage}",
+        )
+
+    served = {"monolith-batched": [120, 90], "monolith": [100, 100],
+              "hybrid-batched": [60, 66], "hybrid": [50, 60]}  # fmt: skip
+    left = {url: iter(rates) for url, rates in served.items()}
+    monkeypatch.setattr(bench, "local_deployment", twin)
+    monkeypatch.setattr(
+        bench, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
+    )
+    read = []
+    monkeypatch.setattr(bench, "model_batches", lambda url: read.append(url) or {"calls": 1})
+    plain = {name: SimpleNamespace(url=name) for name in ("monolith", "hybrid")}
+    figures = bench.batching_http_figures({}, tmp_path, plain, seconds=1, rounds=2)
+    assert {name: env["CHURNLAB_BATCHING"] for name, env in started.items()} == {
+        "monolith": "true",
+        "hybrid": "true",
+    }
+    assert figures["monolith"]["on_over_off_rps"]["median"] == 1.05  # 1.2 and 0.9
+    assert figures["hybrid"]["on_over_off_rps"]["median"] == 1.15  # 1.2 and 1.1
+    assert read == ["monolith-app", "hybrid-inference"]
+    assert figures["hybrid"]["batches"] == {"calls": 1}
