@@ -121,7 +121,10 @@ def http_workflow(settings: Settings) -> ChurnWorkflow:
 
 def remote_inference(settings: Settings) -> HttpInference:
     """The model tier at settings.inference_urls, for the gateway and the hybrid API alike."""
+    from churnlab.adapters import inference_protocol as protocol
     from churnlab.adapters.http_stages import HttpInference
     from churnlab.adapters.stage_client import StageClient
 
-    return HttpInference(StageClient("inference", settings.inference_urls, settings))
+    return HttpInference(
+        StageClient("inference", settings.inference_urls, settings, ready_path=protocol.READY_PATH)
+    )

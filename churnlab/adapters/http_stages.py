@@ -41,7 +41,6 @@ from churnlab.tracing import span
 from churnlab.workflow import DEGRADED, READY
 
 logger = logging.getLogger(__name__)
-INFER_PATH = f"/v2/models/{protocol.MODEL_NAME}/infer"
 REPLAY_RECORDINGS = 100  # per ingest call; a batch recording counts once
 
 
@@ -65,7 +64,7 @@ class HttpInference:
         """One call of the Open Inference Protocol (inference_protocol.py)."""
         rows = row_count(features)
         answer = self.client.call(
-            "POST", INFER_PATH, protocol.infer_request(features), records=rows
+            "POST", protocol.INFER_PATH, protocol.infer_request(features), records=rows
         )
         try:
             return protocol.scores_from(answer, rows)
@@ -73,7 +72,7 @@ class HttpInference:
             raise StageRejectedError(f"inference's answer cannot be read: {error!r}") from None
 
     def model_card(self) -> dict[str, Any]:
-        return self.client.call("GET", "/v1/model")
+        return protocol.card_from(self.client.call("GET", protocol.METADATA_PATH))
 
     def readiness(self) -> str:
         return self.client.readiness()

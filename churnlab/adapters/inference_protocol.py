@@ -36,6 +36,11 @@ NUMERIC_TYPES = frozenset(
 )
 FLOAT32_MAX = 3.4e38  # the model takes its numeric columns as float32
 PROBABILITY, CONTRIBUTIONS = "churn_probability", "contributions"
+CARD = "churnlab_model_card"
+# What a caller probes and calls: the model loaded (not only the server up), and its scores.
+READY_PATH = f"/v2/models/{MODEL_NAME}/ready"
+INFER_PATH = f"/v2/models/{MODEL_NAME}/infer"
+METADATA_PATH = f"/v2/models/{MODEL_NAME}"
 OUTPUTS = (PROBABILITY, CONTRIBUTIONS)
 
 Name = Annotated[str, Field(min_length=1, max_length=128)]
@@ -171,11 +176,12 @@ def scores_from(answer: Mapping[str, Any], rows: int) -> Scores:
     )
 
 
-def model_metadata(version: str) -> dict[str, Any]:
-    """`GET /v2/models/churn`: the model's name, version, platform and tensors."""
+def model_metadata(card: Mapping[str, Any]) -> dict[str, Any]:
+    """`GET /v2/models/churn`: the model's name, version, platform and tensors, and its card
+    (the public API's `GET /v1/model`) in the protocol's `parameters`, whichever server it is."""
     return {
         "name": MODEL_NAME,
-        "versions": [version],
+        "versions": [card["version"]],
         "platform": PLATFORM,
         "inputs": [
             {"name": name, "datatype": INPUT_TYPES[name], "shape": [-1]} for name in FEATURES
@@ -184,4 +190,10 @@ def model_metadata(version: str) -> dict[str, Any]:
             {"name": PROBABILITY, "datatype": "FP64", "shape": [-1]},
             {"name": CONTRIBUTIONS, "datatype": "FP64", "shape": [-1, len(FEATURES)]},
         ],
+        "parameters": {CARD: dict(card)},
     }
+
+
+def card_from(metadata: Mapping[str, Any]) -> dict[str, Any]:
+    """The model card in a model's metadata (model_metadata's)."""
+    return dict(metadata["parameters"][CARD])

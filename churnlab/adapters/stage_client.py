@@ -131,13 +131,16 @@ class StageClient:
         settings: Settings,
         *,
         read_timeout_seconds: float | None = None,
+        ready_path: str = "/readyz",
         transport: Transport | None = None,
         resolve: Resolver = resolve_addresses,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         """`read_timeout_seconds` is for one record (default: the settings' stage read
-        timeout); `clock` is time.monotonic, or a fake of it, for every part of the client."""
+        timeout); `ready_path` answers 200 when a replica is ready (the model tier's is the
+        protocol's); `clock` is time.monotonic, or a fake of it, for every part of the client."""
         self.stage = stage
+        self._ready_path = ready_path
         self._clock = clock
         self._opened = _OpenedAt(clock)
         self.settings = settings
@@ -322,13 +325,13 @@ class StageClient:
         try:
             response = self._transport.request(
                 "GET",
-                f"{address}/readyz",
+                f"{address}{self._ready_path}",
                 headers={DEADLINE_HEADER: str(math.floor(seconds * 1000))},
                 timeout=seconds,
             )
         except urllib3.exceptions.HTTPError as error:
             return type(error).__name__
-        return None if response.status == 200 else f"readyz answered {response.status}"
+        return None if response.status == 200 else f"{self._ready_path} answered {response.status}"
 
     def _breaker_refusing(self) -> bool:
         if self.breaker is None or self.breaker.current_state != pybreaker.STATE_OPEN:

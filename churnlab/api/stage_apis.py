@@ -134,8 +134,9 @@ def features_api(features: LocalFeatures, settings: Settings) -> Blueprint:
 
 
 def inference_api(model: BackgroundModel, settings: Settings) -> Blueprint:
-    """The model tier: the Open Inference Protocol's REST form (inference_protocol.py), and
-    the model card (ChurnLab's own). Its errors are problem+json with the protocol's `error`
+    """The model tier: the Open Inference Protocol's REST form (inference_protocol.py), its
+    model metadata carrying the model card, so that another server of the protocol (MLServer,
+    services/mlserver/) can stand in. Its errors are problem+json with the protocol's `error`
     member too, which Triton's and MLServer's clients read."""
     api = Blueprint("inference", __name__)
 
@@ -154,7 +155,7 @@ def inference_api(model: BackgroundModel, settings: Settings) -> Blueprint:
     @api.get("/v2/models/<name>")
     def model_metadata(name: str) -> dict[str, Any]:
         _served(name)
-        return protocol.model_metadata(model.model_card()["version"])
+        return protocol.model_metadata(model.model_card())
 
     @api.get("/v2/models/<name>/ready")
     def model_ready(name: str) -> tuple[dict[str, Any], int]:
@@ -178,10 +179,6 @@ def inference_api(model: BackgroundModel, settings: Settings) -> Blueprint:
             body = response.get_json()
             response.set_data(json.dumps(body | {"error": _protocol_error(body)}))
         return response
-
-    @api.get("/v1/model")
-    def model_card() -> dict[str, Any]:
-        return model.model_card()
 
     return api
 

@@ -39,9 +39,11 @@ def test_health_and_metadata_say_what_is_served(service):
     server = service.get("/v2").get_json()
     assert server["name"] == "churnlab-inference"
     assert server["extensions"] == []
-    card = service.get("/v1/model").get_json()
     metadata = service.get("/v2/models/churn").get_json()
+    card = protocol.card_from(metadata)
     assert (metadata["name"], metadata["versions"]) == ("churn", [card["version"]])
+    on_disk = json.loads((MODEL_DIR / "model_card.json").read_text())
+    assert card == {key: value for key, value in on_disk.items() if key != "reference"}
     assert [i["name"] for i in metadata["inputs"]] == list(protocol.FEATURES)
     assert [o["name"] for o in metadata["outputs"]] == ["churn_probability", "contributions"]
 

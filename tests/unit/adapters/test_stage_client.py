@@ -387,7 +387,7 @@ def test_readiness_comes_from_the_last_probe_round_and_never_calls_out():
     assert features.readiness() == "not checked yet"
     state = features.health.check_once()
     assert f"{A}: ReadTimeoutError" in state
-    assert f"{B}: readyz answered 503" in state
+    assert f"{B}: /readyz answered 503" in state
     assert transport.calls[-1]["headers"][DEADLINE_HEADER] == "500"  # the probe's timeout
     calls = len(transport.calls)
     assert features.readiness() == state
