@@ -31,11 +31,28 @@ from runtimes.http import wait_ready
 from runtimes.paths import ROOT, run_dir
 from runtimes.ports import DEPLOYMENTS, PORTS, free_port, free_ports, ports
 from runtimes.shell import audit_key_file
+from runtimes.venvs import ensure_venv, venv_path
 
 BIN_DIR = Path(sys.executable).parent
 SUPERVISOR_CONFIG = ROOT / "compose" / "local" / "supervisord.conf"
 # What tells the edge that a replica can take requests (see edge/haproxy.cfg, EDGE_CHECK_PATH).
 EDGE_CHECK_PATH = {"monolith": "/readyz", "micro": "/livez", "hybrid": "/livez"}
+MODEL_SERVERS = ("churnlab", "mlserver")
+
+
+def inference_command(model_server: str) -> str:
+    """What serves the model tier (MODEL_SERVER): ChurnLab's inference service, or MLServer
+    with ChurnLab's runtime (services/mlserver/), its venv installed on first use."""
+    if model_server == "mlserver":
+        from services.mlserver import REQUIREMENTS
+
+        python = ensure_venv(venv_path("mlserver"), REQUIREMENTS)
+        return f"{python} -m services.mlserver"
+    if model_server != "churnlab":
+        raise SystemExit(f"MODEL_SERVER={model_server}: choose from {', '.join(MODEL_SERVERS)}")
+    return (
+        f"{BIN_DIR}/gunicorn -c python:churnlab.gunicorn_conf services.inference.app:create_app()"
+    )
 
 
 def up(deployment: str) -> None:
@@ -62,6 +79,9 @@ def up(deployment: str) -> None:
             "STATE_DIR": str(state.resolve()),
             "EDGE_DIR": str(ROOT / "edge"),
             "EDGE_CHECK_PATH": EDGE_CHECK_PATH[deployment],
+            "INFERENCE_COMMAND": ""
+            if deployment == "monolith"
+            else inference_command(os.environ.get("MODEL_SERVER", "churnlab")),
             "PATH": f"{BIN_DIR}:{os.environ.get('PATH', '')}",
         }
     )

@@ -59,6 +59,8 @@ STACK_SETTINGS = (
     "OTEL_TRACES_EXPORTER", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
     "OTEL_EXPORTER_OTLP_HEADERS", "OTEL_TRACES_SAMPLER", "OTEL_TRACES_SAMPLER_ARG",
     "OTEL_SDK_DISABLED",
+    # Adaptive batching at the model: the stacks' x-batching.
+    "CHURNLAB_BATCHING", "CHURNLAB_BATCH_MAX_ROWS", "CHURNLAB_BATCH_MAX_WAIT_SECONDS",
 )  # fmt: skip
 # What a node needs beyond --cpus/--memory to run containers itself (docs §8): every
 # capability but the one this host refuses, no seccomp/apparmor confinement, the host's

@@ -8,6 +8,10 @@ runtime=$(detect_runtime)
 target=${TARGET:-compose}
 ensure_audit_key
 ensure_api_keys
+if [ "${MODEL_SERVER:-churnlab}" != churnlab ] && { [ "$runtime" != local ] || [ "$target" = swarm ]; }; then
+  echo "MODEL_SERVER=$MODEL_SERVER runs as local processes only: RUNTIME=local MODEL_SERVER=$MODEL_SERVER make up-$deployment" >&2
+  exit 2
+fi
 
 if [ "$target" = swarm ]; then
   [ "$runtime" = docker ] || { echo "TARGET=swarm needs the Docker engine" >&2; exit 2; }

@@ -5,9 +5,11 @@ service, and a server of theirs can stand in for it.
 One request carries the feature columns as typed tensors, one a column: the categorical ones
 as BYTES, the numeric ones as FP64, each of shape [rows]. The answer carries two tensors: the
 churn probability of each row, and each feature's contribution, [rows, features], row-major,
-with the features' order in the tensor's `parameters`. Both sides of the hop use this module
-(the service in `churnlab/api/stage_apis.py`, the gateway and the hybrid API in
-`http_stages.py`); it needs pydantic, not numpy.
+the features in FEATURES' order, which the model's metadata declares (not each answer: a server
+that batches, MLServer's, splits an answer's list parameters between requests). Both sides of
+the hop use this module (the service in `churnlab/api/stage_apis.py`, the gateway and the
+hybrid API in `http_stages.py`, MLServer's runtime in `services/mlserver/`); it needs pydantic,
+not numpy.
 """
 
 from __future__ import annotations
@@ -141,7 +143,6 @@ def infer_response(scores: Scores, request: InferRequest) -> dict[str, Any]:
             "name": CONTRIBUTIONS,
             "shape": [rows, len(FEATURES)],
             "datatype": "FP64",
-            "parameters": {"features": list(FEATURES)},
             "data": [row[name] for row in scores.contributions for name in FEATURES],
         },
     }
@@ -158,10 +159,10 @@ def scores_from(answer: Mapping[str, Any], rows: int) -> Scores:
     outputs = {tensor["name"]: tensor for tensor in answer["outputs"]}
     probabilities = list(outputs[PROBABILITY]["data"])
     contributions = outputs[CONTRIBUTIONS]
-    names = contributions["parameters"]["features"]
-    flat = contributions["data"]
-    if sorted(names) != sorted(FEATURES) or len(flat) != rows * len(names):
-        raise ValueError(f"contributions of {names} for {len(flat)} values, not {rows} rows")
+    names, flat = FEATURES, contributions["data"]
+    if list(contributions["shape"]) != [rows, len(names)] or len(flat) != rows * len(names):
+        shape = contributions["shape"]
+        raise ValueError(f"contributions of shape {shape}, not [{rows}, {len(names)}]")
     if len(probabilities) != rows or not all(0 <= p <= 1 for p in probabilities):
         raise ValueError(
             f"{len(probabilities)} probabilities for {rows} rows, or one not in [0, 1]"
@@ -188,7 +189,12 @@ def model_metadata(card: Mapping[str, Any]) -> dict[str, Any]:
         ],
         "outputs": [
             {"name": PROBABILITY, "datatype": "FP64", "shape": [-1]},
-            {"name": CONTRIBUTIONS, "datatype": "FP64", "shape": [-1, len(FEATURES)]},
+            {
+                "name": CONTRIBUTIONS,
+                "datatype": "FP64",
+                "shape": [-1, len(FEATURES)],
+                "parameters": {"features": list(FEATURES)},
+            },
         ],
         "parameters": {CARD: dict(card)},
     }

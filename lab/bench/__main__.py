@@ -9,9 +9,10 @@
    and the workers' CPU per request.
 3. The microservices and the hybrid against the monolith, each behind its edge: throughput,
    CPU per request, latency at low load, and what each sequential hop adds, beside its floor.
-4. What tracing costs the microservices: every trace sent by OTLP against traces off, and
-   what adaptive batching at the model does for the monolith and the hybrid, with the batches
-   their models formed.
+4. What tracing costs the microservices: every trace sent by OTLP against traces off; what
+   adaptive batching at the model does for the monolith and the hybrid, with the batches
+   their models formed; and MLServer as the hybrid's model tier against ChurnLab's own, its
+   own adaptive batching on and off.
    Then the hop tax (hops.py): where a prediction's time goes on each wiring, from its trace,
    and each process's CPU per prediction; written beside the JSON as bench-hops.png too.
 5. Peers on the same model and record (lab/bench/peers/): MLflow `models serve`, MLServer and
@@ -365,6 +366,26 @@ def batching_http_figures(
     return figures
 
 
+def mlserver_figures(
+    record: dict, base: Path, hybrid: LocalDeployment, seconds: int, rounds: int
+) -> dict:
+    """The hybrid with MLServer as its model tier (MODEL_SERVER=mlserver) against the hybrid
+    on ChurnLab's own inference service, then MLServer's own adaptive batching on against off,
+    each pair in alternating rounds (wrk, 16 connections)."""
+    on_mlserver = {**UNLIMITED_EDGE, "OTEL_TRACES_EXPORTER": "none", "MODEL_SERVER": "mlserver"}
+    with local_deployment("hybrid", base / "mlserver", **on_mlserver) as plain:
+        figures = alternating_served(
+            {"mlserver": plain, "churnlab": hybrid}, record, seconds, rounds
+        )
+        with local_deployment(
+            "hybrid", base / "mlserver-batched", **on_mlserver, CHURNLAB_BATCHING="true"
+        ) as batched:
+            figures["batching"] = alternating_served(
+                {"on": batched, "off": plain}, record, seconds, rounds
+            )
+    return figures
+
+
 def alternating_served(
     deployments: dict[str, LocalDeployment], record: dict, seconds: int, rounds: int
 ) -> dict:
@@ -556,6 +577,21 @@ def summary_markdown(figures: dict) -> str:
                 f"than one {batches['shared'] / max(batches['calls'], 1):.0%})",
             )
         )
+    if "mlserver" in figures:
+        mlserver = figures["mlserver"]
+        cpu = mlserver["cpu_ms_per_request"]
+        rows += [
+            (
+                "hybrid with MLServer as its model tier ÷ with ChurnLab's inference service, "
+                "`/v1/predict` throughput, 16 connections",
+                f"{_range(mlserver['mlserver_over_churnlab_rps'])} (CPU per prediction "
+                f"{_range(cpu['mlserver'], ' ms')} vs {_range(cpu['churnlab'], ' ms')})",
+            ),
+            (
+                "hybrid on MLServer, its adaptive batching on ÷ off, `/v1/predict` throughput",
+                _range(mlserver["batching"]["on_over_off_rps"]),
+            ),
+        ]
     for name, peer in figures.get("peers", {}).items():
         rates = f"{peer['churnlab_rps']['median']:,.0f} vs {peer['rps']['median']:,.0f}"
         rows.append(
@@ -654,6 +690,9 @@ def main() -> None:
                         records[0], base, {"monolith": monolith, "hybrid": hybrid},
                         args.seconds, args.rounds,
                     )  # fmt: skip
+                    figures["mlserver"] = mlserver_figures(
+                        records[0], base, hybrid, args.seconds, args.rounds
+                    )
                 with otlp_receiver(keep=False) as sink, local_deployment(
                     "micro", base / "traced", **UNLIMITED_EDGE, OTEL_TRACES_EXPORTER="otlp",
                     OTEL_EXPORTER_OTLP_TRACES_ENDPOINT=sink.url,

@@ -74,3 +74,30 @@ def test_the_model_tier_batches_open_inference_protocol_calls(tmp_path, dataset_
         calls, shared = batches_formed(url)
     assert shared >= 1, calls
     assert calls < 2 * CONCURRENT
+
+
+@pytest.mark.parametrize(
+    "file", ["monolith", "micro", "hybrid", "swarm/monolith", "swarm/micro", "swarm/hybrid"]
+)
+def test_compose_and_the_swarm_pass_the_batching_settings_on_to_every_model(file):
+    """Off unless the user's shell says so: every process holding a model (the monolith, the
+    model tier) is passed the three settings without a value of its own, and no other is."""
+    import yaml
+
+    from runtimes.paths import ROOT
+    from runtimes.swarm import STACK_SETTINGS
+
+    stack = yaml.safe_load((ROOT / "compose" / f"{file}.yaml").read_text())
+    passed = {
+        name: {k: v for k, v in service.get("environment", {}).items() if "BATCH" in k}
+        for name, service in stack["services"].items()
+    }
+    models = {"monolith", "inference"} & stack["services"].keys()
+    assert {name for name, settings in passed.items() if settings} == models
+    for name in models:
+        assert passed[name] == dict.fromkeys(stack["x-batching"]), name
+        assert set(stack["x-batching"]) == {
+            "CHURNLAB_BATCHING", "CHURNLAB_BATCH_MAX_ROWS", "CHURNLAB_BATCH_MAX_WAIT_SECONDS"
+        }  # fmt: skip
+    if file.startswith("swarm/"):
+        assert set(stack["x-batching"]) <= set(STACK_SETTINGS)

@@ -10,6 +10,7 @@ from pathlib import Path
 from lab.bench.peers.serving import WORKERS, Peer
 from runtimes.paths import ROOT
 from runtimes.ports import free_port
+from services.mlserver import REQUIREMENTS
 
 SETTINGS_DIR = ROOT / "build" / "mlserver-settings"
 MODEL_NAME = "churn"
@@ -58,13 +59,7 @@ def _command(venv: Path, port: int) -> list[str]:
 
 PEER = Peer(
     name="MLServer",
-    # uvloop 0.22 raises where MLServer 1.7 asks a worker process for its event loop.
-    requirements=(
-        "mlserver>=1.7,<2",
-        "uvloop<0.22",
-        "onnxruntime>=1.17,<2",
-        "uuid6>=2024.7.10,<2026",
-    ),
+    requirements=REQUIREMENTS,  # the venv MODEL_SERVER=mlserver runs in too
     health_path=f"/v2/models/{MODEL_NAME}/ready",  # the model loaded, not only the server
     predict_path=f"/v2/models/{MODEL_NAME}/infer",
     body=oip_request,

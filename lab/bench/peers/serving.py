@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import requests
 
+from runtimes import venvs
 from runtimes.paths import ROOT
 from runtimes.ports import free_port
 
@@ -35,21 +35,12 @@ class Peer:
 
     @property
     def venv(self) -> Path:
-        return ROOT / "build" / f"{self.name.lower()}-venv"
+        return venvs.venv_path(self.name)
 
 
 def ensure_venv(peer: Peer) -> Path:
-    """The peer's venv, with its requirements and ChurnLab's code (not its dependencies: the
-    peers serve through the domain code alone)."""
-    python, installed = peer.venv / "bin" / "python", peer.venv / ".installed"
-    wanted = "\n".join(peer.requirements)
-    if not installed.exists() or installed.read_text() != wanted:  # new, or its pins moved
-        subprocess.run([sys.executable, "-m", "venv", str(peer.venv)], check=True)
-        install = [str(python), "-m", "pip", "install", "--quiet"]
-        subprocess.run([*install, *peer.requirements], check=True)
-        subprocess.run([*install, "--no-deps", "-e", str(ROOT)], check=True)
-        installed.write_text(wanted)
-    return python
+    """The peer's venv (runtimes/venvs.py), installed on first use."""
+    return venvs.ensure_venv(peer.venv, peer.requirements)
 
 
 @contextmanager

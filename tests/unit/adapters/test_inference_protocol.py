@@ -96,7 +96,7 @@ def test_columns_of_different_lengths_are_refused():
     [
         lambda a: a["outputs"][0].update(data=[0.25]),  # a row short
         lambda a: a["outputs"][0].update(data=[0.25, 1.5]),  # not a probability
-        lambda a: a["outputs"][1]["parameters"].update(features=["made", "up"]),
+        lambda a: a["outputs"][1].update(shape=[2, 23]),  # another model's features
         lambda a: a["outputs"][1].update(data=[0.0]),
         lambda a: a.pop("outputs"),
     ],

@@ -69,3 +69,29 @@ def test_batching_divides_each_wiring_batched_by_itself_unbatched_and_reads_its_
     assert figures["hybrid"]["on_over_off_rps"]["median"] == 1.15  # 1.2 and 1.1
     assert read == ["monolith-app", "hybrid-inference"]
     assert figures["hybrid"]["batches"] == {"calls": 1}
+
+
+def test_mlserver_is_the_hybrid_s_model_tier_beside_churnlab_s_then_batching_on_and_off(
+    monkeypatch, tmp_path
+):
+    started: list[tuple[str, dict]] = []
+
+    @contextlib.contextmanager
+    def deployment(name, base, **environment):
+        started.append((name, environment))
+        yield SimpleNamespace(url=base.name)
+
+    served = {"mlserver": [80, 90, 80, 90], "churnlab": [100, 100], "mlserver-batched": [88, 99]}
+    left = {url: iter(rates) for url, rates in served.items()}
+    monkeypatch.setattr(bench, "local_deployment", deployment)
+    monkeypatch.setattr(
+        bench, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
+    )
+    hybrid = SimpleNamespace(url="churnlab")
+    figures = bench.mlserver_figures({}, tmp_path, hybrid, seconds=1, rounds=2)
+    assert [(name, env["MODEL_SERVER"], env.get("CHURNLAB_BATCHING")) for name, env in started] == [
+        ("hybrid", "mlserver", None),
+        ("hybrid", "mlserver", "true"),
+    ]
+    assert figures["mlserver_over_churnlab_rps"]["median"] == 0.85  # 0.8 and 0.9
+    assert figures["batching"]["on_over_off_rps"]["median"] == 1.1  # 1.1 and 1.1
