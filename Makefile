@@ -15,7 +15,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro up-hybrid cluster-up cluster-down live live-stop rollout load load-headless compare compare-swarm down test test-floors bench lint lock k8s-manifests format clean
+.PHONY: help venv data model up-monolith up-micro up-hybrid cluster-up cluster-down live live-stop rollout load load-headless compare compare-swarm down test test-floors bench models lint lock k8s-manifests format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -86,8 +86,11 @@ test: model ## Run the test suite (Docker tests skip without an engine unless RE
 test-floors: model ## The tests that need no Docker, on the lowest versions pyproject.toml allows (build/floors/)
 	bash scripts/floors.sh
 
-bench: model ## Benchmark: in-process, HTTP, gateway vs monolith, peers (PEERS=mlflow,mlserver,bentoml or none; + images with Docker)
+bench: model ## Benchmark: in-process, HTTP, the wirings, batching, MLServer as the model tier, peers (PEERS=mlflow,mlserver,bentoml or none; + images with Docker)
 	$(BIN)/python -m lab.bench --json reports/bench.json $(if $(PEERS),--peers $(PEERS)) $$(scripts/has-docker.sh && echo --images)
+
+models: model ## The range of real models (trees, networks): each trained once, its cost per record at batch sizes 1-64 and its memory; reports/models.{json,md} (ONLY=names)
+	$(BIN)/python -m lab.bench.model_range --json reports/models.json $(if $(ONLY),--only $(ONLY))
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .

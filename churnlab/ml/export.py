@@ -12,6 +12,7 @@ import os
 import platform
 import shutil
 import tempfile
+from dataclasses import asdict
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -142,13 +143,9 @@ def export_artifact(
     (staging / ONNX_FILE).write_bytes(onnx_bytes)
     onnx_sha256 = sha256_of(staging / ONNX_FILE)
     version = onnx_sha256[:12]
-    classifier = trained.pipeline.named_steps["classifier"]
     card = {
-        "name": (
-            "churn-logistic-regression"
-            if hasattr(classifier, "coef_")
-            else f"churn-mlp-{classifier.hidden_layer_sizes[0]}"
-        ),
+        "name": trained.spec.name,
+        "model": asdict(trained.spec),
         "version": version,
         "onnx_sha256": onnx_sha256,
         "onnx_output": ONNX_OUTPUT,

@@ -15,31 +15,22 @@ extrapolated).
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 from churnlab.domain.features import prepare_features, records_to_columns
 from churnlab.domain.inference import ChurnModel
-from churnlab.domain.model_card import CARD_FILE
 from churnlab.domain.schema import CustomerRecord
+from churnlab.ml.train import ModelSpec
+from lab.bench.model_range import trained
 from lab.experiments.plan import PAIR
-from runtimes.paths import ROOT
 
-MODELS_DIR = ROOT / "models"
 OVERRIDES = Path(__file__).parent / "overrides"
 
 
 def network_model(width: int) -> Path:
-    """The neural network of this width, trained once and kept under models/."""
-    for card in MODELS_DIR.glob(f"churn-*/{CARD_FILE}"):
-        if json.loads(card.read_text())["name"] == f"churn-mlp-{width}":
-            return card.parent
-    train = [sys.executable, "-m", "churnlab.ml", "--model", "mlp", "--width", str(width)]
-    subprocess.run([*train, "--no-current"], cwd=ROOT, check=True, capture_output=True)
-    return network_model(width)
+    """The neural network of this width (two hidden layers), trained once, under models/."""
+    return trained(ModelSpec("mlp", width=width))
 
 
 def inference_microseconds(model_dir: Path, record: dict, calls: int = 500) -> float:
