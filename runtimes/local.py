@@ -44,8 +44,13 @@ def inference_command(model_server: str) -> str:
     """What serves the model tier (MODEL_SERVER): ChurnLab's inference service, or MLServer
     with ChurnLab's runtime (services/mlserver/), its venv installed on first use."""
     if model_server == "mlserver":
-        from services.mlserver import REQUIREMENTS
+        from churnlab.config import Settings
+        from services.mlserver import REQUIREMENTS, model_settings
 
+        try:
+            model_settings(Settings.from_env())  # refused here, not by each replica
+        except ValueError as error:
+            raise SystemExit(f"MODEL_SERVER=mlserver: {error}") from None
         python = ensure_venv(venv_path("mlserver"), REQUIREMENTS)
         return f"{python} -m services.mlserver"
     if model_server != "churnlab":

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from prometheus_client import Histogram
 
 from churnlab.adapters.group_commit import GroupCommit, OutcomeUnknownError, QueueTimeoutError
-from churnlab.domain.errors import ModelNotReadyError
+from churnlab.domain.errors import ModelIntegrityError, ModelNotReadyError
 from churnlab.domain.features import FeatureColumns, joined, row_count
 from churnlab.domain.scores import Scores
 from churnlab.request_context import deadline_or
@@ -25,7 +25,7 @@ from churnlab.request_context import deadline_or
 SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 1024, 10_000)
 BATCH_REQUESTS = Histogram(
     "churnlab_inference_batch_requests",
-    "Requests whose rows one model call scored together (adaptive batching).",
+    "Requests whose rows one model call scored together (adaptive batching), per call.",
     buckets=SIZES,
 )
 BATCH_ROWS = Histogram(
@@ -71,17 +71,24 @@ class Batcher:
 
     def _score_all(self, parts: Sequence[FeatureColumns]) -> list[Scores | Exception]:
         rows = [row_count(part) for part in parts]
-        BATCH_REQUESTS.observe(len(parts))
-        BATCH_ROWS.observe(sum(rows))
         if len(parts) == 1:
-            return [self._score(parts[0])]
+            return [self._call(parts[0], 1, rows[0])]
         try:
-            return list(self._score(joined(parts)).split(rows))
+            return list(self._call(joined(parts), len(parts), sum(rows)).split(rows))
+        except (ModelNotReadyError, ModelIntegrityError):  # the model's state, not the rows'
+            raise
         except Exception:  # one request's rows must not fail the others': each alone
-            return [self._alone(part) for part in parts]
+            return [self._alone(part, count) for part, count in zip(parts, rows, strict=True)]
 
-    def _alone(self, features: FeatureColumns) -> Scores | Exception:
+    def _call(self, features: FeatureColumns, requests: int, rows: int) -> Scores:
+        """One model call, counted once it has scored."""
+        scores = self._score(features)
+        BATCH_REQUESTS.observe(requests)
+        BATCH_ROWS.observe(rows)
+        return scores
+
+    def _alone(self, features: FeatureColumns, rows: int) -> Scores | Exception:
         try:
-            return self._score(features)
+            return self._call(features, 1, rows)
         except Exception as error:
             return error

@@ -40,10 +40,12 @@ class OutcomeUnknownError(Exception):
 
 
 class _Waiter(Generic[Item, Result]):
-    __slots__ = ("batch", "done", "error", "item", "result")
+    __slots__ = ("batch", "done", "error", "item", "queued_at", "result", "weight")
 
-    def __init__(self, item: Item) -> None:
+    def __init__(self, item: Item, weight: int) -> None:
         self.item = item
+        self.weight = weight
+        self.queued_at = time.monotonic()
         self.done = threading.Event()
         self.batch: list[_Waiter[Item, Result]] | None = None  # set when it is to lead
         self.result: Result | None = None
@@ -72,7 +74,7 @@ class GroupCommit(Generic[Item, Result]):
         self._writing = False
 
     def submit(self, item: Item, timeout: float = 10.0) -> Result:
-        waiter: _Waiter[Item, Result] = _Waiter(item)
+        waiter: _Waiter[Item, Result] = _Waiter(item, self._size(item))
         with self._lock:
             if self._writing:
                 self._queue.append(waiter)
@@ -84,7 +86,7 @@ class GroupCommit(Generic[Item, Result]):
             self._wait(waiter, time.monotonic() + timeout)
         if waiter.batch is not None:  # leading: from the start, or promoted while waiting
             try:
-                self._write_batch(self._gathered(waiter.batch))
+                self._write_batch(waiter.batch)
             finally:
                 self._hand_over()
         if waiter.error is not None:
@@ -103,28 +105,28 @@ class GroupCommit(Generic[Item, Result]):
         if not waiter.done.wait(self._write_seconds):
             raise OutcomeUnknownError("the write holding this item did not end in time")
 
-    def _gathered(self, batch: list[_Waiter[Item, Result]]) -> list[_Waiter[Item, Result]]:
-        """`batch` and whoever queues within `gather_seconds`, while the batch is not full."""
-        if self._gather_seconds <= 0:
-            return batch
-        until = time.monotonic() + self._gather_seconds
+    def _gathered(self, batch: list[_Waiter[Item, Result]]) -> None:
+        """Adds to `batch` whoever queues while it is not full, until `gather_seconds` after its
+        oldest item was queued (Triton's queue delay), or until the queue's head cannot fit."""
+        until = batch[0].queued_at + self._gather_seconds
         with self._arrived:
             while True:
                 batch += self._take(self._max_size - self._weight(batch))
                 left = until - time.monotonic()
-                if self._weight(batch) >= self._max_size or left <= 0:
-                    return batch
+                if self._weight(batch) >= self._max_size or left <= 0 or self._queue:
+                    return  # full, out of time, or the next one does not fit
                 self._arrived.wait(left)
 
-    def _weight(self, batch: list[_Waiter[Item, Result]]) -> int:
-        return sum(self._size(waiter.item) for waiter in batch)
+    @staticmethod
+    def _weight(batch: list[_Waiter[Item, Result]]) -> int:
+        return sum(waiter.weight for waiter in batch)
 
     def _take(self, room: float, first: bool = False) -> list[_Waiter[Item, Result]]:
         """Queued waiters from the head while they fit in `room`, and the first one even if it
         does not when `first` (an item larger than a batch goes alone). Under the lock."""
         taken = weight = 0
         for waiter in self._queue:
-            weight += self._size(waiter.item)
+            weight += waiter.weight
             if weight > room and not (first and taken == 0):
                 break
             taken += 1
@@ -132,7 +134,10 @@ class GroupCommit(Generic[Item, Result]):
         return batch
 
     def _write_batch(self, batch: list[_Waiter[Item, Result]]) -> None:
+        """Gathers (if it may), writes, and tells every waiter of the batch, whatever happens."""
         try:
+            if self._gather_seconds > 0:
+                self._gathered(batch)
             results = self._write([waiter.item for waiter in batch])
             for waiter, result in zip(batch, results, strict=True):
                 waiter.result = result

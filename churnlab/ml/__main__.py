@@ -14,14 +14,14 @@ from pathlib import Path
 from churnlab.ml.data import DEFAULT_DATASET_PATH, dataset_sha256, fetch_dataset, load_dataset
 from churnlab.ml.evaluate import holdout_metrics
 from churnlab.ml.export import DEFAULT_MODELS_DIR, export_artifact
-from churnlab.ml.train import ModelSpec, train
+from churnlab.ml.train import KINDS, ModelSpec, train
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--data", type=Path, default=DEFAULT_DATASET_PATH)
     parser.add_argument("--models-dir", type=Path, default=DEFAULT_MODELS_DIR)
-    parser.add_argument("--model", choices=["logistic", "mlp", "gbt"], default="logistic")
+    parser.add_argument("--model", choices=KINDS, default="logistic")
     parser.add_argument("--width", type=int, default=256, help="mlp: units per hidden layer")
     parser.add_argument("--depth", type=int, default=2, help="mlp: hidden layers")
     parser.add_argument("--trees", type=int, default=200, help="gbt: boosting rounds")

@@ -24,6 +24,7 @@ from churnlab.domain.features import CATEGORICAL_FEATURES, NUMERIC_FEATURES, pre
 
 SEED = 20_241_125
 HOLDOUT_FRACTION = 0.2
+KINDS = ("logistic", "mlp", "gbt")
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,10 @@ class ModelSpec:
     width: int = 256  # mlp: units per hidden layer
     depth: int = 2  # mlp: hidden layers
     trees: int = 200  # gbt: boosting rounds, one tree each
+
+    def __post_init__(self) -> None:
+        if self.kind not in KINDS:
+            raise ValueError(f"model kind {self.kind!r}: choose from {', '.join(KINDS)}")
 
     @property
     def name(self) -> str:

@@ -48,7 +48,9 @@ def trained(spec: ModelSpec) -> Path:
         sys.executable, "-m", "churnlab.ml", "--model", spec.kind, "--width", str(spec.width),
         "--depth", str(spec.depth), "--trees", str(spec.trees), "--no-current",
     ]  # fmt: skip
-    subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True)
+    if done.returncode:
+        raise RuntimeError(f"training {spec.name} failed:\n{done.stderr[-3000:]}")
     for card in sorted(MODELS_DIR.glob(f"churn-*/{CARD_FILE}")):
         if json.loads(card.read_text())["name"] == spec.name:
             return card.parent

@@ -11,24 +11,11 @@ import os
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
 
 from churnlab.adapters.inference_protocol import MODEL_NAME
 from churnlab.config import Settings
 from runtimes.ports import free_port
-
-
-def model_settings(settings: Settings) -> dict[str, Any]:
-    """MLServer's model-settings.json: batches of at most batch_max_rows requests (MLServer
-    counts requests), gathered for at most batch_max_wait_seconds; 0 for both, none."""
-    batching = settings.batching
-    return {
-        "name": MODEL_NAME,
-        "implementation": "services.mlserver.runtime.ChurnModelTier",
-        "parameters": {"uri": str(settings.model_dir.resolve())},
-        "max_batch_size": settings.batch_max_rows if batching else 0,
-        "max_batch_time": settings.batch_max_wait_seconds if batching else 0,
-    }
+from services.mlserver import model_settings
 
 
 def main() -> None:

@@ -45,3 +45,5 @@ def test_the_knobs_name_the_model():
     assert ModelSpec("gbt", trees=500).name == "churn-gbt-500"
     assert ModelSpec("mlp", width=8, depth=5).classifier(1).hidden_layer_sizes == (8,) * 5
     assert ModelSpec("gbt", trees=7).classifier(1).n_estimators == 7
+    with pytest.raises(ValueError, match="choose from logistic, mlp, gbt"):
+        ModelSpec("forest")

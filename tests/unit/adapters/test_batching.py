@@ -89,14 +89,20 @@ def test_one_request_s_bad_rows_fail_that_request_alone():
     outcomes = predict_together(Batcher(model, BatchPolicy(64, 0.1)), [[1], [-1], [3], [4]])
     assert isinstance(outcomes[1], ValueError)
     assert [outcomes[n].churn_probability for n in (0, 2, 3)] == [[0.01], [0.03], [0.04]]
+    assert any(len(call) > 1 and -1 in call for call in model.calls)  # joined, then each alone
 
 
-def test_a_model_that_is_not_ready_refuses_every_request_of_the_batch():
+def test_a_model_that_is_not_ready_refuses_the_batch_without_trying_each_request_again():
+    """Not the rows' fault: trying each alone would only wait out the model's load again."""
+    calls = []
+
     def not_loaded(features):
+        calls.append(features["x"])
         raise ModelNotReadyError("loading")
 
     outcomes = predict_together(Batcher(not_loaded, BatchPolicy(64, 0.05)), [[1], [2], [3]])
     assert all(isinstance(outcome, ModelNotReadyError) for outcome in outcomes)
+    assert len(calls) <= 2, calls  # one call a batch; each alone again would make four
 
 
 def test_a_request_queued_past_its_deadline_is_a_503_and_is_never_scored():
@@ -104,7 +110,8 @@ def test_a_request_queued_past_its_deadline_is_a_503_and_is_never_scored():
     batcher = Batcher(model, BatchPolicy(1, 0.0))
     busy = threading.Thread(target=batcher.predict, args=({"x": [1]},))
     busy.start()
-    time.sleep(0.05)
+    while not model.calls:  # the first request is being scored
+        time.sleep(0.005)
     token = current_deadline.set(time.monotonic() + 0.1)
     try:
         with pytest.raises(ModelNotReadyError, match="busy"):

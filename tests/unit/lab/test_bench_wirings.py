@@ -93,5 +93,7 @@ def test_mlserver_is_the_hybrid_s_model_tier_beside_churnlab_s_then_batching_on_
         ("hybrid", "mlserver", None),
         ("hybrid", "mlserver", "true"),
     ]
+    # MLServer would not batch at all without a wait (its max_batch_time)
+    assert float(started[1][1]["CHURNLAB_BATCH_MAX_WAIT_SECONDS"]) > 0
     assert figures["mlserver_over_churnlab_rps"]["median"] == 0.85  # 0.8 and 0.9
     assert figures["batching"]["on_over_off_rps"]["median"] == 1.1  # 1.1 and 1.1
