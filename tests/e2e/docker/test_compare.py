@@ -66,7 +66,12 @@ def test_the_budget_kept_the_generator_apart_and_it_kept_up(results):
     assert results["budget"]["generator_cpus"] != results["budget"]["deployment_cpus"]
     for arch in ARCHES:
         for run in results["capacity"][arch]["runs"]:
-            assert run["limited_by"] is None or run["censored"] == "above", run
+            if run["limited_by"] is not None:
+                # the generator fell behind where it could not tell a pass from a failure: the
+                # figure is a bound ("at least"), or still bracketed by decided rates (on a
+                # cold CI machine, an overloaded micro made it late between the two once)
+                low, high = run["bracket"]
+                assert run["censored"] == "above" or None not in (low, high), run
             # a trial the generator fell behind on is the search's last, unless it failed
             # even with its late calls counted good (an overloaded deployment makes it late)
             held = [t["generator"]["valid"] or t["verdict"] == "fail" for t in run["trials"]]
