@@ -27,20 +27,23 @@ def _matrix(features: FeatureColumns, names: Sequence[str], dtype: type) -> np.n
     return np.ascontiguousarray(np.array([features[name] for name in names], dtype=dtype).T)
 
 
+def served_session(onnx_path: Path) -> onnxruntime.InferenceSession:
+    """An ONNX Runtime session as the model tier serves one: on the CPU, single-threaded (the
+    server scales with processes, not intra-op threads), making no calls home."""
+    onnxruntime.disable_telemetry_events()
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = 1
+    options.inter_op_num_threads = 1
+    return onnxruntime.InferenceSession(str(onnx_path), options, providers=["CPUExecutionProvider"])
+
+
 class ChurnModel:
     """An ONNX Runtime session over a verified artifact, single-threaded per process."""
 
     def __init__(self, artifact: ModelArtifact) -> None:
-        onnxruntime.disable_telemetry_events()  # serving makes no calls home
-        options = onnxruntime.SessionOptions()
-        # One thread per session: the server scales with processes, not intra-op threads.
-        options.intra_op_num_threads = 1
-        options.inter_op_num_threads = 1
         self.artifact = artifact
         self.card = artifact.card
-        self._session = onnxruntime.InferenceSession(
-            str(artifact.onnx_path), options, providers=["CPUExecutionProvider"]
-        )
+        self._session = served_session(artifact.onnx_path)
         self._output = self.card["onnx_output"]
         explainer = self.card["explainer"]
         self._categorical_impacts: dict[str, dict[str, float]] = explainer["categorical"]

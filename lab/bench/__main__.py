@@ -37,7 +37,6 @@ from pathlib import Path
 import requests
 
 from churnlab.adapters.prediction_log import PredictionLog
-from churnlab.adapters.stage_client import StageClient
 from churnlab.bootstrap import inprocess_workflow
 from churnlab.config import Settings
 from churnlab.domain.features import FeatureColumns
@@ -51,11 +50,12 @@ from lab.bench.peers.bentoml_peer import PEER as BENTOML
 from lab.bench.peers.mlflow_peer import PEER as MLFLOW
 from lab.bench.peers.mlserver_peer import PEER as MLSERVER
 from lab.bench.peers.serving import Peer, probability, served
+from lab.bench.wirings import SEQUENTIAL_HOPS, alternating_served, wiring_figures
 from lab.experiments.budget import UNLIMITED_EDGE
+from lab.figures import stamped, write_figures
 from lab.load.cpu import tree_cpu_seconds
 from lab.load.otlp import otlp_receiver
 from lab.load.wrk import run_wrk
-from lab.machine import machine
 from lab.stats import in_turns, spread
 from runtimes.http import model_batches
 from runtimes.local import LocalDeployment, local_deployment
@@ -270,62 +270,6 @@ def http_figures(record: dict, monolith: LocalDeployment, seconds: int, rounds: 
 
 # --- 3. the microservices and the hybrid against the monolith ----------------------------------
 
-# The stage calls each split wiring makes in a row, each a hop the monolith makes in-process:
-# the gateway calls features, inference, then ingest (which records the request with its
-# answer); the hybrid API calls inference alone.
-SEQUENTIAL_HOPS = {"micro": 3, "hybrid": 1}
-
-
-def served_rps_and_cpu_ms(
-    deployment: LocalDeployment, record: dict, seconds: int
-) -> tuple[float, float]:
-    """`/v1/predict` through the edge with wrk's 16 connections: requests a second, and the CPU
-    every process of the deployment (its edge included) spent per request."""
-    before = tree_cpu_seconds(deployment.pid)
-    result = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=seconds, connections=16)
-    used = tree_cpu_seconds(deployment.pid) - before
-    return result.requests_per_second, 1000 * used / (result.requests_per_second * seconds)
-
-
-def wiring_figures(
-    record: dict, deployments: dict[str, LocalDeployment], seconds: int, rounds: int
-) -> dict:
-    """The monolith and each split wiring (SEQUENTIAL_HOPS), each behind its edge, on the same
-    machine, in rounds that take them in turns. CPU per request is every process of the
-    deployment, its edge included."""
-    rps: dict[str, list[float]] = {name: [] for name in deployments}
-    cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
-    low_load_ms: dict[str, list[float]] = {name: [] for name in deployments}
-    for deployment in deployments.values():
-        run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=1, connections=16)
-    for round_number in range(rounds):
-        for name, deployment in in_turns(deployments, round_number):
-            served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
-            rps[name].append(served)
-            cpu_ms[name].append(cpu)
-            quiet = run_wrk(f"{deployment.url}/v1/predict", body=record, seconds=2, connections=1)
-            low_load_ms[name].append(quiet.median_ms)
-    floor_cpu_ms, floor_ms = hop_floor(deployments["micro"])
-    figures: dict = {
-        "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
-        "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
-        "p50_ms_low_load": {name: spread(values) for name, values in low_load_ms.items()},
-        "hop_floor_ms": round(floor_ms, 3),
-        "hop_floor_cpu_ms": round(floor_cpu_ms, 3),
-    }
-    for name, hops_in_a_row in SEQUENTIAL_HOPS.items():
-        monolith = zip(low_load_ms[name], low_load_ms["monolith"], strict=True)
-        added = [split - whole for split, whole in monolith]
-        figures[name] = {
-            "over_monolith": spread(
-                [split / whole for split, whole in zip(rps[name], rps["monolith"], strict=True)]
-            ),
-            "added_ms": spread(added),
-            "sequential_hops": hops_in_a_row,
-            "added_ms_per_sequential_hop": spread([value / hops_in_a_row for value in added]),
-        }
-    return figures
-
 
 def durability_http_figures(
     record: dict, full: LocalDeployment, normal: LocalDeployment, seconds: int, rounds: int
@@ -390,28 +334,6 @@ def mlserver_figures(
     return figures
 
 
-def alternating_served(
-    deployments: dict[str, LocalDeployment], record: dict, seconds: int, rounds: int
-) -> dict:
-    """Two deployments served in alternating rounds: each one's requests a second and CPU per
-    request, and the first's throughput over the second's, round by round."""
-    rps: dict[str, list[float]] = {name: [] for name in deployments}
-    cpu_ms: dict[str, list[float]] = {name: [] for name in deployments}
-    for round_number in range(rounds):
-        for name, deployment in in_turns(deployments, round_number):
-            served, cpu = served_rps_and_cpu_ms(deployment, record, seconds)
-            rps[name].append(served)
-            cpu_ms[name].append(cpu)
-    first, second = deployments
-    return {
-        "predict_rps": {name: spread(values, 1) for name, values in rps.items()},
-        "cpu_ms_per_request": {name: spread(values) for name, values in cpu_ms.items()},
-        f"{first}_over_{second}_rps": spread(
-            [a / b for a, b in zip(rps[first], rps[second], strict=True)]
-        ),
-    }
-
-
 def hop_figures(
     record: dict,
     base: Path,
@@ -425,26 +347,6 @@ def hop_figures(
         record, base / "hops", args.hop_rate, args.hop_seconds, args.rounds,
         untraced={"monolith": monolith, "micro": micro}, **UNLIMITED_EDGE,
     )  # fmt: skip
-
-
-def hop_floor(micro: LocalDeployment, calls: int = 2_000) -> tuple[float, float]:
-    """One hop at its cheapest: the gateway's own client calling a service's /livez.
-
-    Returns (CPU ms per hop, client and server together; median wall ms per hop at low load).
-    """
-    client = StageClient("floor", micro.stage_url("features"), Settings(health_every_seconds=0))
-    server_pid = micro.faults.pids("features")[-1]
-    latencies = []
-    for _ in range(200):
-        client.call("GET", "/livez")
-    cpu_before, server_before = time.process_time(), tree_cpu_seconds(server_pid)
-    for _ in range(calls):
-        started = time.perf_counter()
-        client.call("GET", "/livez")
-        latencies.append(time.perf_counter() - started)
-    client_cpu = time.process_time() - cpu_before
-    server_cpu = tree_cpu_seconds(server_pid) - server_before
-    return 1000 * (client_cpu + server_cpu) / calls, 1000 * statistics.median(latencies)
 
 
 # --- 5. peers ---------------------------------------------------------------------------------
@@ -661,12 +563,7 @@ def main() -> None:
     if set(args.peers.split(",")) - {*PEERS, "none"}:
         parser.error(f"--peers: choose from {', '.join(PEERS)}, or none")
     records = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")
-    figures: dict = {
-        "command": "make bench",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-        "rounds": args.rounds,
-    }
+    figures = stamped("make bench", rounds=args.rounds)
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
         figures["inprocess"] = inprocess_figures(records, base)
@@ -718,9 +615,7 @@ def main() -> None:
     summary = summary_markdown(figures)
     print(summary)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-        args.json.with_suffix(".md").write_text(summary)
+        write_figures(figures, args.json, summary)
         hops.plot(figures["hops"]).savefig(args.json.with_name(HOPS_PLOT), bbox_inches="tight")
 
 

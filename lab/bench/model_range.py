@@ -13,6 +13,7 @@ import json
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from churnlab.domain.features import prepare_features, records_to_columns
@@ -21,7 +22,7 @@ from churnlab.domain.model_card import CARD_FILE, ONNX_FILE
 from churnlab.domain.schema import CustomerRecord
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
 from churnlab.ml.train import ModelSpec
-from lab.machine import machine
+from lab.figures import stamped, write_figures
 from lab.stats import spread
 from runtimes.paths import ROOT
 
@@ -66,15 +67,21 @@ def resident_bytes() -> int:
 
 
 def us_per_record(model: ChurnModel, records: list[dict], size: int, rounds: int) -> dict:
-    """Microseconds a record when scored `size` at a time, round by round."""
+    """Microseconds a record when the first `size` records are scored together."""
     columns = records_to_columns([CustomerRecord.model_validate(r) for r in records[:size]])
     features = prepare_features(columns)
-    model.predict(features)
+    return per_record_us(lambda: model.predict(features), size, rounds)
+
+
+def per_record_us(score: Callable[[], object], size: int, rounds: int) -> dict:
+    """Microseconds a record of a call that scores `size` records, round by round (after one
+    call unmeasured: its first may build what later ones reuse)."""
+    score()
     per_round = []
     for _ in range(rounds):
         calls, started = 0, time.perf_counter()
         while calls < 3 or time.perf_counter() - started < ROUND_SECONDS:
-            model.predict(features)
+            score()
             calls += 1
         per_round.append((time.perf_counter() - started) / calls / size * 1e6)
     return spread(per_round, 1)
@@ -145,22 +152,14 @@ def main() -> None:
         print(json.dumps(measure(args.measure, records.to_dict("records"), args.rounds)))
         return
     chosen = [s for s in RANGE if not args.only or s.name in args.only.split(",")]
-    figures = {
-        "command": "make models",
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "machine": machine(),
-        "rounds": args.rounds,
-        "models": [],
-    }
+    figures = stamped("make models", rounds=args.rounds, models=[])
     for spec in chosen:
         print(f"==> {spec.name}", file=sys.stderr)
         figures["models"].append(measured_apart(trained(spec), args.rounds))
     summary = summary_markdown(figures)
     print(summary)
     if args.json:
-        args.json.parent.mkdir(parents=True, exist_ok=True)
-        args.json.write_text(json.dumps(figures, indent=2) + "\n")
-        args.json.with_suffix(".md").write_text(summary)
+        write_figures(figures, args.json, summary)
 
 
 if __name__ == "__main__":

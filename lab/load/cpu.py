@@ -36,6 +36,17 @@ def tree_cpu_seconds(pid: int) -> float:
     return total / TICKS
 
 
+def tree_resident_bytes(pid: int) -> int:
+    """Resident memory of `pid` and every live descendant (shared pages counted in each)."""
+    total = 0
+    for process in descendants(pid):
+        try:
+            total += psutil.Process(process).memory_info().rss
+        except psutil.NoSuchProcess:
+            continue
+    return total
+
+
 @dataclass(frozen=True)
 class MachineTimes:
     """All CPUs' time since boot, and the part of it a hypervisor gave to other guests."""

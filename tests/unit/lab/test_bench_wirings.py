@@ -8,6 +8,7 @@ import contextlib
 from types import SimpleNamespace
 
 import lab.bench.__main__ as bench
+import lab.bench.wirings as wirings
 
 
 def test_each_split_wiring_is_divided_by_the_monolith_of_its_own_round(monkeypatch):
@@ -15,14 +16,14 @@ def test_each_split_wiring_is_divided_by_the_monolith_of_its_own_round(monkeypat
     low_load_ms = {"monolith": 2.0, "micro": 8.0, "hybrid": 3.5}
     left = {name: iter(rates) for name, rates in served.items()}
     monkeypatch.setattr(
-        bench, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
+        wirings, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
     )
     monkeypatch.setattr(
-        bench,
+        wirings,
         "run_wrk",
         lambda url, **_: SimpleNamespace(median_ms=low_load_ms[url.split("/")[0]]),
     )
-    monkeypatch.setattr(bench, "hop_floor", lambda _: (0.1, 0.5))
+    monkeypatch.setattr(wirings, "hop_floor", lambda _: (0.1, 0.5))
     deployments = {name: SimpleNamespace(url=name) for name in served}
     figures = bench.wiring_figures({}, deployments, seconds=1, rounds=3)
     assert figures["micro"]["over_monolith"]["median"] == 0.25  # 0.25, 0.25, 0.2
@@ -55,7 +56,7 @@ def test_batching_divides_each_wiring_batched_by_itself_unbatched_and_reads_its_
     left = {url: iter(rates) for url, rates in served.items()}
     monkeypatch.setattr(bench, "local_deployment", twin)
     monkeypatch.setattr(
-        bench, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
+        wirings, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
     )
     read = []
     monkeypatch.setattr(bench, "model_batches", lambda url: read.append(url) or {"calls": 1})
@@ -85,7 +86,7 @@ def test_mlserver_is_the_hybrid_s_model_tier_beside_churnlab_s_then_batching_on_
     left = {url: iter(rates) for url, rates in served.items()}
     monkeypatch.setattr(bench, "local_deployment", deployment)
     monkeypatch.setattr(
-        bench, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
+        wirings, "served_rps_and_cpu_ms", lambda deployment, *_: (next(left[deployment.url]), 1.0)
     )
     hybrid = SimpleNamespace(url="churnlab")
     figures = bench.mlserver_figures({}, tmp_path, hybrid, seconds=1, rounds=2)
