@@ -15,7 +15,7 @@ MODEL := models/current/model_card.json
 DATASET := data/telco_customer_churn.csv
 
 .DEFAULT_GOAL := help
-.PHONY: help venv data model up-monolith up-micro up-hybrid cluster-up cluster-down live live-stop rollout load load-headless compare compare-swarm down test test-floors bench models lint lock k8s-manifests format clean
+.PHONY: help venv data model up-monolith up-micro up-hybrid cluster-up cluster-down live live-stop rollout load load-headless compare compare-swarm down test test-floors bench models verdict lint lock k8s-manifests format clean
 
 help: ## List the targets
 	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-13s %s\n", $$1, $$2}'
@@ -91,6 +91,9 @@ bench: model ## Benchmark: in-process, HTTP, the wirings, batching, MLServer as 
 
 models: model ## The range of real models (trees, networks): each trained once, its cost per record at batch sizes 1-64 and its memory; reports/models.{json,md} (ONLY=names)
 	$(BIN)/python -m lab.bench.model_range --json reports/models.json $(if $(ONLY),--only $(ONLY))
+
+verdict: model ## Which wiring serves your model: ONNX=file (or MODEL_MS=, MODEL_MB=), RATE= req/s, SLO_MS= p99 (MEMORY_MB= a machine); reports/verdict.{json,md}
+	$(BIN)/python -m lab.verdict --json reports/verdict.json $(if $(RATE),--rate $(RATE)) $(if $(SLO_MS),--slo-ms $(SLO_MS)) $(if $(ONNX),--onnx $(ONNX)) $(if $(MODEL_MS),--model-ms $(MODEL_MS)) $(if $(MODEL_MB),--model-mb $(MODEL_MB)) $(if $(MEMORY_MB),--memory-mb $(MEMORY_MB))
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .

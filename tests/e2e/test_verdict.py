@@ -1,0 +1,30 @@
+"""make verdict from nothing measured: it starts the three wirings as local processes behind
+their edges, serves each, and answers from what it saw (short rounds: the figures are not the
+point here, that they are measured and used is)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from runtimes.paths import ROOT
+
+
+def test_the_verdict_measures_every_wiring_it_answers_for(tmp_path):
+    command = [
+        sys.executable, "-m", "lab.verdict", "--model-ms", "1", "--model-mb", "50",
+        "--rate", "20", "--slo-ms", "200", "--rounds", "2", "--seconds", "1",
+        "--json", str(tmp_path / "verdict.json"),
+    ]  # fmt: skip
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=280)
+    assert done.returncode == 0, done.stderr[-3000:]
+    figures = json.loads((tmp_path / "verdict.json").read_text())
+    wirings = figures["measured"]["wirings"]
+    for name in ("monolith", "micro", "hybrid"):
+        assert wirings["predict_rps"][name]["runs"] == 2
+        assert wirings["cpu_ms_per_request"][name]["median"] > 0
+        assert wirings["memory_bytes"][name] > 50_000_000  # gunicorn, Flask and the model
+    # 20 requests a second of a 1 ms model, within 200 ms: every wiring serves it here
+    assert all(row["nodes_for_rate"] == 1 for row in figures["answer"]["wirings"].values())
+    assert figures["answer"]["chosen"] is not None
