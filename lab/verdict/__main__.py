@@ -1,7 +1,8 @@
 """`make verdict`: which wiring serves your model at your rate within your p99, here and at N
 machines like this one. Your model is measured here (an ONNX file, on random inputs of its
-declared shapes) or given as MODEL_MS and MODEL_MB; the three wirings are measured here with
-ChurnLab's model, as make bench measures them; answer.py composes the two.
+declared shapes) or given as MODEL_MS and MODEL_MB; the three wirings are measured here serving
+ChurnLab's model and a network eighty times dearer, as make bench measures them; answer.py
+reads your model off the lines between.
 """
 
 from __future__ import annotations
@@ -14,13 +15,14 @@ from pathlib import Path
 
 from churnlab.config import Settings
 from churnlab.ml.data import DEFAULT_DATASET_PATH, load_dataset
+from churnlab.ml.train import ModelSpec
 from lab.bench import model_range
 from lab.bench.wirings import wiring_figures
 from lab.experiments.budget import UNLIMITED_EDGE
 from lab.figures import stamped, write_figures
 from lab.load.cpu import tree_resident_bytes
 from lab.verdict import onnx_cost
-from lab.verdict.answer import BATCH_BOUND, Model, Target, Wiring, judge
+from lab.verdict.answer import BATCH_BOUND, Model, Point, Target, Wiring, judge
 from lab.verdict.summary import summary_markdown
 from runtimes.local import local_deployment
 
@@ -28,18 +30,27 @@ WIRINGS = ("monolith", "micro", "hybrid")
 # Processes that each hold a model: the monolith's two workers (WEB_CONCURRENCY), each split
 # wiring's two model replicas (compose/local/micro.conf, hybrid.conf).
 MODEL_COPIES = {"monolith": 2, "micro": 2, "hybrid": 2}
+# The dearer of the two models every wiring is measured serving, by default: a network of the
+# lab's range (make models), some 2.8 ms a record here against the logistic regression's 0.035.
+DEARER = {spec.name: spec for spec in model_range.RANGE}
+DEFAULT_DEARER = ModelSpec("mlp", width=2048, depth=4).name
 
 
-def measure_wirings(record: dict, seconds: int, rounds: int) -> dict:
-    """The three wirings as local processes behind their edges, in rounds taking them in turns
-    (lab/bench/wirings.py), and each one's resident memory once served."""
+def measure_wirings(record: dict, seconds: int, rounds: int, model_dir: Path) -> dict:
+    """The three wirings as local processes behind their edges, serving the model in
+    `model_dir`, in rounds taking them in turns (lab/bench/wirings.py), and each one's resident
+    memory once served."""
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
-        quiet = {**UNLIMITED_EDGE, "OTEL_TRACES_EXPORTER": "none"}
+        serving = {
+            **UNLIMITED_EDGE,
+            "OTEL_TRACES_EXPORTER": "none",
+            "CHURNLAB_MODEL_DIR": str(model_dir),
+        }
         with (
-            local_deployment("monolith", base / "monolith", **quiet) as monolith,
-            local_deployment("micro", base / "micro", **quiet) as micro,
-            local_deployment("hybrid", base / "hybrid", **quiet) as hybrid,
+            local_deployment("monolith", base / "monolith", **serving) as monolith,
+            local_deployment("micro", base / "micro", **serving) as micro,
+            local_deployment("hybrid", base / "hybrid", **serving) as hybrid,
         ):
             deployments = {"monolith": monolith, "micro": micro, "hybrid": hybrid}
             figures = wiring_figures(record, deployments, seconds, rounds)
@@ -50,18 +61,42 @@ def measure_wirings(record: dict, seconds: int, rounds: int) -> dict:
     return figures
 
 
-def wirings_from(figures: dict) -> dict[str, Wiring]:
-    """Each wiring's measured figures, as answer.py takes them."""
+def measure_points(seconds: int, rounds: int, dearer: ModelSpec) -> list[dict]:
+    """Each wiring serving ChurnLab's model, then a dearer one (trained on first use): each
+    model's own cost, and the wirings' figures serving it."""
+    record = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")[0]
+    points = []
+    for model_dir in (Settings().model_dir.resolve(), model_range.trained(dearer)):
+        print(f"==> the wirings serving {model_dir.name}", file=sys.stderr)
+        points.append(
+            {
+                "model": model_range.measured_apart(model_dir, rounds),
+                "wirings": measure_wirings(record, seconds, rounds, model_dir),
+            }
+        )
+    return points
+
+
+def wirings_from(points: list[dict]) -> dict[str, Wiring]:
+    """Each wiring's measured points, as answer.py takes them."""
     wirings = {}
     for name in WIRINGS:
-        cpu = figures["cpu_ms_per_request"][name]
-        served = figures["predict_rps"][name]["median"]
+        measured = []
+        for point in points:
+            figures = point["wirings"]
+            rps = figures["predict_rps"][name]
+            measured.append(
+                Point(
+                    model_ms=point["model"]["us_per_record"]["1"]["median"] / 1000,
+                    cpu_ms=figures["cpu_ms_per_request"][name]["median"],
+                    rps=rps["median"],
+                    rps_interval=tuple(rps["interval"] or (rps["min"], rps["max"])),
+                    low_load_ms=figures["p50_ms_low_load"][name]["median"],
+                )
+            )
         wirings[name] = Wiring(
-            cpu_ms=cpu["median"],
-            cpu_ms_interval=tuple(cpu["interval"] or (cpu["min"], cpu["max"])),
-            cores=served * cpu["median"] / 1000,
-            low_load_ms=figures["p50_ms_low_load"][name]["median"],
-            memory_bytes=figures["memory_bytes"][name],
+            points=tuple(measured),
+            memory_bytes=points[0]["wirings"]["memory_bytes"][name],
             model_copies=MODEL_COPIES[name],
         )
     return wirings
@@ -98,6 +133,9 @@ def main() -> None:
     parser.add_argument(
         "--wirings", type=Path, help="reuse the wirings measured by an earlier verdict's JSON"
     )
+    parser.add_argument(
+        "--dearer", choices=DEARER, default=DEFAULT_DEARER, help="the dearer model measured"
+    )
     parser.add_argument("--seconds", type=int, default=3, help="length of each wiring's run")
     parser.add_argument("--rounds", type=int, default=5, help="rounds taking the wirings in turn")
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
@@ -112,12 +150,12 @@ def main() -> None:
         )
     except onnx_cost.UnmeasurableModelError as error:
         sys.exit(str(error))
-    ours = model_range.measured_apart(Settings().model_dir.resolve(), args.rounds)
-    if args.wirings:
-        wirings = json.loads(args.wirings.read_text())["measured"]["wirings"]
-    else:
-        record = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")[0]
-        wirings = measure_wirings(record, args.seconds, args.rounds)
+    points = (
+        json.loads(args.wirings.read_text())["measured"]["points"]
+        if args.wirings
+        else measure_points(args.seconds, args.rounds, DEARER[args.dearer])
+    )
+    ours = points[0]["model"]
     target = Target(
         rate=args.rate,
         slo_ms=args.slo_ms,
@@ -126,8 +164,8 @@ def main() -> None:
     figures = stamped(
         "make verdict",
         target=vars(target),
-        measured={"model": theirs, "churnlab_model": ours, "wirings": wirings},
-        answer=judge(wirings_from(wirings), model_from(ours), model_from(theirs), target),
+        measured={"model": theirs, "points": points},
+        answer=judge(wirings_from(points), model_from(ours), model_from(theirs), target),
     )
     summary = summary_markdown(figures)
     print(summary, end="")

@@ -76,8 +76,7 @@ def model_line(model: dict, target: dict) -> str:
 
 def summary_markdown(figures: dict) -> str:
     measured, answer, target = figures["measured"], figures["answer"], figures["target"]
-    model, ours, wirings = measured["model"], measured["churnlab_model"], measured["wirings"]
-    alone = model["us_per_record"]["1"]
+    model, points = measured["model"], measured["points"]
     lines = [
         f"# Verdict for your model, by `{figures['command']}` on {figures['date']} "
         f"({figures['machine']['cpus']} CPUs, {figures['machine']['cpu_model']})",
@@ -100,45 +99,67 @@ def summary_markdown(figures: dict) -> str:
             f"| {f'{p99:,.1f} ms' if p99 is not None else 'saturated'} "
             f"| {_mb(row['memory_bytes'])} | {row['nodes_for_rate'] or 'none'} |"
         )
-    lines += [
-        "",
-        "## The measured points it rests on",
-        "",
-        f"Each wiring as local processes behind its edge, with ChurnLab's model in it, "
-        f"{wirings['cpu_ms_per_request']['monolith']['runs']} rounds taking them in turns "
-        f"(wrk, 16 connections); median (interval, with its coverage):",
+    lines += ["", "## The measured points it rests on", ""]
+    for point in points:
+        lines += measured_point(point, answer["wirings"])
+    lines += assumptions(figures)
+    return "\n".join(lines) + "\n"
+
+
+def measured_point(point: dict, names: dict) -> list[str]:
+    """One model's cost alone, and every wiring measured serving it."""
+    served, wirings = point["model"], point["wirings"]
+    return [
+        f"Serving {served['name']} ({_interval(served['us_per_record']['1'], 1 / 1000, 3)} ms a "
+        f"record alone, {_mb(served['memory_bytes'])} held): each wiring as local processes "
+        f"behind its edge, {wirings['cpu_ms_per_request']['monolith']['runs']} rounds taking "
+        "them in turns (wrk, 16 connections); median (interval, with its coverage):",
         "",
         "| wiring | CPU a request (ms) | requests/s | latency at low load (ms) | memory |",
         "| --- | --- | --- | --- | --- |",
-    ]
-    for name in answer["wirings"]:
-        lines.append(
+        *(
             f"| {NAMES[name]} | {_interval(wirings['cpu_ms_per_request'][name])} "
             f"| {_interval(wirings['predict_rps'][name], digits=0)} "
             f"| {_interval(wirings['p50_ms_low_load'][name])} "
             f"| {_mb(wirings['memory_bytes'][name])} |"
-        )
-    our_cost = ours["us_per_record"]["1"]["median"] / 1000
-    lines += [
+            for name in names
+        ),
         "",
-        f"ChurnLab's model ({ours['name']}), taken out of each wiring's cost: "
-        f"{_interval(ours['us_per_record']['1'], 1 / 1000, 3)} ms a record, "
-        f"{_mb(ours['memory_bytes'])} held.",
-        "",
+    ]
+
+
+def assumptions(figures: dict) -> list[str]:
+    """What the answer takes from a model rather than from a measurement."""
+    answer, costs = (
+        figures["answer"],
+        [
+            point["model"]["us_per_record"]["1"]["median"] / 1000
+            for point in figures["measured"]["points"]
+        ],
+    )
+    theirs = figures["measured"]["model"]["us_per_record"]["1"]["median"] / 1000
+    slopes = ", ".join(
+        f"{NAMES[name]} {row['cpu_ms_per_model_ms']:.2f}" for name, row in answer["wirings"].items()
+    )
+    where = (
+        f"**extrapolated**: your model's {theirs:.3f} ms lies outside the {min(costs):.3f} to "
+        f"{max(costs):.3f} ms the wirings were measured serving"
+        if answer["extrapolated"]
+        else f"interpolated: your model's {theirs:.3f} ms lies between the {min(costs):.3f} "
+        f"and {max(costs):.3f} ms the wirings were measured serving"
+    )
+    return [
         "## What is a model, not a measurement",
         "",
-        f"- Your model inside each wiring: its cost put in place of ChurnLab's "
-        f"({our_cost:.3f} ms, yours {alone['median'] / 1000:.3f} ms: "
-        f"{alone['median'] / 1000 / our_cost:,.1f} times)"
-        f"{', an extrapolation' if alone['median'] / 1000 > 2 * our_cost else ''}. "
-        f"Capacity is the cores each wiring used over that cost (the Utilization Law).",
-        f"- The p{QUANTILE * 100:g} at the rate: the low-load latency, your model's difference "
-        f"added, plus an M/M/c queue's wait (lab/verdict/queueing.py).",
+        f"- Your model inside each wiring, {where}: straight lines in the model's cost of CPU "
+        f"per request, of 1 / capacity and of low-load latency. Each ms of the model's own cost "
+        f"added this much CPU to a request (1 would be the model and nothing more): {slopes}.",
+        f"- The p{QUANTILE * 100:g} at the rate: the low-load latency, plus an M/M/c queue's "
+        "wait with the cores each wiring used as its servers (lab/verdict/queueing.py).",
         "- More machines: each a copy of this one's deployment taking an equal share of the "
         "rate. The lab has not measured past one machine.",
         f"- With batching: a bound, every request's model cost at a batch of {BATCH_BOUND} "
         "(a model process's threads); what batches form under load is not measured for yours.",
-        "- Memory: each wiring's measured memory, grown by your model's difference in each "
-        "process holding a model (two in every wiring).",
+        "- Memory: each wiring's measured memory serving ChurnLab's model, grown by your "
+        "model's difference in each process holding a model (two in every wiring).",
     ]
-    return "\n".join(lines) + "\n"

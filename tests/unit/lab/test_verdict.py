@@ -1,19 +1,41 @@
-"""make verdict's answer: a user's model put in place of ChurnLab's in each measured wiring,
-capacity by the Utilization Law, the p99 through the queueing model, machines by equal shares,
-and the wiring chosen."""
+"""make verdict's answer: each wiring measured serving two models of different cost, the user's
+model read off the lines between them (said when outside them), the p99 through the queueing
+model, machines by equal shares, and the wiring chosen."""
 
 from __future__ import annotations
 
 import pytest
 
-from lab.verdict.answer import Model, Target, Wiring, capacity, judge, memory_bytes, nodes_needed
+from lab.verdict.answer import (
+    Model,
+    Point,
+    Target,
+    Wiring,
+    capacity,
+    cpu_ms,
+    judge,
+    memory_bytes,
+    nodes_needed,
+)
 
 MB = 1_000_000
-# Shaped as this machine measured them (make bench, 2026-12-07): CPU ms a request, cores used.
+
+
+def wiring(cheap: tuple[float, float, float], dear: tuple[float, float, float], mb: int) -> Wiring:
+    """(CPU ms a request, requests/s, low-load ms) serving a 0.04 ms and a 3.04 ms model."""
+    points = tuple(
+        Point(model_ms, cpu, rps, (rps * 0.9, rps * 1.1), low)
+        for model_ms, (cpu, rps, low) in ((0.04, cheap), (3.04, dear))
+    )
+    return Wiring(points, mb * MB, 2)
+
+
+# Shaped as this machine measured them: the split wirings cost more CPU a request, by a margin
+# that a dearer model does not close (each pays the model's cost once).
 WIRINGS = {
-    "monolith": Wiring(1.6, (1.5, 1.7), 1.6, 1.6, 300 * MB, 2),
-    "micro": Wiring(7.5, (7.0, 8.0), 1.8, 8.4, 600 * MB, 2),
-    "hybrid": Wiring(4.0, (3.8, 4.2), 1.8, 3.8, 450 * MB, 2),
+    "monolith": wiring((1.6, 1000, 1.6), (4.6, 350, 4.7), 300),
+    "micro": wiring((7.5, 240, 8.4), (10.5, 170, 11.5), 600),
+    "hybrid": wiring((4.0, 450, 3.8), (7.0, 255, 6.9), 450),
 }
 OURS = Model(0.04, (0.035, 0.045), 0.01, 5 * MB)
 
@@ -22,15 +44,21 @@ def model(ms: float, mb: float = 5) -> Model:
     return Model(ms, (ms * 0.9, ms * 1.1), ms / 2, int(mb * MB))
 
 
-def test_ours_in_its_own_place_gives_back_what_was_measured():
-    assert capacity(WIRINGS["monolith"], OURS, OURS) == pytest.approx(1000 * 1.6 / 1.6)
+def test_each_measured_point_is_given_back_where_it_was_measured():
+    for measured in WIRINGS.values():
+        for point in measured.points:
+            assert capacity(measured, point.model_ms) == pytest.approx(point.rps)
+            assert cpu_ms(measured, point.model_ms) == pytest.approx(point.cpu_ms)
 
 
-def test_a_dearer_model_costs_every_wiring_the_same_extra_cpu():
-    heavy = model(5.04)
-    rows = judge(WIRINGS, OURS, heavy, Target(rate=10, slo_ms=1000))["wirings"]
-    for name, wiring in WIRINGS.items():
-        assert rows[name]["cpu_ms_per_request"] == pytest.approx(wiring.cpu_ms + 5)
+def test_a_model_between_the_two_measured_is_interpolated_and_one_past_them_is_not():
+    between = judge(WIRINGS, OURS, model(1.0), Target(rate=10, slo_ms=1000))
+    beyond = judge(WIRINGS, OURS, model(20.0), Target(rate=10, slo_ms=1000))
+    assert not between["extrapolated"]
+    assert beyond["extrapolated"]
+    # the measured lines cost each request 1 ms of CPU per ms of model
+    assert between["wirings"]["hybrid"]["cpu_ms_per_model_ms"] == pytest.approx(1.0)
+    assert between["wirings"]["hybrid"]["cpu_ms_per_request"] == pytest.approx(4.96)
 
 
 def test_the_cheapest_wiring_that_serves_the_rate_on_one_machine_is_chosen():
@@ -46,7 +74,6 @@ def test_a_rate_past_one_machine_is_spread_over_the_fewest_machines_that_serve_i
     rows = answer["wirings"]
     assert rows["monolith"]["nodes_for_rate"] > 1
     assert rows["monolith"]["p99_ms_at_rate"] is None  # one machine would be saturated
-    # micro costs about four times the CPU: it needs more machines than the monolith
     assert rows["micro"]["nodes_for_rate"] > rows["monolith"]["nodes_for_rate"]
     assert answer["chosen"] == "monolith"
 
@@ -70,6 +97,24 @@ def test_a_wiring_over_the_memory_budget_serves_nothing():
 
 
 def test_the_batching_bound_serves_more_of_a_model_that_batches_cheaper():
-    heavy = model(4.0)
-    rows = judge(WIRINGS, OURS, heavy, Target(rate=10, slo_ms=1000))["wirings"]
+    rows = judge(WIRINGS, OURS, model(2.0), Target(rate=10, slo_ms=1000))["wirings"]
     assert rows["hybrid"]["capacity_rps_batched"] > rows["hybrid"]["capacity_rps"]
+
+
+def test_two_close_costs_drawn_apart_by_noise_still_charge_the_model_once_a_request():
+    """A dearer model served faster than a cheaper one (noise, at 0.04 against 0.05 ms) would
+    draw a line along which a heavy model costs nothing: the model's own cost is the floor."""
+    noisy = wiring((1.6, 1000, 1.6), (1.55, 1050, 1.5), 300)
+    noisy = Wiring(
+        tuple(
+            Point(cost, p.cpu_ms, p.rps, p.rps_interval, p.low_load_ms)
+            for cost, p in zip((0.04, 0.05), noisy.points, strict=True)
+        ),
+        noisy.memory_bytes,
+        noisy.model_copies,
+    )
+    assert cpu_ms(noisy, 10.04) >= cpu_ms(noisy, 0.04) + 10
+    assert 0 < capacity(noisy, 10.04) < capacity(noisy, 0.04)
+    answer = judge({"monolith": noisy}, OURS, model(10.0), Target(rate=10, slo_ms=1000))
+    assert answer["extrapolated"]
+    assert answer["wirings"]["monolith"]["p99_ms_at_rate"] >= 10
