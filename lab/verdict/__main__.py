@@ -1,7 +1,7 @@
 """`make verdict`: which wiring serves your model at your rate within your p99, here and at N
 machines like this one. Your model is measured here (an ONNX file, on random inputs of its
 declared shapes) or given as MODEL_MS and MODEL_MB; the three wirings are measured here serving
-ChurnLab's model and a network eighty times dearer, as make bench measures them; answer.py
+ChurnLab's model and a network sixty-five times dearer, as make bench measures them; answer.py
 reads your model off the lines between.
 """
 
@@ -27,11 +27,8 @@ from lab.verdict.summary import summary_markdown
 from runtimes.local import local_deployment
 
 WIRINGS = ("monolith", "micro", "hybrid")
-# Processes that each hold a model: the monolith's two workers (WEB_CONCURRENCY), each split
-# wiring's two model replicas (compose/local/micro.conf, hybrid.conf).
-MODEL_COPIES = {"monolith": 2, "micro": 2, "hybrid": 2}
 # The dearer of the two models every wiring is measured serving, by default: a network of the
-# lab's range (make models), some 2.8 ms a record here against the logistic regression's 0.035.
+# lab's range (make models), some 2.4 ms a record here against the logistic regression's 0.037.
 DEARER = {spec.name: spec for spec in model_range.RANGE}
 DEFAULT_DEARER = ModelSpec("mlp", width=2048, depth=4).name
 
@@ -92,13 +89,11 @@ def wirings_from(points: list[dict]) -> dict[str, Wiring]:
                     rps=rps["median"],
                     rps_interval=tuple(rps["interval"] or (rps["min"], rps["max"])),
                     low_load_ms=figures["p50_ms_low_load"][name]["median"],
+                    memory_bytes=figures["memory_bytes"][name],
+                    model_memory_bytes=point["model"]["memory_bytes"],
                 )
             )
-        wirings[name] = Wiring(
-            points=tuple(measured),
-            memory_bytes=points[0]["wirings"]["memory_bytes"][name],
-            model_copies=MODEL_COPIES[name],
-        )
+        wirings[name] = Wiring(points=tuple(measured))
     return wirings
 
 
@@ -116,32 +111,50 @@ def model_from(measured: dict) -> Model:
 
 
 def given_model(ms: float, mb: float) -> dict:
-    """MODEL_MS and MODEL_MB, in the form of a measured model's figures (no interval)."""
-    cost = {"median": ms * 1000, "interval": [ms * 1000, ms * 1000], "min": ms * 1000,
-            "max": ms * 1000}  # fmt: skip
+    """MODEL_MS and MODEL_MB, in the form of a measured model's figures, with no interval."""
+    cost = {"median": ms * 1000, "interval": None, "min": ms * 1000, "max": ms * 1000}
     return {"given": True, "us_per_record": {"1": cost}, "memory_bytes": int(mb * 1e6)}
+
+
+def positive(text: str) -> float:
+    """An argument that must be a number above zero."""
+    value = float(text)
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text} is not above zero")
+    return value
+
+
+def _whole(text: str) -> int:
+    """A count of one or more."""
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text} is not a whole number above zero")
+    return int(text)
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--onnx", type=Path, help="your model, measured here")
-    parser.add_argument("--model-ms", type=float, help="or its cost a record, in ms")
-    parser.add_argument("--model-mb", type=float, default=0.0, help="and the memory it holds")
-    parser.add_argument("--rate", type=float, required=True, help="requests a second to serve")
-    parser.add_argument("--slo-ms", type=float, required=True, help="the p99 to stay within")
-    parser.add_argument("--memory-mb", type=float, help="one machine's memory for a deployment")
+    parser.add_argument("--model-ms", type=positive, help="or its cost a record, in ms")
+    parser.add_argument("--model-mb", type=positive, help="and the memory it holds, in MB")
+    parser.add_argument("--rate", type=positive, required=True, help="requests a second to serve")
+    parser.add_argument("--slo-ms", type=positive, required=True, help="the p99 to stay within")
+    parser.add_argument("--memory-mb", type=positive, help="one machine's memory for a deployment")
     parser.add_argument(
         "--wirings", type=Path, help="reuse the wirings measured by an earlier verdict's JSON"
     )
     parser.add_argument(
         "--dearer", choices=DEARER, default=DEFAULT_DEARER, help="the dearer model measured"
     )
-    parser.add_argument("--seconds", type=int, default=3, help="length of each wiring's run")
-    parser.add_argument("--rounds", type=int, default=5, help="rounds taking the wirings in turn")
+    parser.add_argument("--seconds", type=_whole, default=3, help="length of each wiring's run")
+    parser.add_argument(
+        "--rounds", type=_whole, default=5, help="rounds taking the wirings in turn"
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if (args.onnx is None) == (args.model_ms is None):
         parser.error("give --onnx FILE or --model-ms MS (with --model-mb MB), not both")
+    if args.model_ms is not None and args.model_mb is None:
+        parser.error("--model-ms needs --model-mb: the memory the model holds")
     try:
         theirs = (
             onnx_cost.measured_apart(args.onnx, args.rounds)
@@ -155,7 +168,6 @@ def main() -> None:
         if args.wirings
         else measure_points(args.seconds, args.rounds, DEARER[args.dearer])
     )
-    ours = points[0]["model"]
     target = Target(
         rate=args.rate,
         slo_ms=args.slo_ms,
@@ -165,7 +177,7 @@ def main() -> None:
         "make verdict",
         target=vars(target),
         measured={"model": theirs, "points": points},
-        answer=judge(wirings_from(points), model_from(ours), model_from(theirs), target),
+        answer=judge(wirings_from(points), model_from(theirs), target),
     )
     summary = summary_markdown(figures)
     print(summary, end="")

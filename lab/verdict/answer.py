@@ -3,13 +3,15 @@ memory budget, on this machine and at N such machines, from each wiring measured
 models of different cost and the user's model measured alone.
 
 What is measured: each wiring's CPU per request, requests a second, latency at low load and
-memory, serving ChurnLab's logistic regression and a network some sixty times dearer; each of
-those models' cost alone, and the user's. What is drawn between them: straight lines in the
-model's cost, of CPU per request, of the cores kept busy and of low-load latency; the user's
-model is read off them, interpolated between the two models measured or extrapolated past them
-(said so), and its capacity is the cores over the CPU (the Utilization Law). Its p99 adds the
-M/M/c wait at the target rate (queueing.py). N machines are N copies, each taking 1/N of the rate:
-a model, never measured here past one machine.
+memory, serving ChurnLab's logistic regression and a network some sixty-five times dearer;
+each of those models' cost and memory alone, and the user's. What is drawn between them:
+straight lines in the model's cost, of CPU per request, of the cores kept busy and of low-load
+latency, and one in the model's memory of the wiring's; the user's model is read off them,
+interpolated between the two models measured or extrapolated past them (said so). Its capacity
+is the cores over the CPU (the Utilization Law), its p99 an M/M/c queue's at the target rate
+(queueing.py). N machines are N copies, each taking 1/N of the rate: a model, never measured
+here past one machine. Two points make each line exact: that cost grows linearly between them
+is assumed, not tested.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from lab.verdict.queueing import wait_quantile_ms
+from lab.verdict.queueing import response_quantile_ms
 
 QUANTILE = 0.99
 MAX_NODES = 1000
@@ -38,13 +40,13 @@ class Point:
     rps: float  # requests a second served at its most
     rps_interval: tuple[float, float]
     low_load_ms: float  # a request's median latency with nothing else in flight
+    memory_bytes: int  # every process's resident memory, serving
+    model_memory_bytes: int  # what the model's session held, measured alone
 
 
 @dataclass(frozen=True)
 class Wiring:
     points: tuple[Point, ...]  # two or more model costs
-    memory_bytes: int  # every process's resident memory, serving ChurnLab's model
-    model_copies: int  # processes that each hold the model
 
 
 @dataclass(frozen=True)
@@ -103,32 +105,42 @@ def capacity(wiring: Wiring, model_ms: float, rps: list[float] | None = None) ->
 
 
 def capacity_interval(wiring: Wiring, model: Model) -> tuple[float, float]:
-    """Capacity through the low ends of the measured intervals at the dearer end of the
-    model's, and through the high ends at its cheaper end."""
+    """An envelope, not an interval of stated coverage: capacity through the low ends of the
+    requests a second measured at the dearer end of the model's cost, and through the high ends
+    at its cheaper end."""
     low = capacity(wiring, model.ms_interval[1], [p.rps_interval[0] for p in wiring.points])
     high = capacity(wiring, model.ms_interval[0], [p.rps_interval[1] for p in wiring.points])
     return low, high
 
 
 def p99_ms(wiring: Wiring, model_ms: float, rate: float) -> float:
-    """The p99 at `rate` on one machine: the low-load latency, plus the M/M/c wait (its servers
-    the cores the wiring keeps busy, each as fast as they were)."""
+    """The p99 at `rate` on one machine, as an M/M/c queue: its servers the cores the wiring
+    keeps busy (rounded down and up, the worse taken), each serving a request in the CPU it
+    costs, plus the path's own delay (what the low-load median has beyond a service's)."""
     cost, busy = cpu_ms(wiring, model_ms), cores(wiring, model_ms)
-    servers = max(1, round(busy))
-    wait = wait_quantile_ms(servers, cost * servers / busy, rate, QUANTILE)
-    return low_load_ms(wiring, model_ms) + wait
+    quoted = []
+    for servers in {max(1, math.floor(busy)), max(1, math.ceil(busy))}:
+        service_ms = cost * servers / busy
+        delay = max(0.0, low_load_ms(wiring, model_ms) - math.log(2) * service_ms)
+        quoted.append(delay + response_quantile_ms(servers, service_ms, rate, QUANTILE))
+    return max(quoted)
 
 
-def memory_bytes(wiring: Wiring, ours: Model, theirs: Model) -> int:
-    """Measured serving ChurnLab's model, grown by the difference in each process holding one."""
-    return wiring.memory_bytes + wiring.model_copies * (theirs.memory_bytes - ours.memory_bytes)
+def memory_bytes(wiring: Wiring, theirs: Model) -> int:
+    """The wiring's memory serving a model that holds this much, along the line through what
+    it was measured holding serving each model."""
+    held = [point.model_memory_bytes for point in wiring.points]
+    if len(set(held)) < 2:
+        return wiring.points[0].memory_bytes + theirs.memory_bytes - held[0]
+    slope, intercept = np.polyfit(held, [point.memory_bytes for point in wiring.points], 1)
+    return round(slope * theirs.memory_bytes + intercept)
 
 
-def nodes_needed(wiring: Wiring, ours: Model, theirs: Model, target: Target) -> int | None:
+def nodes_needed(wiring: Wiring, theirs: Model, target: Target) -> int | None:
     """The fewest machines like this one that serve the rate within the SLO, each taking an
     equal share; None if even MAX_NODES do not (the model alone is slower than the SLO), or
     the deployment does not fit one machine's memory budget."""
-    if target.memory_bytes is not None and memory_bytes(wiring, ours, theirs) > target.memory_bytes:
+    if target.memory_bytes is not None and memory_bytes(wiring, theirs) > target.memory_bytes:
         return None
     for nodes in range(1, MAX_NODES + 1):
         if p99_ms(wiring, theirs.ms, target.rate / nodes) <= target.slo_ms:
@@ -142,7 +154,7 @@ def extrapolated(wirings: dict[str, Wiring], model: Model) -> bool:
     return not min(costs) <= model.ms <= max(costs)
 
 
-def judge(wirings: dict[str, Wiring], ours: Model, theirs: Model, target: Target) -> dict:
+def judge(wirings: dict[str, Wiring], theirs: Model, target: Target) -> dict:
     """Each wiring's figures with the user's model, and the wiring chosen: of those that serve
     the target on the fewest machines, the one costing the least CPU per request."""
     rows = {}
@@ -156,8 +168,9 @@ def judge(wirings: dict[str, Wiring], ours: Model, theirs: Model, target: Target
             if theirs.batched_ms is not None
             else None,
             "p99_ms_at_rate": _finite(p99_ms(wiring, theirs.ms, target.rate)),
-            "memory_bytes": memory_bytes(wiring, ours, theirs),
-            "nodes_for_rate": nodes_needed(wiring, ours, theirs, target),
+            "memory_bytes": memory_bytes(wiring, theirs),
+            "nodes_for_rate": nodes_needed(wiring, theirs, target),
+            "cores_busy": round(cores(wiring, theirs.ms), 2),
             "cpu_ms_per_model_ms": round(
                 cpu_ms(wiring, 1.0) - cpu_ms(wiring, 0.0), 3
             ),  # 1: the model's cost and nothing more

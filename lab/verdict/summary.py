@@ -14,12 +14,21 @@ def _mb(value: float) -> str:
 
 
 def _interval(figure: dict, scale: float = 1.0, digits: int = 2) -> str:
+    """A median with its interval and that interval's coverage, ⚠ where flagged (too wide, or
+    one run); a given figure alone."""
+    median = f"{figure['median'] * scale:,.{digits}f}"
+    if figure["min"] == figure["max"] and not figure.get("runs"):
+        return median
     low, high = figure["interval"] or (figure["min"], figure["max"])
     coverage = f"{figure['coverage']:.0%} " if figure.get("coverage") else ""
+    flag = " ⚠" if figure.get("flagged") else ""
     return (
-        f"{figure['median'] * scale:,.{digits}f} ({coverage}interval "
-        f"{low * scale:,.{digits}f}-{high * scale:,.{digits}f})"
+        f"{median} ({coverage}interval {low * scale:,.{digits}f}-{high * scale:,.{digits}f})" + flag
     )
+
+
+def _rate(value: float | None) -> str:
+    return "—" if value is None else f"{value:,.0f}/s"
 
 
 def _machines(row: dict) -> str:
@@ -33,7 +42,8 @@ def verdict_line(figures: dict) -> str:
     goal = f"{target['rate']:,.0f} requests/s within a p99 of {target['slo_ms']:,.0f} ms"
     if chosen is None:
         return (
-            f"**No wiring serves {goal}** on up to {MAX_NODES} machines like this one"
+            f"**By the model below, no wiring serves {goal}** on up to {MAX_NODES} machines like "
+            "this one"
             + (" within the memory budget" if target["memory_bytes"] else "")
             + ": the model alone is slower than the objective, or does not fit."
         )
@@ -49,10 +59,9 @@ def verdict_line(figures: dict) -> str:
         if name != chosen
     ]
     return (
-        f"**The {NAMES[chosen]} serves {goal} {where}**, at {row['cpu_ms_per_request']:.2f} ms "
-        f"of CPU a request (the least of those needing the fewest machines). Beside it: "
-        + "; ".join(others)
-        + "."
+        f"**By the model below, the {NAMES[chosen]} serves {goal} {where}**, at "
+        f"{row['cpu_ms_per_request']:.2f} ms of CPU a request (the least of those needing the "
+        "fewest machines). Beside it: " + "; ".join(others) + "."
     )
 
 
@@ -85,7 +94,9 @@ def summary_markdown(figures: dict) -> str:
         "",
         model_line(model, target),
         "",
-        f"| wiring | CPU a request | capacity on this machine | with batching (bound) "
+        "Modelled from the measured points below (see what is a model, after them):",
+        "",
+        f"| wiring | CPU a request | capacity here (envelope) | with batching (estimate) "
         f"| p99 at {target['rate']:,.0f}/s here | memory | machines for {target['rate']:,.0f}/s |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -95,7 +106,7 @@ def summary_markdown(figures: dict) -> str:
         lines.append(
             f"| {NAMES[name]} | {row['cpu_ms_per_request']:.2f} ms "
             f"| {row['capacity_rps']:,.0f}/s ({low:,.0f}-{high:,.0f}) "
-            f"| {row['capacity_rps_batched'] or 0:,.0f}/s "
+            f"| {_rate(row['capacity_rps_batched'])} "
             f"| {f'{p99:,.1f} ms' if p99 is not None else 'saturated'} "
             f"| {_mb(row['memory_bytes'])} | {row['nodes_for_rate'] or 'none'} |"
         )
@@ -152,14 +163,26 @@ def assumptions(figures: dict) -> list[str]:
         "## What is a model, not a measurement",
         "",
         f"- Your model inside each wiring, {where}: straight lines in the model's cost of CPU "
-        f"per request, of 1 / capacity and of low-load latency. Each ms of the model's own cost "
-        f"added this much CPU to a request (1 would be the model and nothing more): {slopes}.",
-        f"- The p{QUANTILE * 100:g} at the rate: the low-load latency, plus an M/M/c queue's "
-        "wait with the cores each wiring used as its servers (lab/verdict/queueing.py).",
+        f"per request, of the cores kept busy and of low-load latency (capacity is the cores "
+        "over the CPU; two points make each line exact, so a straight line is assumed). Each "
+        "ms of the model's own cost added this much CPU to a request (1 would be the model and "
+        f"nothing more): {slopes}.",
+        f"- The p{QUANTILE * 100:g} at the rate: an M/M/c queue's (lab/verdict/queueing.py), "
+        "its servers the cores each wiring kept busy (rounded down and up, the worse quoted: "
+        + ", ".join(f"{NAMES[n]} {r['cores_busy']:.2f}" for n, r in answer["wirings"].items())
+        + "), plus the path's delay beyond a service at low load. No latency was measured at "
+        "your rate: confirm the choice with an open-loop run at it (make load-headless).",
+        "- Capacity and CPU come from wrk's closed loop of 16 connections, on the same CPUs as "
+        "the wirings: a saturated throughput, its generator's share of the machine not the "
+        "wiring's. The envelope is drawn through the ends of the measured intervals, with no "
+        "coverage of its own.",
+        "- The two reference models' costs are the model tier's whole call (ONNX and the "
+        "reasons' table); yours is the bare ONNX call.",
         "- More machines: each a copy of this one's deployment taking an equal share of the "
         "rate. The lab has not measured past one machine.",
-        f"- With batching: a bound, every request's model cost at a batch of {BATCH_BOUND} "
-        "(a model process's threads); what batches form under load is not measured for yours.",
-        "- Memory: each wiring's measured memory serving ChurnLab's model, grown by your "
-        "model's difference in each process holding a model (two in every wiring).",
+        f"- With batching: an estimate, every request's model cost at a batch of {BATCH_BOUND} "
+        "(a model process's threads) and no gather wait; what batches form under load is not "
+        "measured for yours.",
+        "- Memory: a line through each wiring's memory serving the two reference models, "
+        "against the memory each model held alone, read at yours.",
     ]

@@ -54,6 +54,7 @@ def test_a_model_the_lab_never_used_gets_a_verdict_with_what_it_rests_on(tmp_pat
     summary = (tmp_path / "verdict.md").read_text()
     assert summary == done.stdout
     assert "serves 100 requests/s within a p99 of 50 ms" in summary
+    assert "No latency was measured at your rate" in summary
     assert "## The measured points it rests on" in summary
     assert "## What is a model, not a measurement" in summary
 
@@ -64,8 +65,26 @@ def test_a_model_given_by_its_cost_that_the_objective_cannot_hold_gets_no_wiring
         "--rate", "10", "--slo-ms", "50",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
-    assert "**No wiring serves 10 requests/s within a p99 of 50 ms**" in done.stdout
-    assert "given (MODEL_MS, MODEL_MB)" in done.stdout
+    assert "**By the model below, no wiring serves 10 requests/s within a p99 of 50 ms**" in (
+        done.stdout
+    )
+    # given, so no interval is made up for it, nor a batch's cost
+    assert "given (MODEL_MS, MODEL_MB): 80.000 ms a record alone; 100 MB held." in done.stdout
+    assert "| — |" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("arguments", "refusal"),
+    [
+        (["--model-ms", "1"], "--model-ms needs --model-mb"),
+        (["--model-ms", "1", "--model-mb", "-5"], "-5 is not above zero"),
+        (["--model-ms", "0", "--model-mb", "5"], "0 is not above zero"),
+    ],
+)
+def test_what_cannot_describe_a_model_is_refused_before_anything_runs(arguments, refusal):
+    done = _verdict(*arguments, "--rate", "1", "--slo-ms", "1")
+    assert done.returncode == 2
+    assert refusal in done.stderr
 
 
 def test_a_model_must_be_given_one_way_only():
@@ -76,9 +95,16 @@ def test_a_model_must_be_given_one_way_only():
         assert "give --onnx FILE or --model-ms MS" in done.stderr
 
 
-def test_a_fixed_batch_is_the_only_size_measured(tmp_path):
+def test_a_batch_fixed_at_one_is_the_only_size_measured(tmp_path):
     session = onnx_cost.served_session(_network(tmp_path / "one.onnx", batch=1))
     assert onnx_cost.batch_sizes(session) == (1,)
+
+
+def test_a_batch_fixed_above_one_is_refused_with_the_way_out(tmp_path):
+    """A request would pay for a whole padded call of eight: its cost is not a record's."""
+    session = onnx_cost.served_session(_network(tmp_path / "eight.onnx", batch=8))
+    with pytest.raises(onnx_cost.UnmeasurableModelError, match="fixed at \\[8\\]: give MODEL_MS"):
+        onnx_cost.batch_sizes(session)
 
 
 def test_inputs_random_values_cannot_stand_for_are_refused_with_the_way_out(tmp_path):

@@ -4,6 +4,8 @@ model, machines by equal shares, and the wiring chosen."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
 from lab.verdict.answer import (
@@ -16,18 +18,24 @@ from lab.verdict.answer import (
     judge,
     memory_bytes,
     nodes_needed,
+    p99_ms,
 )
 
 MB = 1_000_000
 
 
 def wiring(cheap: tuple[float, float, float], dear: tuple[float, float, float], mb: int) -> Wiring:
-    """(CPU ms a request, requests/s, low-load ms) serving a 0.04 ms and a 3.04 ms model."""
+    """(CPU ms a request, requests/s, low-load ms) serving a 0.04 ms model holding 5 MB and a
+    3.04 ms one holding 105 MB; the wiring holds `mb` with the first, two copies more with
+    the second."""
     points = tuple(
-        Point(model_ms, cpu, rps, (rps * 0.9, rps * 1.1), low)
-        for model_ms, (cpu, rps, low) in ((0.04, cheap), (3.04, dear))
+        Point(model_ms, cpu, rps, (rps * 0.9, rps * 1.1), low, memory * MB, held * MB)
+        for model_ms, (cpu, rps, low), memory, held in (
+            (0.04, cheap, mb, 5),
+            (3.04, dear, mb + 200, 105),
+        )
     )
-    return Wiring(points, mb * MB, 2)
+    return Wiring(points)
 
 
 # Shaped as this machine measured them: the split wirings cost more CPU a request, by a margin
@@ -37,23 +45,33 @@ WIRINGS = {
     "micro": wiring((7.5, 240, 8.4), (10.5, 170, 11.5), 600),
     "hybrid": wiring((4.0, 450, 3.8), (7.0, 255, 6.9), 450),
 }
-OURS = Model(0.04, (0.035, 0.045), 0.01, 5 * MB)
 
 
 def model(ms: float, mb: float = 5) -> Model:
     return Model(ms, (ms * 0.9, ms * 1.1), ms / 2, int(mb * MB))
 
 
-def test_each_measured_point_is_given_back_where_it_was_measured():
-    for measured in WIRINGS.values():
-        for point in measured.points:
-            assert capacity(measured, point.model_ms) == pytest.approx(point.rps)
-            assert cpu_ms(measured, point.model_ms) == pytest.approx(point.cpu_ms)
+def test_capacity_is_the_busy_cores_over_the_cpu_between_the_points():
+    """Halfway in cost, the cores busy and the CPU are each halfway: the capacity is their
+    ratio (the Utilization Law), not halfway between the capacities."""
+    monolith = WIRINGS["monolith"]
+    busy = (1.6 * 1000 + 4.6 * 350) / 2 / 1000
+    assert cpu_ms(monolith, 1.54) == pytest.approx(3.1)
+    assert capacity(monolith, 1.54) == pytest.approx(1000 * busy / 3.1)
+    assert capacity(monolith, 1.54) != pytest.approx((1000 + 350) / 2)
+
+
+def test_the_p99_of_a_quiet_wiring_is_near_its_low_load_latency_and_grows_with_the_rate():
+    monolith = WIRINGS["monolith"]
+    quiet, busy = p99_ms(monolith, 0.04, 1.0), p99_ms(monolith, 0.04, 900.0)
+    assert 1.6 <= quiet < 10  # an exponential service's p99, a few times its 1.6 ms median
+    assert busy > 3 * quiet
+    assert math.isinf(p99_ms(monolith, 0.04, 1_100.0))  # past its 1,000/s
 
 
 def test_a_model_between_the_two_measured_is_interpolated_and_one_past_them_is_not():
-    between = judge(WIRINGS, OURS, model(1.0), Target(rate=10, slo_ms=1000))
-    beyond = judge(WIRINGS, OURS, model(20.0), Target(rate=10, slo_ms=1000))
+    between = judge(WIRINGS, model(1.0), Target(rate=10, slo_ms=1000))
+    beyond = judge(WIRINGS, model(20.0), Target(rate=10, slo_ms=1000))
     assert not between["extrapolated"]
     assert beyond["extrapolated"]
     # the measured lines cost each request 1 ms of CPU per ms of model
@@ -62,7 +80,7 @@ def test_a_model_between_the_two_measured_is_interpolated_and_one_past_them_is_n
 
 
 def test_the_cheapest_wiring_that_serves_the_rate_on_one_machine_is_chosen():
-    answer = judge(WIRINGS, OURS, model(0.5), Target(rate=300, slo_ms=100))
+    answer = judge(WIRINGS, model(0.5), Target(rate=300, slo_ms=100))
     assert answer["chosen"] == "monolith"
     assert answer["wirings"]["monolith"]["nodes_for_rate"] == 1
     low, high = answer["wirings"]["monolith"]["capacity_rps_interval"]
@@ -70,7 +88,7 @@ def test_the_cheapest_wiring_that_serves_the_rate_on_one_machine_is_chosen():
 
 
 def test_a_rate_past_one_machine_is_spread_over_the_fewest_machines_that_serve_it():
-    answer = judge(WIRINGS, OURS, model(0.5), Target(rate=5_000, slo_ms=100))
+    answer = judge(WIRINGS, model(0.5), Target(rate=5_000, slo_ms=100))
     rows = answer["wirings"]
     assert rows["monolith"]["nodes_for_rate"] > 1
     assert rows["monolith"]["p99_ms_at_rate"] is None  # one machine would be saturated
@@ -79,25 +97,30 @@ def test_a_rate_past_one_machine_is_spread_over_the_fewest_machines_that_serve_i
 
 
 def test_a_model_slower_than_the_objective_is_served_by_no_wiring():
-    answer = judge(WIRINGS, OURS, model(80), Target(rate=1, slo_ms=50))
+    answer = judge(WIRINGS, model(80), Target(rate=1, slo_ms=50))
     assert answer["chosen"] is None
     assert {row["nodes_for_rate"] for row in answer["wirings"].values()} == {None}
+
+
+def test_memory_follows_the_line_through_what_each_wiring_held_with_each_model():
+    """5 MB of model: the measured 300; 105 MB: 500; so 2 MB of wiring per MB of model."""
+    assert memory_bytes(WIRINGS["monolith"], model(0.5, mb=55)) == 400 * MB
 
 
 def test_a_wiring_over_the_memory_budget_serves_nothing():
     big = model(0.5, mb=400)
     budget = 1_000 * MB  # the monolith's 300 MB and two copies of 395 more do not fit
-    assert memory_bytes(WIRINGS["monolith"], OURS, big) == 1_090 * MB
-    assert nodes_needed(WIRINGS["monolith"], OURS, big, Target(10, 100, budget)) is None
+    assert memory_bytes(WIRINGS["monolith"], big) == 1_090 * MB
+    assert nodes_needed(WIRINGS["monolith"], big, Target(10, 100, budget)) is None
     roomier = Target(10, 100, 1_200 * MB)  # the monolith's 1,090 fit, the hybrid's 1,240 not
-    answer = judge(WIRINGS, OURS, big, roomier)
+    answer = judge(WIRINGS, big, roomier)
     assert [name for name, row in answer["wirings"].items() if row["nodes_for_rate"]] == [
         "monolith"
     ]
 
 
 def test_the_batching_bound_serves_more_of_a_model_that_batches_cheaper():
-    rows = judge(WIRINGS, OURS, model(2.0), Target(rate=10, slo_ms=1000))["wirings"]
+    rows = judge(WIRINGS, model(2.0), Target(rate=10, slo_ms=1000))["wirings"]
     assert rows["hybrid"]["capacity_rps_batched"] > rows["hybrid"]["capacity_rps"]
 
 
@@ -107,14 +130,12 @@ def test_two_close_costs_drawn_apart_by_noise_still_charge_the_model_once_a_requ
     noisy = wiring((1.6, 1000, 1.6), (1.55, 1050, 1.5), 300)
     noisy = Wiring(
         tuple(
-            Point(cost, p.cpu_ms, p.rps, p.rps_interval, p.low_load_ms)
+            Point(cost, p.cpu_ms, p.rps, p.rps_interval, p.low_load_ms, p.memory_bytes, 5 * MB)
             for cost, p in zip((0.04, 0.05), noisy.points, strict=True)
-        ),
-        noisy.memory_bytes,
-        noisy.model_copies,
+        )
     )
     assert cpu_ms(noisy, 10.04) >= cpu_ms(noisy, 0.04) + 10
     assert 0 < capacity(noisy, 10.04) < capacity(noisy, 0.04)
-    answer = judge({"monolith": noisy}, OURS, model(10.0), Target(rate=10, slo_ms=1000))
+    answer = judge({"monolith": noisy}, model(10.0), Target(rate=10, slo_ms=1000))
     assert answer["extrapolated"]
     assert answer["wirings"]["monolith"]["p99_ms_at_rate"] >= 10
