@@ -1,7 +1,7 @@
 """`make verdict`: which wiring serves your model at your rate within your p99, here and at N
 machines like this one. Your model is measured here (an ONNX file, on random inputs of its
 declared shapes) or given as MODEL_MS and MODEL_MB; the three wirings are measured here serving
-ChurnLab's model and a network sixty-five times dearer, as make bench measures them; answer.py
+ChurnLab's model and a network sixty to eighty times dearer, as make bench measures them; answer.py
 reads your model off the lines between.
 """
 
@@ -28,7 +28,7 @@ from runtimes.local import local_deployment
 
 WIRINGS = ("monolith", "micro", "hybrid")
 # The dearer of the two models every wiring is measured serving, by default: a network of the
-# lab's range (make models), some 2.4 ms a record here against the logistic regression's 0.037.
+# lab's range (make models), 2.4 to 3.0 ms a record here against the logistic regression's 0.036.
 DEARER = {spec.name: spec for spec in model_range.RANGE}
 DEFAULT_DEARER = ModelSpec("mlp", width=2048, depth=4).name
 

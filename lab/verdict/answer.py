@@ -3,7 +3,7 @@ memory budget, on this machine and at N such machines, from each wiring measured
 models of different cost and the user's model measured alone.
 
 What is measured: each wiring's CPU per request, requests a second, latency at low load and
-memory, serving ChurnLab's logistic regression and a network some sixty-five times dearer;
+memory, serving ChurnLab's logistic regression and a network some sixty to eighty times dearer;
 each of those models' cost and memory alone, and the user's. What is drawn between them:
 straight lines in the model's cost, of CPU per request, of the cores kept busy and of low-load
 latency, and one in the model's memory of the wiring's; the user's model is read off them,
