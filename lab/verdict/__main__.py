@@ -24,6 +24,7 @@ from lab.load.cpu import tree_resident_bytes
 from lab.verdict import onnx_cost
 from lab.verdict.answer import BATCH_BOUND, Model, Point, Target, Wiring, judge
 from lab.verdict.summary import summary_markdown
+from runtimes.http import model_batches
 from runtimes.local import local_deployment
 
 WIRINGS = ("monolith", "micro", "hybrid")
@@ -33,16 +34,21 @@ DEARER = {spec.name: spec for spec in model_range.RANGE}
 DEFAULT_DEARER = ModelSpec("mlp", width=2048, depth=4).name
 
 
-def measure_wirings(record: dict, seconds: int, rounds: int, model_dir: Path) -> dict:
+def measure_wirings(
+    record: dict, seconds: int, rounds: int, model_dir: Path, batching: bool
+) -> dict:
     """The three wirings as local processes behind their edges, serving the model in
-    `model_dir`, in rounds taking them in turns (lab/bench/wirings.py), and each one's resident
-    memory once served."""
+    `model_dir` with adaptive batching on or off, in rounds taking them in turns
+    (lab/bench/wirings.py); each one's resident memory once served, and with batching the
+    batches its model formed (one model process's count: the monolith's first worker to
+    answer, a split wiring's first model replica)."""
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
         serving = {
             **UNLIMITED_EDGE,
             "OTEL_TRACES_EXPORTER": "none",
             "CHURNLAB_MODEL_DIR": str(model_dir),
+            "CHURNLAB_BATCHING": str(batching).lower(),
         }
         with (
             local_deployment("monolith", base / "monolith", **serving) as monolith,
@@ -55,31 +61,42 @@ def measure_wirings(record: dict, seconds: int, rounds: int, model_dir: Path) ->
                 name: tree_resident_bytes(deployment.pid)
                 for name, deployment in deployments.items()
             }
+            if batching:
+                figures["batches"] = {
+                    "monolith": model_batches(monolith.app_url),
+                    "micro": model_batches(micro.stage_url("inference")),
+                    "hybrid": model_batches(hybrid.stage_url("inference")),
+                }
     return figures
 
 
-def measure_points(seconds: int, rounds: int, dearer: ModelSpec) -> list[dict]:
-    """Each wiring serving ChurnLab's model, then a dearer one (trained on first use): each
-    model's own cost, and the wirings' figures serving it."""
+def measure_points(seconds: int, rounds: int, dearer: ModelSpec, batching: bool) -> list[dict]:
+    """Each wiring serving ChurnLab's model, then a dearer one (trained on first use), with
+    batching off and, if asked, on: each model's own cost, and the wirings' figures serving
+    it."""
     record = load_dataset(DEFAULT_DATASET_PATH)[0].to_dict("records")[0]
     points = []
     for model_dir in (Settings().model_dir.resolve(), model_range.trained(dearer)):
-        print(f"==> the wirings serving {model_dir.name}", file=sys.stderr)
-        points.append(
-            {
-                "model": model_range.measured_apart(model_dir, rounds),
-                "wirings": measure_wirings(record, seconds, rounds, model_dir),
-            }
-        )
+        model = model_range.measured_apart(model_dir, rounds)
+        for batched in (False, True) if batching else (False,):
+            print(f"==> the wirings serving {model['name']}, batching {batched}", file=sys.stderr)
+            points.append(
+                {
+                    "model": model,
+                    "batching": batched,
+                    "wirings": measure_wirings(record, seconds, rounds, model_dir, batched),
+                }
+            )
     return points
 
 
-def wirings_from(points: list[dict]) -> dict[str, Wiring]:
-    """Each wiring's measured points, as answer.py takes them."""
+def wirings_from(points: list[dict], batching: bool = False) -> dict[str, Wiring]:
+    """Each wiring's measured points, with batching off or on, as answer.py takes them."""
+    chosen = [point for point in points if point.get("batching", False) == batching]
     wirings = {}
     for name in WIRINGS:
         measured = []
-        for point in points:
+        for point in chosen:
             figures = point["wirings"]
             rps = figures["predict_rps"][name]
             measured.append(
@@ -93,7 +110,7 @@ def wirings_from(points: list[dict]) -> dict[str, Wiring]:
                     model_memory_bytes=point["model"]["memory_bytes"],
                 )
             )
-        wirings[name] = Wiring(points=tuple(measured))
+        wirings[name] = Wiring(points=tuple(measured), batching=batching)
     return wirings
 
 
@@ -124,6 +141,10 @@ def positive(text: str) -> float:
     return value
 
 
+def _batched(points: list[dict]) -> bool:
+    return any(point.get("batching") for point in points)
+
+
 def _whole(text: str) -> int:
     """A count of one or more."""
     if not text.isdigit() or int(text) < 1:
@@ -144,6 +165,11 @@ def main() -> None:
     )
     parser.add_argument(
         "--dearer", choices=DEARER, default=DEFAULT_DEARER, help="the dearer model measured"
+    )
+    parser.add_argument(
+        "--batching",
+        action="store_true",
+        help="also measure each wiring with adaptive batching on (twice as long)",
     )
     parser.add_argument("--seconds", type=_whole, default=3, help="length of each wiring's run")
     parser.add_argument(
@@ -166,7 +192,7 @@ def main() -> None:
     points = (
         json.loads(args.wirings.read_text())["measured"]["points"]
         if args.wirings
-        else measure_points(args.seconds, args.rounds, DEARER[args.dearer])
+        else measure_points(args.seconds, args.rounds, DEARER[args.dearer], args.batching)
     )
     target = Target(
         rate=args.rate,
@@ -177,7 +203,12 @@ def main() -> None:
         "make verdict",
         target=vars(target),
         measured={"model": theirs, "points": points},
-        answer=judge(wirings_from(points), model_from(theirs), target),
+        answer=judge(
+            wirings_from(points),
+            model_from(theirs),
+            target,
+            batched=wirings_from(points, batching=True) if _batched(points) else None,
+        ),
     )
     summary = summary_markdown(figures)
     print(summary, end="")

@@ -47,6 +47,7 @@ class Point:
 @dataclass(frozen=True)
 class Wiring:
     points: tuple[Point, ...]  # two or more model costs
+    batching: bool = False  # its model joined concurrent requests into one call
 
 
 @dataclass(frozen=True)
@@ -78,8 +79,10 @@ def _line(points: tuple[Point, ...], values: list[float], least_slope: float | N
 
 def cpu_ms(wiring: Wiring, model_ms: float) -> float:
     """CPU per request serving a model of this cost: never less than the model's own cost
-    more per ms of it, since every request runs the model once."""
-    slope, intercept = _line(wiring.points, [p.cpu_ms for p in wiring.points], least_slope=1.0)
+    more per ms of it, since every request runs the model once; with batching, where requests
+    share a call, never less."""
+    least = 0.0 if wiring.batching else 1.0
+    slope, intercept = _line(wiring.points, [p.cpu_ms for p in wiring.points], least_slope=least)
     return slope * model_ms + intercept
 
 
@@ -154,19 +157,31 @@ def extrapolated(wirings: dict[str, Wiring], model: Model) -> bool:
     return not min(costs) <= model.ms <= max(costs)
 
 
-def judge(wirings: dict[str, Wiring], theirs: Model, target: Target) -> dict:
+def judge(
+    wirings: dict[str, Wiring],
+    theirs: Model,
+    target: Target,
+    batched: dict[str, Wiring] | None = None,
+) -> dict:
     """Each wiring's figures with the user's model, and the wiring chosen: of those that serve
-    the target on the fewest machines, the one costing the least CPU per request."""
+    the target on the fewest machines, the one costing the least CPU per request. With batching
+    measured (`batched`: the wirings with it on), the capacity with batching is read off its
+    lines at the user's model's cost alone; else it is estimated from the user's model's cost
+    within a batch of BATCH_BOUND."""
     rows = {}
     for name, wiring in wirings.items():
         low, high = capacity_interval(wiring, theirs)
+        if batched:
+            with_batching: float | None = capacity(batched[name], theirs.ms)
+        elif theirs.batched_ms is not None:
+            with_batching = capacity(wiring, theirs.batched_ms)
+        else:
+            with_batching = None
         rows[name] = {
             "cpu_ms_per_request": round(cpu_ms(wiring, theirs.ms), 3),
             "capacity_rps": round(capacity(wiring, theirs.ms), 1),
             "capacity_rps_interval": [round(low, 1), round(high, 1)],
-            "capacity_rps_batched": round(capacity(wiring, theirs.batched_ms), 1)
-            if theirs.batched_ms is not None
-            else None,
+            "capacity_rps_batched": round(with_batching, 1) if with_batching else None,
             "p99_ms_at_rate": _finite(p99_ms(wiring, theirs.ms, target.rate)),
             "memory_bytes": memory_bytes(wiring, theirs),
             "nodes_for_rate": nodes_needed(wiring, theirs, target),
@@ -181,7 +196,12 @@ def judge(wirings: dict[str, Wiring], theirs: Model, target: Target) -> dict:
         key=lambda name: (rows[name]["nodes_for_rate"], rows[name]["cpu_ms_per_request"]),
         default=None,
     )
-    return {"wirings": rows, "chosen": chosen, "extrapolated": extrapolated(wirings, theirs)}
+    return {
+        "wirings": rows,
+        "chosen": chosen,
+        "extrapolated": extrapolated(wirings, theirs),
+        "batching_measured": bool(batched),
+    }
 
 
 def _finite(value: float) -> float | None:

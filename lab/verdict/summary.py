@@ -96,7 +96,8 @@ def summary_markdown(figures: dict) -> str:
         "",
         "Modelled from the measured points below (see what is a model, after them):",
         "",
-        f"| wiring | CPU a request | capacity here (envelope) | with batching (estimate) "
+        f"| wiring | CPU a request | capacity here (envelope) | with batching "
+        f"({'measured lines' if answer.get('batching_measured') else 'estimate'}) "
         f"| p99 at {target['rate']:,.0f}/s here | memory | machines for {target['rate']:,.0f}/s |",
         "| --- | --- | --- | --- | --- | --- | --- |",
     ]
@@ -118,11 +119,23 @@ def summary_markdown(figures: dict) -> str:
 
 
 def measured_point(point: dict, names: dict) -> list[str]:
-    """One model's cost alone, and every wiring measured serving it."""
+    """One model's cost alone, and every wiring measured serving it (with batching on, the
+    requests its model's calls scored on average)."""
     served, wirings = point["model"], point["wirings"]
+    batches = wirings.get("batches")
+    joined = (
+        "; requests a model call scored on average: "
+        + ", ".join(
+            f"{NAMES[name]} {b['requests'] / b['calls']:.2f}" if b["calls"] else f"{NAMES[name]} -"
+            for name, b in batches.items()
+        )
+        if batches
+        else ""
+    )
     return [
-        f"Serving {served['name']} ({_interval(served['us_per_record']['1'], 1 / 1000, 3)} ms a "
-        f"record alone, {_mb(served['memory_bytes'])} held): each wiring as local processes "
+        f"Serving {served['name']}{', batching on' if point.get('batching') else ''} "
+        f"({_interval(served['us_per_record']['1'], 1 / 1000, 3)} ms a record alone, "
+        f"{_mb(served['memory_bytes'])} held{joined}): each wiring as local processes "
         f"behind its edge, {wirings['cpu_ms_per_request']['monolith']['runs']} rounds taking "
         "them in turns (wrk, 16 connections); median (interval, with its coverage):",
         "",
@@ -180,9 +193,15 @@ def assumptions(figures: dict) -> list[str]:
         "reasons' table); yours is the bare ONNX call.",
         "- More machines: each a copy of this one's deployment taking an equal share of the "
         "rate. The lab has not measured past one machine.",
-        f"- With batching: an estimate, every request's model cost at a batch of {BATCH_BOUND} "
-        "(a model process's threads) and no gather wait; what batches form under load is not "
-        "measured for yours.",
+        (
+            "- With batching: read off the lines of the wirings measured with batching on, at "
+            "your model's cost alone; that your model batches as the reference models do is "
+            "assumed."
+            if answer.get("batching_measured")
+            else f"- With batching: an estimate, every request's model cost at a batch of "
+            f"{BATCH_BOUND} (a model process's threads) and no gather wait; what batches form "
+            "under load is not measured (make verdict BATCHING=1 measures the wirings with it)."
+        ),
         "- Memory: a line through each wiring's memory serving the two reference models, "
         "against the memory each model held alone, read at yours.",
     ]

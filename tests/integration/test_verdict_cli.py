@@ -1,6 +1,7 @@
 """make verdict for a model the lab never used: an ONNX network made here, on inputs nothing in
 ChurnLab has (twelve floats), measured on random inputs of its declared shape and answered
-against wirings an earlier verdict measured (data/verdict-wirings.json, this machine's)."""
+against wirings an earlier verdict measured (data/verdict-wirings.json, this machine's, with
+batching off and on: make verdict BATCHING=1)."""
 
 from __future__ import annotations
 
@@ -55,21 +56,31 @@ def test_a_model_the_lab_never_used_gets_a_verdict_with_what_it_rests_on(tmp_pat
     assert summary == done.stdout
     assert "serves 100 requests/s within a p99 of 50 ms" in summary
     assert "No latency was measured at your rate" in summary
+    assert "with batching (measured lines)" in summary
+    assert "Serving churn-mlp-4x2048, batching on" in summary
+    assert "requests a model call scored on average: monolith" in summary
     assert "## The measured points it rests on" in summary
     assert "## What is a model, not a measurement" in summary
 
 
 def test_a_model_given_by_its_cost_that_the_objective_cannot_hold_gets_no_wiring(tmp_path):
+    """Against wirings measured without batching: a given model's batch cost is unknown, so
+    no capacity with batching is made up for it, nor an interval for its cost."""
+    measured = json.loads(WIRINGS.read_text())
+    points = measured["measured"]["points"]
+    measured["measured"]["points"] = [point for point in points if not point["batching"]]
+    unbatched = tmp_path / "unbatched.json"
+    unbatched.write_text(json.dumps(measured))
     done = _verdict(
-        "--model-ms", "80", "--model-mb", "100", "--wirings", str(WIRINGS),
+        "--model-ms", "80", "--model-mb", "100", "--wirings", str(unbatched),
         "--rate", "10", "--slo-ms", "50",
     )  # fmt: skip
     assert done.returncode == 0, done.stderr
     assert "**By the model below, no wiring serves 10 requests/s within a p99 of 50 ms**" in (
         done.stdout
     )
-    # given, so no interval is made up for it, nor a batch's cost
     assert "given (MODEL_MS, MODEL_MB): 80.000 ms a record alone; 100 MB held." in done.stdout
+    assert "with batching (estimate)" in done.stdout
     assert "| — |" in done.stdout
 
 

@@ -139,3 +139,24 @@ def test_two_close_costs_drawn_apart_by_noise_still_charge_the_model_once_a_requ
     answer = judge({"monolith": noisy}, model(10.0), Target(rate=10, slo_ms=1000))
     assert answer["extrapolated"]
     assert answer["wirings"]["monolith"]["p99_ms_at_rate"] >= 10
+
+
+def test_batching_measured_in_the_wirings_is_read_off_their_own_lines():
+    """With each wiring measured with batching on, its capacity with batching is that line's at
+    the user's model's cost, not the estimate from the model's batch cost."""
+    batched = {
+        name: Wiring(measured.points, batching=True)
+        for name, measured in {
+            "monolith": wiring((1.6, 1000, 1.6), (3.0, 600, 3.0), 300),
+            "micro": wiring((7.5, 240, 8.4), (9.0, 200, 10.0), 600),
+            "hybrid": wiring((4.0, 450, 3.8), (5.0, 400, 4.5), 450),
+        }.items()
+    }  # a model's 3 ms costing a request 1.4, 1.5 and 1 ms: shared calls
+    theirs = model(3.04)
+    answer = judge(WIRINGS, theirs, Target(rate=10, slo_ms=1000), batched=batched)
+    assert answer["batching_measured"]
+    for name, row in answer["wirings"].items():
+        assert row["capacity_rps_batched"] == pytest.approx(batched[name].points[1].rps, rel=1e-3)
+    estimated = judge(WIRINGS, theirs, Target(rate=10, slo_ms=1000))
+    assert not estimated["batching_measured"]
+    assert estimated["wirings"]["hybrid"]["capacity_rps_batched"] != pytest.approx(400, rel=0.01)
