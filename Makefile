@@ -93,7 +93,7 @@ models: model ## The range of real models (trees, networks): each trained once, 
 	$(BIN)/python -m lab.bench.model_range --json reports/models.json $(if $(ONLY),--only $(ONLY))
 
 verdict: model ## Which wiring serves your model: ONNX=file (or MODEL_MS=, MODEL_MB=), RATE= req/s, SLO_MS= p99 (MEMORY_MB= a machine; BATCHING=1 also measures batching); reports/verdict.{json,md}
-	$(BIN)/python -m lab.verdict --json reports/verdict.json $(if $(RATE),--rate $(RATE)) $(if $(SLO_MS),--slo-ms $(SLO_MS)) $(if $(ONNX),--onnx $(ONNX)) $(if $(MODEL_MS),--model-ms $(MODEL_MS)) $(if $(MODEL_MB),--model-mb $(MODEL_MB)) $(if $(MEMORY_MB),--memory-mb $(MEMORY_MB)) $(if $(BATCHING),--batching)
+	$(BIN)/python -m lab.verdict --json reports/verdict.json $(if $(RATE),--rate $(RATE)) $(if $(SLO_MS),--slo-ms $(SLO_MS)) $(if $(ONNX),--onnx $(ONNX)) $(if $(MODEL_MS),--model-ms $(MODEL_MS)) $(if $(MODEL_MB),--model-mb $(MODEL_MB)) $(if $(MEMORY_MB),--memory-mb $(MEMORY_MB)) $(if $(filter 1 true yes,$(BATCHING)),--batching)
 
 lint: venv ## ruff check and format check
 	$(BIN)/ruff check .

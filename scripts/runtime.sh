@@ -58,10 +58,15 @@ start_wheelhouse() {
   local dir=build/wheels port=${WHEELHOUSE_PORT:-8765}
   mkdir -p "$dir"
   echo "==> building the wheelhouse in $dir"
-  local lock
-  for lock in docker/requirements/*.txt; do  # one at a time: two locks may pin one package apart
-    .venv/bin/pip download --quiet --no-deps --require-hashes --dest "$dir" -r "$lock" >/dev/null
-  done
+  # Once per set of locks: every build of a run calls this, and pip would look each pin up again.
+  local lock stamp="$dir/.locks.sha256" sums
+  sums=$(cat docker/requirements/*.txt | sha256sum | cut -d' ' -f1)
+  if [ "$(cat "$stamp" 2>/dev/null)" != "$sums" ]; then
+    for lock in docker/requirements/*.txt; do  # one at a time: two locks may pin one package apart
+      .venv/bin/pip download --quiet --no-deps --require-hashes --dest "$dir" -r "$lock" >/dev/null
+    done
+    echo "$sums" > "$stamp"  # last: an interrupted download leaves no stamp
+  fi
   .venv/bin/python -m http.server "$port" --bind 127.0.0.1 --directory "$dir" >/dev/null 2>&1 &
   WHEELHOUSE_PID=$!
   trap 'kill "$WHEELHOUSE_PID" 2>/dev/null || true' EXIT

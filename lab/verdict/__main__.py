@@ -40,8 +40,8 @@ def measure_wirings(
     """The three wirings as local processes behind their edges, serving the model in
     `model_dir` with adaptive batching on or off, in rounds taking them in turns
     (lab/bench/wirings.py); each one's resident memory once served, and with batching the
-    batches its model formed (one model process's count: the monolith's first worker to
-    answer, a split wiring's first model replica)."""
+    batches its model formed over the whole set of rounds, the one-connection runs included
+    (the monolith's workers together, a split wiring's first model replica alone)."""
     with tempfile.TemporaryDirectory() as scratch:
         base = Path(scratch)
         serving = {
@@ -110,7 +110,7 @@ def wirings_from(points: list[dict], batching: bool = False) -> dict[str, Wiring
                     model_memory_bytes=point["model"]["memory_bytes"],
                 )
             )
-        wirings[name] = Wiring(points=tuple(measured), batching=batching)
+        wirings[name] = Wiring(points=tuple(measured), least_model_share=_least_share(chosen, name))
     return wirings
 
 
@@ -139,6 +139,17 @@ def positive(text: str) -> float:
     if not value > 0:
         raise argparse.ArgumentTypeError(f"{text} is not above zero")
     return value
+
+
+def _least_share(points: list[dict], name: str) -> float:
+    """1 / the most requests one of this wiring's model calls scored on average, at any point
+    measured with batching; 1 without batching."""
+    shares = [
+        batches["calls"] / batches["requests"]
+        for point in points
+        if (batches := point["wirings"].get("batches", {}).get(name)) and batches["requests"]
+    ]
+    return min(shares, default=1.0)
 
 
 def _batched(points: list[dict]) -> bool:

@@ -25,9 +25,10 @@ from lab.verdict.queueing import response_quantile_ms
 
 QUANTILE = 0.99
 MAX_NODES = 1000
-# Requests a model process can join into one call when batching is on: its threads, 4 in every
-# wiring (churnlab/gunicorn_conf.py), since each model process serves only that many at once.
-BATCH_BOUND = 4
+# Requests a model process can join into one call with batching on and no gather wait: of its
+# 4 threads (churnlab/gunicorn_conf.py), one's request is being scored while at most 3 queue
+# for the next call; 2 is the largest batch size measured (powers of two) within that.
+BATCH_BOUND = 2
 
 
 @dataclass(frozen=True)
@@ -47,7 +48,9 @@ class Point:
 @dataclass(frozen=True)
 class Wiring:
     points: tuple[Point, ...]  # two or more model costs
-    batching: bool = False  # its model joined concurrent requests into one call
+    # The least share of the model's cost a request pays: 1, unless batching shared calls
+    # (1 / the most requests a call scored on average at any point measured).
+    least_model_share: float = 1.0
 
 
 @dataclass(frozen=True)
@@ -78,11 +81,11 @@ def _line(points: tuple[Point, ...], values: list[float], least_slope: float | N
 
 
 def cpu_ms(wiring: Wiring, model_ms: float) -> float:
-    """CPU per request serving a model of this cost: never less than the model's own cost
-    more per ms of it, since every request runs the model once; with batching, where requests
-    share a call, never less."""
-    least = 0.0 if wiring.batching else 1.0
-    slope, intercept = _line(wiring.points, [p.cpu_ms for p in wiring.points], least_slope=least)
+    """CPU per request serving a model of this cost: growing at least by the share of the
+    model's cost each request pays (all of it, since every request runs the model once, unless
+    batching was seen to share calls)."""
+    values = [p.cpu_ms for p in wiring.points]
+    slope, intercept = _line(wiring.points, values, least_slope=wiring.least_model_share)
     return slope * model_ms + intercept
 
 

@@ -199,7 +199,8 @@ def assumptions(figures: dict) -> list[str]:
             "assumed."
             if answer.get("batching_measured")
             else f"- With batching: an estimate, every request's model cost at a batch of "
-            f"{BATCH_BOUND} (a model process's threads) and no gather wait; what batches form "
+            f"{BATCH_BOUND} (of a model process's 4 threads, one is being scored while 3 queue) "
+            "and no gather wait; what batches form "
             "under load is not measured (make verdict BATCHING=1 measures the wirings with it)."
         ),
         "- Memory: a line through each wiring's memory serving the two reference models, "

@@ -145,13 +145,13 @@ def test_batching_measured_in_the_wirings_is_read_off_their_own_lines():
     """With each wiring measured with batching on, its capacity with batching is that line's at
     the user's model's cost, not the estimate from the model's batch cost."""
     batched = {
-        name: Wiring(measured.points, batching=True)
+        name: Wiring(measured.points, least_model_share=1 / 3)
         for name, measured in {
             "monolith": wiring((1.6, 1000, 1.6), (3.0, 600, 3.0), 300),
             "micro": wiring((7.5, 240, 8.4), (9.0, 200, 10.0), 600),
             "hybrid": wiring((4.0, 450, 3.8), (5.0, 400, 4.5), 450),
         }.items()
-    }  # a model's 3 ms costing a request 1.4, 1.5 and 1 ms: shared calls
+    }  # a model's 3 ms costing a request 1.4, 1.5 and 1 ms: calls shared by up to 3
     theirs = model(3.04)
     answer = judge(WIRINGS, theirs, Target(rate=10, slo_ms=1000), batched=batched)
     assert answer["batching_measured"]
@@ -160,3 +160,12 @@ def test_batching_measured_in_the_wirings_is_read_off_their_own_lines():
     estimated = judge(WIRINGS, theirs, Target(rate=10, slo_ms=1000))
     assert not estimated["batching_measured"]
     assert estimated["wirings"]["hybrid"]["capacity_rps_batched"] != pytest.approx(400, rel=0.01)
+
+
+def test_a_batched_wiring_pays_at_least_its_measured_share_of_the_model():
+    """Calls shared by 2 requests on average: however noise draws the line, each ms of model
+    costs a request at least half a ms."""
+    flat = wiring((1.6, 1000, 1.6), (1.7, 950, 3.0), 300)  # the model cost it next to nothing
+    shared = Wiring(flat.points, least_model_share=0.5)
+    assert cpu_ms(shared, 10.04) - cpu_ms(shared, 0.04) >= 5.0 - 1e-9
+    assert cpu_ms(flat, 10.04) - cpu_ms(flat, 0.04) >= 10.0 - 1e-9
