@@ -17,7 +17,7 @@ from runtimes.paths import ROOT
 @pytest.mark.timeout(600)  # six deployments started in turn, and a network trained
 def test_the_verdict_measures_every_wiring_it_answers_for(tmp_path):
     command = [
-        sys.executable, "-m", "lab.verdict", "--model-ms", "1", "--model-mb", "50",
+        sys.executable, "-m", "lab.verdict", "--model-ms", "0.04", "--model-mb", "10",
         "--rate", "20", "--slo-ms", "200", "--rounds", "2", "--seconds", "1",
         "--dearer", "churn-mlp-2x256",
         "--json", str(tmp_path / "verdict.json"),
@@ -36,6 +36,8 @@ def test_the_verdict_measures_every_wiring_it_answers_for(tmp_path):
             assert wirings["predict_rps"][name]["runs"] == 2
             assert wirings["cpu_ms_per_request"][name]["median"] > 0
             assert wirings["memory_bytes"][name] > 50_000_000  # gunicorn, Flask and the model
-    # 20 requests a second of a 1 ms model, within 200 ms: every wiring serves it here
-    assert all(row["nodes_for_rate"] == 1 for row in figures["answer"]["wirings"].values())
-    assert figures["answer"]["chosen"] is not None
+    # 20 requests a second of a model as cheap as ChurnLab's, within 200 ms: the monolith, at a
+    # fraction of the split wirings' CPU, serves it here. (Not a 1 ms model: lines through two
+    # costs this close, 0.04 and 0.05 ms, carry their noise twenty-fold when extrapolated.)
+    assert figures["answer"]["wirings"]["monolith"]["nodes_for_rate"] == 1
+    assert figures["answer"]["chosen"] == "monolith"
