@@ -70,14 +70,17 @@ class Target:
     memory_bytes: int | None = None  # what one machine may give the deployment
 
 
-def _line(points: tuple[Point, ...], values: list[float], least_slope: float | None = None):
-    """The least-squares line of `values` against the models' costs, as (slope, intercept);
-    its slope raised to `least_slope` where noise between close costs drew it lower."""
+def _along(
+    points: tuple[Point, ...], values: list[float], model_ms: float, least_slope: float = -math.inf
+) -> float:
+    """The least-squares line of `values` against the models' costs, read at `model_ms`; its
+    slope raised to `least_slope` where noise between close costs drew it lower (the line then
+    kept through the points' mean)."""
     xs = [point.model_ms for point in points]
     slope, intercept = np.polyfit(xs, values, 1)
-    if least_slope is not None and slope < least_slope:
+    if slope < least_slope:
         slope, intercept = least_slope, float(np.mean(values)) - least_slope * float(np.mean(xs))
-    return float(slope), float(intercept)
+    return float(slope * model_ms + intercept)
 
 
 def cpu_ms(wiring: Wiring, model_ms: float) -> float:
@@ -85,15 +88,12 @@ def cpu_ms(wiring: Wiring, model_ms: float) -> float:
     model's cost each request pays (all of it, since every request runs the model once, unless
     batching was seen to share calls)."""
     values = [p.cpu_ms for p in wiring.points]
-    slope, intercept = _line(wiring.points, values, least_slope=wiring.least_model_share)
-    return slope * model_ms + intercept
+    return _along(wiring.points, values, model_ms, least_slope=wiring.least_model_share)
 
 
 def low_load_ms(wiring: Wiring, model_ms: float) -> float:
     """A request's latency with nothing else in flight, the model's cost at least in it."""
-    values = [p.low_load_ms for p in wiring.points]
-    slope, intercept = _line(wiring.points, values, least_slope=1.0)
-    return slope * model_ms + intercept
+    return _along(wiring.points, [p.low_load_ms for p in wiring.points], model_ms, 1.0)
 
 
 def cores(wiring: Wiring, model_ms: float, rps: list[float] | None = None) -> float:
@@ -101,8 +101,7 @@ def cores(wiring: Wiring, model_ms: float, rps: list[float] | None = None) -> fl
     the models' costs, within the least and most it was seen to use."""
     served = rps or [point.rps for point in wiring.points]
     used = [rate * point.cpu_ms / 1000 for rate, point in zip(served, wiring.points, strict=True)]
-    slope, intercept = _line(wiring.points, used)
-    return min(max(slope * model_ms + intercept, min(used)), max(used))
+    return min(max(_along(wiring.points, used, model_ms), min(used)), max(used))
 
 
 def capacity(wiring: Wiring, model_ms: float, rps: list[float] | None = None) -> float:
