@@ -59,8 +59,8 @@ live: ## Prometheus on 127.0.0.1:9090 and the trace view on 127.0.0.1:5000 for t
 live-stop: ## Stop the live view of ARCH=monolith|micro and turn its traces off again
 	scripts/live.sh $(ARCH) stop
 
-rollout: ## Replace SERVICE's containers with no gap (make rollout SERVICE=inference)
-	scripts/rollout.sh $(SERVICE)
+rollout: venv ## Replace ARCH's model tier (or SERVICE) with no gap; MODEL_DIR= a new model version (make rollout ARCH=micro MODEL_DIR=models/churn-...)
+	$(BIN)/python -m runtimes.rollout $(ARCH) $(SERVICE) $(if $(MODEL_DIR),--model-dir $(MODEL_DIR))
 
 load: model ## Locust dashboard on 127.0.0.1:8089 against ARCH=monolith|micro|hybrid (start it first)
 	$(BIN)/locust -f lab/locustfile.py --host $(TARGET_URL) --web-host 127.0.0.1 --web-port 8089

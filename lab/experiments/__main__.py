@@ -61,6 +61,7 @@ from lab.machine import machine
 from lab.stats import ratio_interval, turn_order
 from runtimes.compose import ComposeDeployment, compose_deployment
 from runtimes.http import wait_ready
+from runtimes.rollout import serve_baked_model, serve_model
 
 _STARTED = time.monotonic()
 
@@ -400,15 +401,15 @@ def model_costs(
     plan's first rate, so that every model's first trial is at the same rate on both
     architectures (its p99 is the one compared). The baked model's is the headline's first
     search (which starts there too), where the capacity experiment ran. The heavier ones are
-    mounted over the baked one (model_cost.override); the deployment is left serving the last."""
+    mounted over the baked one (runtimes.rollout.serve_model); the deployment is then told to
+    serve the baked one again, from its next start."""
     figures = {}
     for name, model_dir in {BAKED: None, **_networks(plan)}.items():
         if model_dir is None and headline:
             found = headline
         else:
             if model_dir is not None:
-                deployment.overrides = [model_cost.override(deployment.file)]
-                deployment.environment["CHURNLAB_MODEL_HOST_DIR"] = str(model_dir)
+                serve_model(deployment, model_dir)
                 restore(deployment)
             found = capacity_search(
                 deployment, raw / f"model-{name.replace(' ', '-')}", budget, plan.capacity
@@ -419,8 +420,7 @@ def model_costs(
             "p99_ms": found["trials"][0]["p99_ms"],
             "p99_at_rps": found["trials"][0]["offered_rps"],
         }
-    deployment.overrides = []
-    deployment.environment.pop("CHURNLAB_MODEL_HOST_DIR", None)
+    serve_baked_model(deployment)
     return figures
 
 

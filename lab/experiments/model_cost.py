@@ -25,8 +25,6 @@ from churnlab.ml.train import ModelSpec
 from lab.bench.model_range import trained
 from lab.experiments.plan import PAIR
 
-OVERRIDES = Path(__file__).parent / "overrides"
-
 
 def network_model(width: int) -> Path:
     """The neural network of this width (two hidden layers), trained once, under models/."""
@@ -42,11 +40,6 @@ def inference_microseconds(model_dir: Path, record: dict, calls: int = 500) -> f
     for _ in range(calls):
         model.predict(features)
     return round((time.perf_counter() - started) / calls * 1e6, 1)
-
-
-def override(deployment_file: str) -> Path:
-    """The Compose override that mounts CHURNLAB_MODEL_HOST_DIR as the served model."""
-    return OVERRIDES / f"model-{deployment_file}.yaml"
 
 
 def overhead(monolith: dict, micro: dict) -> dict:

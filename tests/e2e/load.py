@@ -32,12 +32,14 @@ class Load:
         self.content_types: list[str] = []  # or, where no answer came (status 0), why not
         self.recorded: list[bool] = []
         self.ids: list[str] = []
+        self.versions: list[str] = []  # the model version of each acknowledged prediction
+        self._stopped = threading.Event()
         self._thread = threading.Thread(target=self._run)
 
     def _run(self) -> None:
         session = requests.Session()
         deadline = time.monotonic() + self.seconds
-        while time.monotonic() < deadline:
+        while time.monotonic() < deadline and not self._stopped.is_set():
             request_id = f"load-{uuid.uuid4().hex}"
             started = time.monotonic()
             try:
@@ -50,8 +52,10 @@ class Load:
                 self.statuses.append(response.status_code)
                 self.content_types.append(response.headers.get("Content-Type", ""))
                 if response.status_code == 200:
+                    answer = response.json()
                     self.ids.append(request_id)
-                    self.recorded.append(response.json()["recorded"])
+                    self.recorded.append(answer["recorded"])
+                    self.versions.append(answer["model_version"])
             except requests.RequestException as error:  # kept, to say which when a test fails
                 self.statuses.append(0)
                 self.content_types.append(f"{type(error).__name__} after {_since(started)}")
@@ -65,6 +69,10 @@ class Load:
 
     def __exit__(self, *exc) -> None:
         self._thread.join()
+
+    def stop(self) -> None:
+        """End the load after its call in flight, before its time is up."""
+        self._stopped.set()
 
     def unlogged(self, logged: Mapping[str, int]) -> list[str]:
         """The acknowledged predictions that the log (predictions per correlation id) does not

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import statistics
 import subprocess
 import time
@@ -12,7 +11,7 @@ import requests
 
 from runtimes.faults import DockerFaults
 from runtimes.http import wait_predicting
-from runtimes.paths import ROOT
+from runtimes.rollout import roll_out
 from tests.e2e.docker.docker_compose import assert_hardened_behind_the_edge, names, wait_healthy
 from tests.e2e.load import Load
 
@@ -88,13 +87,7 @@ def test_rolling_out_a_scaled_service_under_load_loses_nothing(docker_micro, rec
     url = docker_micro.url
     with Load(url, record_body, seconds=12) as load:
         time.sleep(1)
-        subprocess.run(
-            ["scripts/rollout.sh", "inference"],
-            check=True,
-            capture_output=True,
-            env=os.environ | docker_micro.environment,
-            cwd=ROOT,
-        )
+        roll_out(docker_micro, "inference")
     assert load.failure_rate == 0, load.failures()
     assert len(names(docker_micro, "inference")) == 2
 
