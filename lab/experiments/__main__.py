@@ -27,7 +27,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from lab.bench import hops
-from lab.experiments import model_cost
+from lab.experiments import deploys, model_cost
 from lab.experiments.budget import UNLIMITED_EDGE, Budget
 from lab.experiments.calibration import calibrate
 from lab.experiments.capacity import capacity_search, summarise
@@ -40,6 +40,7 @@ from lab.experiments.plan import (
     ARCHES,
     EXPERIMENTS,
     FAULTS,
+    NEW,
     ONCE,
     PAIR,
     PLANS,
@@ -199,6 +200,7 @@ def deployment_experiments(
         "faults": lambda d: run_faults(d, plan, raw, budget, estimate, measured.get("cost")),
         "scaling": lambda d: scaling(d, plan, raw, budget, estimate, headline),
         "model_cost": lambda d: model_costs(d, plan, raw, budget, headline),
+        "deploys": lambda d: deploy_runs(d, plan, raw, budget, estimate),
     }  # fmt: skip
     wanted = [name for name in experiments if name in only and arch in RUNS_ON[name]]
     missing = [name for name in wanted if not cells.has(f"{name}-{arch}")]
@@ -217,8 +219,8 @@ def deployment_experiments(
     for name, value in measured.items():
         if name in ONCE:
             merged[name] = value
-        elif name == "faults":
-            merged["faults"] = results.get("faults", []) + value
+        elif name in ("faults", "deploys"):
+            merged[name] = results.get(name, []) + value
         elif name == "model_cost":
             merged["models"] = results.get("models", {}) | {arch: value}
         else:
@@ -346,6 +348,39 @@ def run_faults(
                     )
     restore(deployment)
     return outcomes
+
+
+def deploy_runs(
+    deployment: ComposeDeployment, plan: Plan, raw: Path, budget: Budget, capacity: float | None
+) -> list[dict]:
+    """Each planned deploy rolled out under load (deploys.py), each from the baked model, at
+    the faults' share of this deployment's capacity (or their absolute rate, without one);
+    the new version `deploy_repeats` times, a model that does not load once."""
+    rate = round(plan.fault_share * capacity, 1) if capacity else plan.fault_rate
+    before, seconds = plan.deploy_seconds
+    models = deploys.model_dirs(raw / "deploys")
+    runs = []
+    for deploy in plan.deploys:
+        repeats = plan.deploy_repeats if deploy == NEW else 1
+        for repeat in range(1, repeats + 1):
+            log(f"{deployment.file}: {deploy}, run {repeat} of {repeats}, {rate:g}/s")
+            serve_baked_model(deployment)
+            restore(deployment)
+            outcome = deploys.deploy_run(
+                deployment, raw / "deploys" / f"{repeat}", budget, models[deploy], rate=rate,
+                before=before, seconds=seconds, wait_seconds=plan.deploy_wait_seconds,
+            )  # fmt: skip
+            runs.append(
+                {
+                    "deployment": deployment.file,
+                    "deploy": deploy,
+                    "repeat": repeat,
+                    "offered_rps": rate,
+                    **outcome,
+                }
+            )
+    serve_baked_model(deployment)
+    return runs
 
 
 def scaling(

@@ -13,7 +13,7 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Protocol
@@ -32,6 +32,7 @@ from lab.experiments.budget import Budget, generator_check
 from lab.experiments.plan import Fault
 from lab.load.locust import (
     GENERATOR_START_SECONDS,
+    LocustRun,
     steady_open_load,
     wait_for_first_request,
 )
@@ -61,36 +62,22 @@ def fault_run(
     after: float,
 ) -> dict:
     """Steady open-loop load; the fault for `during` seconds after `before`; then `after`."""
-    seconds = before + during + after
-    fault_window: dict[str, float | str] = {}
-    log = out / f"fault-{fault.component}-{fault.kind}.csv"
 
-    def inject() -> None:
-        wait_for_first_request(log)
-        time.sleep(before)
-        fault_window["start"] = time.time()
-        try:
-            with applied(deployment, fault, during):
-                time.sleep(during)
-                fault_window["end"] = time.time()  # recovery counts from the undoing
-        except Exception as error:  # reported in the results rather than ending the run
-            fault_window["error"] = f"{type(error).__name__}: {error}"
+    def inject() -> dict[str, float]:
+        start = time.time()
+        with applied(deployment, fault, during):
+            time.sleep(during)
+            return {"start": start, "end": time.time()}  # recovery counts from the undoing
 
-    injector = threading.Thread(target=inject)
     with ReadinessWatch(deployment.url) as watch:
-        injector.start()
-        run = steady_open_load(
-            deployment.url,
-            log,
-            rate=rate,
-            seconds=seconds + GENERATOR_START_SECONDS,
-            cpus=budget.generator_cpus,
-        )
-        injector.join()
+        run, fault_window = during_load(
+            deployment, out / f"fault-{fault.component}-{fault.kind}.csv", budget, inject,
+            rate=rate, before=before, seconds=before + during + after,
+        )  # fmt: skip
         time.sleep(2)
-    if "error" in fault_window or "end" not in fault_window:
-        return {"fault": fault.label, "error": fault_window.get("error", "not applied")}
-    start, end = float(fault_window["start"]), float(fault_window["end"])
+    if "error" in fault_window:
+        return {"fault": fault.label, "error": fault_window["error"]}
+    start, end = fault_window["start"], fault_window["end"]
     routes = success_by_route(window(run.requests, start, end))
     first = min(r.time for r in run.requests)
     return {
@@ -104,6 +91,41 @@ def fault_run(
         "fault_window_s": [round(start - first, 2), round(end - first, 2)],
         "generator": generator_check(run, budget),
     }
+
+
+def during_load(
+    deployment: ComposeDeployment,
+    log: Path,
+    budget: Budget,
+    act: Callable[[], dict],
+    *,
+    rate: float,
+    before: float,
+    seconds: float,
+) -> tuple[LocustRun, dict]:
+    """Steady open-loop load for `seconds`, and `act` run beside it once `before` seconds of
+    it have passed: the run, and what `act` returned (or {"error": ...}, the run going on)."""
+    outcome: dict = {}
+
+    def inject() -> None:
+        wait_for_first_request(log)
+        time.sleep(before)
+        try:
+            outcome.update(act())
+        except Exception as error:  # reported in the results rather than ending the run
+            outcome["error"] = f"{type(error).__name__}: {error}"
+
+    injector = threading.Thread(target=inject)
+    injector.start()
+    run = steady_open_load(
+        deployment.url,
+        log,
+        rate=rate,
+        seconds=seconds + GENERATOR_START_SECONDS,
+        cpus=budget.generator_cpus,
+    )
+    injector.join()
+    return run, outcome
 
 
 @contextmanager

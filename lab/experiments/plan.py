@@ -12,15 +12,17 @@ PAIR = ARCHES[:2]  # the monolith and the microservices
 # Every experiment of `make compare` (each a section of the report), and the architectures it
 # runs on: the generator's checks and the loops on the monolith alone; the capacity and the
 # cost on every wiring; faults, scaling, heavier models and the hop tax on the monolith and the
-# microservices (the hybrid's batching, models and deploys are issue 17's next items).
+# microservices (the hybrid's batching and models are issue 17's next items); deploys on each.
 RUNS_ON = {
     "calibration": ("monolith",), "crosscheck": ("monolith",), "capacity": ARCHES,
     "cost": ARCHES, "loops": ("monolith",), "faults": PAIR, "scaling": PAIR,
-    "model_cost": PAIR, "hops": PAIR,
+    "model_cost": PAIR, "hops": PAIR, "deploys": ARCHES,
 }  # fmt: skip
 EXPERIMENTS = tuple(RUNS_ON)
 
 
+# What deploys.py rolls out under load, in each wiring.
+NEW, UNLOADABLE = DEPLOYS = ("a new version", "a model that does not load")
 ONCE = tuple(name for name, arches in RUNS_ON.items() if arches == ("monolith",))
 
 
@@ -84,6 +86,10 @@ class Plan:
     hop_rate: float  # the hop tax's steady rate, predictions a second (lab/bench/hops.py)
     hop_seconds: float  # each of its runs
     hop_rounds: int  # alternating the wirings
+    deploys: tuple[str, ...]  # of deploys.DEPLOYS: a new version, and a model that does not load
+    deploy_repeats: int  # of the new version's rollout; a model that does not load runs once
+    deploy_seconds: tuple[float, float]  # the load before a rollout starts, and all of it
+    deploy_wait_seconds: int  # for the new replicas to be healthy, before the rollout gives up
 
 
 PLANS = {
@@ -126,6 +132,10 @@ PLANS = {
         hop_rate=40,
         hop_seconds=8,
         hop_rounds=5,
+        deploys=DEPLOYS,
+        deploy_repeats=2,
+        deploy_seconds=(10, 70),
+        deploy_wait_seconds=40,
     ),
     "quick": Plan(
         repeats=1,
@@ -172,5 +182,11 @@ PLANS = {
         hop_rate=20,
         hop_seconds=2,
         hop_rounds=2,  # two points of CPU each round (a run, an idle window): four to fit
+        # The new version once in each wiring (about 10 s a rollout); a model that does not
+        # load is refused by the same code after its wait (tests/e2e/docker/test_rollout.py).
+        deploys=(NEW,),
+        deploy_repeats=1,
+        deploy_seconds=(2, 25),
+        deploy_wait_seconds=20,
     ),
 }

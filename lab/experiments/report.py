@@ -16,7 +16,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lab.bench import hops
-from lab.experiments import crosscheck
+from lab.experiments import crosscheck, deploys
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
 from lab.experiments.calibration import held, held_up_to
 from lab.experiments.capacity import describe
@@ -596,6 +596,8 @@ def conclusions(results: dict) -> list[str]:
         lines.append(calibration_conclusion(results["calibration"]))
     if "crosscheck" in results:
         lines.append(crosscheck.conclusion(results["crosscheck"]))
+    if "deploys" in results:
+        lines.append(deploys.conclusion(results["deploys"]))
     if "capacity" in results:
         lines.append(capacity_conclusion(results["capacity"]))
     if "cost" in results:
@@ -745,6 +747,9 @@ def summary_markdown(results: dict) -> str:
         parts.append(markdown_table(LOOP_HEADER, loop_rows(results["loops"])))
     if "model_cost" in results:
         parts.append(markdown_table(MODEL_HEADER, model_rows(results)))
+    if "deploys" in results:
+        parts.append(deploys.INTRO)
+        parts.append(markdown_table(deploys.HEADER, deploys.rows(results["deploys"])))
     if "calibration" in results:
         parts.append(markdown_table(CALIBRATION_HEADER, calibration_rows(results["calibration"])))
     if crosscheck.rows(results.get("crosscheck", {})):
@@ -852,6 +857,12 @@ run.</p>
             f"""<h2>When do the microservices pay?</h2>
 {_html_table(MODEL_HEADER, model_rows(results))}
 {img("overhead against model cost", model_cost_plot(results["model_cost"]))}"""
+        )
+    if "deploys" in results:
+        sections.append(
+            f"""<h2>Deploys under load</h2>
+<p>{html.escape(deploys.INTRO)}</p>
+{_html_table(deploys.HEADER, deploys.rows(results["deploys"]))}"""
         )
     if "calibration" in results:
         sections.append(

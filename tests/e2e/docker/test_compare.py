@@ -10,6 +10,8 @@ import sys
 import jsonschema
 import pytest
 
+from lab.bench.model_range import trained
+from lab.experiments.deploys import NEW_VERSION
 from lab.experiments.plan import ARCHES
 from lab.experiments.report import fault_groups
 from runtimes.paths import ROOT
@@ -55,6 +57,7 @@ def test_the_report_has_every_section_and_plot(report, results):
         "The generator against a null endpoint",
         "Two generators, one curve",
         "The hop tax: where a prediction's time goes",
+        "Deploys under load",
     ):
         assert heading in page
     summary = (report / "summary.md").read_text()
@@ -225,3 +228,15 @@ def test_the_hop_tax_splits_every_traced_prediction_of_both_wirings(results):
         assert wiring["split"] == wiring["sent"] > 0, name
         hop_parts = {part for part in wiring["parts_ms"] if part.startswith("hop:")}
         assert bool(hop_parts) == (name == "micro"), (name, hop_parts)
+
+
+def test_a_new_model_version_rolls_out_in_each_wiring_losing_nothing(results):
+    new = trained(NEW_VERSION).name.removeprefix("churn-")
+    runs = {run["deployment"]: run for run in results["deploys"]}
+    assert set(runs) == set(ARCHES)
+    for arch, run in runs.items():
+        assert "error" not in run, run
+        assert not run["refused"], run
+        assert (run["failed"], run["records_lost"]) == (0, 0), (arch, run["routes"])
+        assert run["version_after"] == new, (arch, run["version_after"])
+        assert 0 < run["healthy_after_s"] < run["seconds"], run

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from churnlab.ml.train import ModelSpec
 from lab.bench.model_range import trained
+from lab.experiments.deploys import NEW_VERSION, unloadable_model
 from runtimes.compose import compose_deployment
 from runtimes.http import wait_predicting
 from runtimes.paths import ROOT
@@ -27,19 +27,15 @@ pytestmark = [pytest.mark.docker, pytest.mark.timeout(600)]
 @pytest.fixture(scope="module")
 def new_model() -> Path:
     """A second version: a small network on the same data (trained once, kept under models/)."""
-    return trained(ModelSpec("mlp", width=256))
+    return trained(NEW_VERSION)
 
 
 @pytest.fixture(scope="module")
 def bad_model() -> Iterator[Path]:
-    """The current model's card over a model file that is not ONNX: it cannot load. Readable
-    by the containers' own user, as a model directory must be."""
+    """A model file that is not ONNX under the current model's card: it cannot load."""
     directory = Path(tempfile.mkdtemp(dir=ROOT / "build", prefix="bad-model-"))
     try:
-        directory.chmod(0o755)
-        shutil.copy(ROOT / "models" / "current" / "model_card.json", directory)
-        (directory / "model.onnx").write_bytes(b"not a model")
-        yield directory
+        yield unloadable_model(directory)
     finally:
         shutil.rmtree(directory)
 

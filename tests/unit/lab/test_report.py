@@ -119,6 +119,32 @@ def fault(
     }
 
 
+def deploy(deployment: str, deploy: str, failed: int = 0, refused: bool = False) -> dict:
+    """One rollout under load, as deploys.deploy_run reports it."""
+    routes = {"/v1/predict": {"success": 1 - failed / 400, "p99_ms": 40.0, "intended": 400}}
+    single = {"p50_ms": 6.0, "p99_ms": None, "p999_ms": None, "samples": 400}
+    return {
+        "deployment": deployment,
+        "deploy": deploy,
+        "repeat": 1,
+        "offered_rps": 30.0,
+        "refused": refused,
+        "seconds": 12.5,
+        "healthy_after_s": None if refused else 3.1,
+        "routes": routes,
+        "blast_radius": ["/v1/predict"] if failed > 4 else [],
+        "failed": failed,
+        "failed_in_run": failed,
+        "latency_before": {"/v1/predict": single},
+        "latency_during": {"/v1/predict": {**single, "p99_ms": 48.0, "samples": 1200}},
+        "version_after": "195e895dd0b6" if refused else "9d047ae09726",
+        "records_lost": 0,
+        "timeline": {"ok": [30] * 20, "failed": [0] * 20},
+        "window_s": [2.0, 14.5],
+        "generator": GENERATOR,
+    }
+
+
 def generator_figures(p50_ms: float) -> dict:
     return {
         "calls": 4500,
@@ -241,6 +267,7 @@ def results() -> dict:
             "scaling",
             "model_cost",
             "hops",
+            "deploys",
         ],
         # The generator held 100/s and 200/s against the null endpoint, not 400/s.
         "calibration": [
@@ -340,6 +367,12 @@ def results() -> dict:
             "crossover": {"model_us": 15_000.0, "extrapolated": True},
         },
         "hops": hop_tax(),
+        "deploys": [
+            deploy("monolith", "a new version"),
+            deploy("micro", "a new version"),
+            deploy("monolith", "a model that does not load", failed=6, refused=True),
+            deploy("micro", "a model that does not load", refused=True),
+        ],
     }
 
 
@@ -370,6 +403,8 @@ def test_results_of_the_documented_shape_pass_the_schema(results):
             steal_share="x"
         ),
         lambda r: r["loops"]["moderate"]["open"].update(offered_rps="fast"),
+        lambda r: r["deploys"][0].pop("version_after"),
+        lambda r: r["deploys"][0].update(deploy="a hotfix"),
     ],
 )
 def test_the_schema_refuses_results_that_miss_what_the_report_needs(results, damage):
@@ -558,3 +593,19 @@ def test_a_hop_tax_not_measured_says_why_and_tables_nothing(results):
     summary = summary_markdown(results)
     assert "The hop tax was not measured: no haproxy here" in summary
     assert "hop tax, monolith / micro" not in summary
+
+
+def test_deploys_are_tabled_per_rollout_and_their_blast_radius_told(results):
+    summary = summary_markdown(results)
+    assert (
+        "| a new version | monolith | 30 | 12.5 | 0 of 400 | none | n/a / 48 | 9d047ae09726 | 0 |"
+        in summary
+    )
+    refused = (
+        "| a model that does not load | monolith | 30 | 12.5 (refused) | 6 of 400 | /v1/predict |"
+    )
+    assert refused in summary
+    assert (
+        "Rolling out a model that does not load under load: monolith failed 6 of 400 calls in "
+        "12.5 s, refused; micro failed 0 of 400 calls in 12.5 s, refused." in summary
+    )
