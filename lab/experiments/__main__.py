@@ -358,7 +358,7 @@ def deploy_runs(
     the new version `deploy_repeats` times, a model that does not load once."""
     rate = round(plan.fault_share * capacity, 1) if capacity else plan.fault_rate
     before, seconds = plan.deploy_seconds
-    models = deploys.model_dirs(raw / "deploys")
+    models = deploys.model_dirs()
     runs = []
     for deploy in plan.deploys:
         repeats = plan.deploy_repeats if deploy == NEW else 1

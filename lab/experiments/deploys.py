@@ -50,10 +50,10 @@ def unloadable_model(directory: Path) -> Path:
     return directory
 
 
-def model_dirs(scratch: Path) -> dict[str, Path]:
+def model_dirs() -> dict[str, Path]:
     """Each deploy's model: the new version (trained once, under models/), and one that does
-    not load, made in `scratch`."""
-    return {NEW: trained(NEW_VERSION), UNLOADABLE: unloadable_model(scratch / "unloadable")}
+    not load, under build/ (a report's directory may be closed to the containers' user)."""
+    return {NEW: trained(NEW_VERSION), UNLOADABLE: unloadable_model(ROOT / "build" / "unloadable")}
 
 
 def deploy_run(

@@ -6,8 +6,8 @@ retryable 503s: its bad replica sits behind the edge until the edge's checks fai
 from __future__ import annotations
 
 import shutil
-import tempfile
 import time
+import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -32,12 +32,13 @@ def new_model() -> Path:
 
 @pytest.fixture(scope="module")
 def bad_model() -> Iterator[Path]:
-    """A model file that is not ONNX under the current model's card: it cannot load."""
-    directory = Path(tempfile.mkdtemp(dir=ROOT / "build", prefix="bad-model-"))
+    """A model file that is not ONNX under the current model's card: it cannot load. Under
+    the checkout, as pytest's temporary directories are closed to the containers' user."""
+    directory = ROOT / "build" / f"bad-model-{uuid.uuid4().hex}"
     try:
         yield unloadable_model(directory)
     finally:
-        shutil.rmtree(directory)
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 @pytest.fixture(scope="module", params=sorted(MODEL_SERVICE))
