@@ -4,10 +4,11 @@ load.
 Each wiring replaces what serves its model, as `make rollout` does (runtimes/rollout.py): the
 monolith all of itself, the split wirings their model tier alone. New replicas start beside the
 old ones and the old ones retire once the new are healthy. Steady open-loop load runs throughout,
-at the same share of each wiring's capacity. Measured for each rollout: the calls that failed
-while it ran, per route (its blast radius), the predictions' p99 then against before it, how
-long it took, and which version answers after it. A model that does not load never gets healthy
-replicas: the rollout is refused, and what failed meanwhile is its blast radius.
+at the faults' share of each wiring's capacity (their absolute rate without one). Measured for
+each rollout: the calls that failed while it ran, per route (its blast radius), the predictions'
+p99 then against before it, how long it took, and which version answers after it. A model that
+does not load never gets healthy replicas: the rollout is refused, and what failed meanwhile is
+its blast radius.
 """
 
 from __future__ import annotations
@@ -109,8 +110,9 @@ def deploy_run(
 
 
 INTRO = (
-    "Each wiring replaced what serves its model under steady open-loop load (the same share of "
-    "each one's capacity): the monolith all of itself, the split wirings their model tier. New "
+    "Each wiring replaced what serves its model under steady open-loop load (the faults' share "
+    "of each one's capacity, or their absolute rate where the run measured none: offered/s "
+    "says which): the monolith all of itself, the split wirings their model tier. New "
     "replicas start beside the old ones, which retire once the new are healthy (make rollout). "
     "A model that does not load is refused; what failed meanwhile is its blast radius. A p99 "
     "is quoted from 1,000 calls or more (n/a below)."

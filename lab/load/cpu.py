@@ -14,13 +14,12 @@ TICKS = os.sysconf("SC_CLK_TCK")
 
 
 def descendants(pid: int) -> list[int]:
-    found, pending = [], [pid]
-    while pending:
-        current = pending.pop()
-        found.append(current)
-        for task in Path(f"/proc/{current}/task").glob("*/children"):
-            pending += [int(child) for child in task.read_text().split()]
-    return found
+    """`pid` and every live descendant, or none once it has gone. A tree is read while it
+    changes (threads and children come and go between two reads), which psutil tolerates."""
+    try:
+        return [pid, *(child.pid for child in psutil.Process(pid).children(recursive=True))]
+    except psutil.NoSuchProcess:
+        return []
 
 
 def tree_cpu_seconds(pid: int) -> float:
