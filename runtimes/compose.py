@@ -76,14 +76,15 @@ class ComposeDeployment:
     def down(self) -> None:
         self.compose("down", "--volumes", "--remove-orphans", check=False)
 
-    def containers(self, service: str | None = None) -> list:
-        """The docker SDK's containers of this project (of one service, if given)."""
+    def containers(self, service: str | None = None, *, stopped: bool = False) -> list:
+        """The docker SDK's running containers of this project (of one service, if given), and
+        its stopped, restarting and created ones too if `stopped`."""
         import docker
 
         labels = [f"com.docker.compose.project={self.project}"]
         if service:
             labels.append(f"com.docker.compose.service={service}")
-        containers = docker.from_env().containers.list(filters={"label": labels})
+        containers = docker.from_env().containers.list(all=stopped, filters={"label": labels})
         return sorted(containers, key=lambda container: container.name)
 
     def cpu_seconds(self) -> float:

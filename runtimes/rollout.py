@@ -80,27 +80,37 @@ def roll_out(
     model_dir: Path | None = None,
     wait_seconds: int = 120,
 ) -> Rollout:
-    """New replicas of `service` (serving `model_dir`, if given), then the old ones retired."""
+    """New replicas of `service` (serving `model_dir`, if given), then the old ones retired.
+    Until the new replicas are healthy, any failure (or ^C) removes them and leaves the
+    deployment serving as before; once they are, an interrupted retirement leaves both."""
     old = deployment.containers(service)
     if not old:
         raise RolloutError(f"{service} has no running container")
-    if model_dir is not None:
-        serve_model(deployment, model_dir)
+    before = {container.id for container in deployment.containers(service, stopped=True)}
+    serving = (list(deployment.overrides), dict(deployment.environment))
     started = time.time()
-    scale = f"{service}={2 * len(old)}"
-    done = deployment.compose(
-        "up", "-d", "--no-deps", "--no-build", "--no-recreate", "--scale", scale,
-        "--wait", "--wait-timeout", str(wait_seconds), service, check=False,
-    )  # fmt: skip
-    if done.returncode != 0:
-        kept = {container.id for container in old}
-        for container in deployment.containers(service):
-            if container.id not in kept:
+    try:
+        if model_dir is not None:
+            serve_model(deployment, model_dir)
+        done = deployment.compose(
+            "up", "-d", "--no-deps", "--no-build", "--no-recreate", "--scale",
+            f"{service}={2 * len(old)}", "--wait", "--wait-timeout", str(wait_seconds), service,
+            check=False,
+        )  # fmt: skip
+        if done.returncode != 0:
+            raise RolloutError(
+                f"the new {service} replicas were not healthy within {wait_seconds} s and were "
+                f"removed; the old ones still serve:\n{done.stderr[-1500:]}"
+            )
+    except BaseException:
+        for container in deployment.containers(service, stopped=True):
+            if container.id not in before:
                 container.remove(force=True)
-        raise RolloutError(
-            f"the new {service} replicas were not healthy within {wait_seconds} s and were "
-            f"removed; the old ones still serve:\n{done.stderr[-1500:]}"
-        )
+        overrides, environment = serving
+        deployment.overrides[:] = overrides
+        deployment.environment.clear()
+        deployment.environment.update(environment)
+        raise
     healthy = time.time()
     time.sleep(FOUND_SECONDS)
     for container in old:
@@ -142,6 +152,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{rollout.healthy - rollout.started:.1f} s, done after "
         f"{rollout.finished - rollout.started:.1f} s"
     )
+    if args.model_dir is not None:
+        print(
+            f"==> {args.model_dir} is mounted into these containers only: a later make "
+            f"up-{args.deployment} bakes models/current into its images again"
+        )
     return 0
 
 

@@ -360,26 +360,29 @@ def deploy_runs(
     before, seconds = plan.deploy_seconds
     models = deploys.model_dirs()
     runs = []
-    for deploy in plan.deploys:
-        repeats = plan.deploy_repeats if deploy == NEW else 1
-        for repeat in range(1, repeats + 1):
-            log(f"{deployment.file}: {deploy}, run {repeat} of {repeats}, {rate:g}/s")
-            serve_baked_model(deployment)
-            restore(deployment)
-            outcome = deploys.deploy_run(
-                deployment, raw / "deploys" / f"{repeat}", budget, models[deploy], rate=rate,
-                before=before, seconds=seconds, wait_seconds=plan.deploy_wait_seconds,
-            )  # fmt: skip
-            runs.append(
-                {
-                    "deployment": deployment.file,
-                    "deploy": deploy,
-                    "repeat": repeat,
-                    "offered_rps": rate,
-                    **outcome,
-                }
-            )
-    serve_baked_model(deployment)
+    try:
+        for deploy in plan.deploys:
+            repeats = plan.deploy_repeats if deploy == NEW else 1
+            for repeat in range(1, repeats + 1):
+                log(f"{deployment.file}: {deploy}, run {repeat} of {repeats}, {rate:g}/s")
+                serve_baked_model(deployment)
+                restore(deployment)
+                outcome = deploys.deploy_run(
+                    deployment, raw / "deploys" / f"{repeat}", budget, models[deploy],
+                    rate=rate, before=before, seconds=seconds,
+                    wait_seconds=plan.deploy_wait_seconds,
+                )  # fmt: skip
+                runs.append(
+                    {
+                        "deployment": deployment.file,
+                        "deploy": deploy,
+                        "repeat": repeat,
+                        "offered_rps": rate,
+                        **outcome,
+                    }
+                )
+    finally:  # what runs next on this deployment serves the baked model
+        serve_baked_model(deployment)
     return runs
 
 

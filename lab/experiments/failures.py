@@ -108,9 +108,9 @@ def during_load(
     outcome: dict = {}
 
     def inject() -> None:
-        wait_for_first_request(log)
-        time.sleep(before)
         try:
+            wait_for_first_request(log)
+            time.sleep(before)
             outcome.update(act())
         except Exception as error:  # reported in the results rather than ending the run
             outcome["error"] = f"{type(error).__name__}: {error}"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 
-from runtimes.rollout import main, model_override, running
+from runtimes.rollout import RolloutError, main, model_override, roll_out, running
 
 
 def test_a_new_model_replaces_the_monolith_whole_and_the_split_wirings_model_tier():
@@ -26,3 +28,42 @@ def test_the_running_deployment_is_make_up_s_project_on_its_port(monkeypatch):
     monkeypatch.setenv("PYTHON_IMAGE", "python:3.11-slim")
     deployment = running("hybrid")
     assert (deployment.project, deployment.url) == ("churnlab-hybrid", "http://127.0.0.1:18090")
+
+
+class Container:
+    def __init__(self, id_: str, running: bool = True):
+        self.id, self.name, self.running, self.removed = id_, id_, running, False
+
+    def remove(self, force: bool = False) -> None:
+        self.removed = True
+
+
+class Deployment:
+    """A Compose project whose `up` starts new replicas, one of them crashed, then fails (or is
+    interrupted, as ^C would)."""
+
+    file = "micro"
+
+    def __init__(self, ending: BaseException | None = None):
+        self.overrides: list = []
+        self.environment = {"PYTHON_IMAGE": "base"}
+        self.ending = ending
+        self.all = [Container("old-1"), Container("old-2"), Container("gone", running=False)]
+
+    def containers(self, service: str, *, stopped: bool = False) -> list:
+        return [c for c in self.all if not c.removed and (stopped or c.running)]
+
+    def compose(self, *args: str, check: bool = True):
+        self.all += [Container("new-1"), Container("new-2", running=False)]
+        if self.ending is not None:
+            raise self.ending
+        return subprocess.CompletedProcess(args, 1, "", "unhealthy")
+
+
+@pytest.mark.parametrize("ending", [None, KeyboardInterrupt()], ids=["unhealthy", "interrupted"])
+def test_a_failed_rollout_removes_every_new_replica_and_serves_as_before(ending, tmp_path):
+    deployment = Deployment(ending)
+    with pytest.raises(RolloutError if ending is None else KeyboardInterrupt):
+        roll_out(deployment, "inference", model_dir=tmp_path, wait_seconds=1)
+    assert [c.id for c in deployment.all if c.removed] == ["new-1", "new-2"]
+    assert (deployment.overrides, deployment.environment) == ([], {"PYTHON_IMAGE": "base"})
