@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from lab.experiments.capacity import Method
 
 ARCHES = ("monolith", "micro", "hybrid")
+LABELS = {"monolith": "monolith", "micro": "microservices", "hybrid": "hybrid"}  # for readers
 PAIR = ARCHES[:2]  # the monolith and the microservices
 # Every experiment of `make compare` (each a section of the report), and the architectures it
 # runs on: the generator's checks and the loops on the monolith alone; the capacity and the

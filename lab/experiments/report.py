@@ -16,15 +16,14 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 
 from lab.bench import hops
-from lab.experiments import crosscheck, deploys
+from lab.experiments import crosscheck, deploys, split_when
 from lab.experiments.analysis import PREDICTION_ROUTES, best_by_nodes
 from lab.experiments.calibration import held, held_up_to
 from lab.experiments.capacity import describe
-from lab.experiments.plan import ARCHES, EXPERIMENTS, PAIR
+from lab.experiments.plan import ARCHES, EXPERIMENTS, LABELS, PAIR
 from lab.stats import overlap
 
 COLOURS = {"monolith": "#1f77b4", "micro": "#d62728", "hybrid": "#2ca02c"}
-LABELS = {"monolith": "monolith", "micro": "microservices", "hybrid": "hybrid"}
 POSSESSIVES = {
     "monolith": "the monolith's",
     "micro": "the microservices'",
@@ -759,6 +758,8 @@ def summary_markdown(results: dict) -> str:
         parts.append(HOPS_INTRO)
         parts.append(markdown_table(HOPS_HEADER, hop_rows(results["hops"])))
     parts.append("\n".join(f"- {line}" for line in conclusions(results)))
+    parts.append(split_when.INTRO)
+    parts.append(markdown_table(split_when.HEADER, split_when.rows(results)))
     notes = validity_notes(results)
     if notes:
         parts.append("\n".join(f"- {note}" for note in notes))
@@ -898,6 +899,9 @@ figure {{ display: inline-block; margin: .3rem; }}
 <h1>Monolith or microservices, for this workload?</h1>
 <p>{html.escape(preamble(results))}</p>
 <ul>{"".join(f"<li>{html.escape(line)}</li>" for line in conclusions(results))}</ul>
+<h2>The verdict, line by line</h2>
+<p>{html.escape(split_when.INTRO)}</p>
+{_html_table(split_when.HEADER, split_when.rows(results))}
 {"".join(sections)}
 {notes}
 {swarm_section(out)}

@@ -14,6 +14,7 @@ from lab.bench.model_range import trained
 from lab.experiments.deploys import NEW_VERSION
 from lab.experiments.plan import ARCHES
 from lab.experiments.report import fault_groups
+from lab.experiments.split_when import NOT_MEASURED
 from runtimes.paths import ROOT
 
 pytestmark = [pytest.mark.docker, pytest.mark.timeout(1800)]
@@ -58,9 +59,11 @@ def test_the_report_has_every_section_and_plot(report, results):
         "Two generators, one curve",
         "The hop tax: where a prediction's time goes",
         "Deploys under load",
+        "The verdict, line by line",
     ):
         assert heading in page
     summary = (report / "summary.md").read_text()
+    assert NOT_MEASURED not in summary  # every reason of the verdict has its figure
     assert "Equal budgets" in summary
     assert "| capacity: offered/s with 99% answered within" in summary
 

@@ -9,6 +9,7 @@ import jsonschema
 import pytest
 
 from lab.bench import hops
+from lab.experiments import split_when
 from lab.experiments.capacity import summarise
 from lab.experiments.cost import fit
 from lab.experiments.plan import ARCHES
@@ -609,3 +610,32 @@ def test_deploys_are_tabled_per_rollout_and_their_blast_radius_told(results):
         "Rolling out a model that does not load under load: monolith failed 6 of 400 calls in "
         "12.5 s, refused; micro failed 0 of 400 calls in 12.5 s, refused." in summary
     )
+
+
+def test_each_line_of_the_verdict_names_the_figure_this_run_measured_for_it(results):
+    summary = summary_markdown(results)
+    for line in (
+        "| stay in one process for throughput on one host | capacity within the SLO: monolith "
+        "300/s, microservices 100/s, hybrid 200/s; CPU per single prediction: monolith 1.00 ms, "
+        "microservices 4.00 ms, hybrid 1.50 ms | capacity, cost |",
+        # the worst run of each fault, resilience on, and off beside it
+        "worst run: monolith: kill monolith 0.0%; microservices: pause ingest 100.0% (20.0% "
+        "with the gateway's resilience off) | faults |",
+        "monolith failed 6 of 400 calls in 12.5 s, refused; micro failed 0 of 400",
+        "kept 38% of the monolith's capacity at the heaviest model, 0.11 ms a prediction (33% "
+        "at 0.04 ms); 80% at about 15.0 ms a prediction (extrapolated) | model_cost |",
+        "microservices as 2 gateways ≥ 110 | scaling |",
+        "the hops add 7.5 ms to a prediction's mean latency at 40/s (10.0 against 2.5 ms, "
+        "untraced) | hops |",
+    ):
+        assert line in summary
+
+
+def test_a_reason_whose_experiment_did_not_run_says_so_and_borrows_nothing(results):
+    for experiment in ("faults", "model_cost", "scaling", "deploys"):
+        del results[experiment]
+    results["hops"] = {"error": "no haproxy here"}
+    results["experiments"] = ["capacity", "cost"]
+    measured = {row[2]: row[1] for row in split_when.rows(results)}
+    assert measured.pop("capacity, cost").startswith("capacity within the SLO: monolith 300/s")
+    assert set(measured.values()) == {split_when.NOT_MEASURED}
