@@ -8,7 +8,9 @@ at the faults' share of each wiring's capacity (their absolute rate without one)
 each rollout: the calls that failed while it ran, per route (its blast radius), the predictions'
 p99 then against before it, how long it took, and which version answers after it. A model that
 does not load never gets healthy replicas: the rollout is refused, and what failed meanwhile is
-its blast radius.
+its blast radius. Calls count from the rollout's start until the edge and the gateways have
+seen its last change (FOUND_SECONDS after its end); a rollout that outlasts the load is not
+a figure.
 """
 
 from __future__ import annotations
@@ -34,7 +36,7 @@ from lab.experiments.failures import during_load, records_lost
 from lab.experiments.plan import NEW, UNLOADABLE
 from runtimes.compose import ComposeDeployment
 from runtimes.paths import ROOT
-from runtimes.rollout import MODEL_SERVICE, RolloutError, roll_out
+from runtimes.rollout import FOUND_SECONDS, MODEL_SERVICE, RolloutError, roll_out
 
 # A second version of about the logistic regression's cost (0.05 ms a record against 0.04):
 # what changes in a rollout is the deploy, not the work per call.
@@ -87,13 +89,17 @@ def deploy_run(
     )  # fmt: skip
     if "error" in done:
         return {"error": done["error"]}
-    first = min(r.time for r in run.requests)
-    started, ended = done["started"], done["ended"]
+    first, last = min(r.time for r in run.requests), max(r.time for r in run.requests)
+    # Counted until every caller has seen the last change: a call a retired replica still
+    # drew fails after the rollout's own end.
+    started, ended = done["started"], done["ended"] + FOUND_SECONDS
+    if ended > last:
+        return {"error": f"the rollout outlasted the load by {ended - last:.1f} s: lengthen it"}
     during = window(run.requests, started, ended)
     routes = success_by_route(during)
     return {
         "refused": done.get("refused", False),
-        "seconds": round(ended - started, 1),
+        "seconds": round(done["ended"] - started, 1),
         "healthy_after_s": round(done["healthy"] - started, 1) if "healthy" in done else None,
         "routes": routes,
         "blast_radius": blast_radius(routes),
@@ -114,8 +120,9 @@ INTRO = (
     "of each one's capacity, or their absolute rate where the run measured none: offered/s "
     "says which): the monolith all of itself, the split wirings their model tier. New "
     "replicas start beside the old ones, which retire once the new are healthy (make rollout). "
-    "A model that does not load is refused; what failed meanwhile is its blast radius. A p99 "
-    "is quoted from 1,000 calls or more (n/a below)."
+    "A model that does not load is refused; what failed meanwhile is its blast radius. Calls "
+    f"count from a rollout's start to {FOUND_SECONDS:g} s after its end, when every caller has "
+    "seen its last change. A p99 is quoted from 1,000 calls or more (n/a below)."
 )
 HEADER = [
     "deploy",
