@@ -137,6 +137,11 @@ HEADER = [
 ]
 
 
+def due(run: dict) -> int:
+    """The calls due while a rollout ran, over every route."""
+    return sum(route["intended"] for route in run["routes"].values())
+
+
 def rows(deploys: list[dict]) -> list[list[str]]:
     """A row per rollout run, in the order they ran."""
     found = []
@@ -148,7 +153,6 @@ def rows(deploys: list[dict]) -> list[list[str]]:
             run[phase].get("/v1/predict", {}).get("p99_ms")
             for phase in ("latency_before", "latency_during")
         ]
-        intended = sum(route["intended"] for route in run["routes"].values())
         refused = " (refused)" if run["refused"] else ""
         found.append(
             [
@@ -156,7 +160,7 @@ def rows(deploys: list[dict]) -> list[list[str]]:
                 run["deployment"],
                 f"{run['offered_rps']:g}",
                 f"{run['seconds']:g}{refused}",
-                f"{run['failed']} of {intended}",
+                f"{run['failed']} of {due(run)}",
                 ", ".join(run["blast_radius"]) or "none",
                 " / ".join("n/a" if value is None else f"{value:g}" for value in p99),
                 run["version_after"],
@@ -178,7 +182,7 @@ def conclusion(deploys: list[dict]) -> str:
                 wirings.append(f"{arch} not measured")
                 continue
             failed = sum(r["failed"] for r in done)
-            intended = sum(sum(x["intended"] for x in r["routes"].values()) for r in done)
+            intended = sum(map(due, done))
             took = "/".join(f"{r['seconds']:g}" for r in done)  # a figure per run
             refused = ", refused" if all(r["refused"] for r in done) else ""
             wirings.append(f"{arch} failed {failed} of {intended} calls in {took} s{refused}")
