@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from churnlab.domain.model_card import CARD_FILE, ONNX_FILE
 from runtimes.compose import ComposeDeployment
 from runtimes.paths import ROOT
 from runtimes.ports import PORTS
@@ -120,6 +122,22 @@ def roll_out(
     return Rollout(service, len(old), started, healthy, time.time())
 
 
+def unservable(model_dir: Path) -> str | None:
+    """Why the containers could not serve this model directory, if they could not: a file
+    missing, or one their user (not the directory's owner) cannot read. Said at once, where
+    the new replicas would only fail their health checks after a while."""
+    for name in (ONNX_FILE, CARD_FILE):
+        if not (model_dir / name).is_file():
+            return f"{model_dir} holds no {name}"
+    for path, needs in [
+        (model_dir, stat.S_IROTH | stat.S_IXOTH),
+        *((model_dir / name, stat.S_IROTH) for name in (ONNX_FILE, CARD_FILE)),
+    ]:
+        if path.stat().st_mode & needs != needs:
+            return f"{path} is closed to the containers' user: chmod o+r{'x' * path.is_dir()}"
+    return None
+
+
 def running(deployment_file: str) -> ComposeDeployment:
     """The deployment `make up-*` started: its compose file's own project name, its port."""
     variable, default = PORTS[deployment_file]["EDGE_PORT"]
@@ -137,8 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("service", nargs="?", help="default: the one serving the model")
     parser.add_argument("--model-dir", type=Path, help="a model directory (make model's)")
     args = parser.parse_args(argv)
-    if args.model_dir is not None and not (args.model_dir / "model.onnx").is_file():
-        parser.error(f"{args.model_dir} holds no model.onnx")
+    if args.model_dir is not None and (problem := unservable(args.model_dir)):
+        parser.error(problem)
     deployment = running(args.deployment)
     service = args.service or MODEL_SERVICE[args.deployment]
     print(f"==> rolling out {service} of {args.deployment}", flush=True)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 
 import pytest
 
+from runtimes.paths import ROOT
 from runtimes.rollout import RolloutError, main, model_override, roll_out, running
 
 
@@ -16,11 +18,27 @@ def test_a_new_model_replaces_the_monolith_whole_and_the_split_wirings_model_tie
     assert all(model_override(arch).is_file() for arch in ("monolith", "micro", "hybrid"))
 
 
-def test_a_model_directory_without_a_model_is_refused_before_anything_is_touched(tmp_path, capsys):
+def refusal(model_dir, capsys) -> str:
     with pytest.raises(SystemExit) as refused:
-        main(["micro", "--model-dir", str(tmp_path)])
+        main(["micro", "--model-dir", str(model_dir)])
     assert refused.value.code == 2
-    assert "holds no model.onnx" in capsys.readouterr().err
+    return capsys.readouterr().err
+
+
+def test_a_model_directory_the_containers_cannot_serve_is_refused_before_anything_is_touched(
+    tmp_path, capsys
+):
+    model_dir = tmp_path / "churn-new"
+    model_dir.mkdir(mode=0o755)
+    assert "holds no model.onnx" in refusal(model_dir, capsys)
+    shutil.copy(ROOT / "models" / "current" / "model.onnx", model_dir)
+    assert "holds no model_card.json" in refusal(model_dir, capsys)
+    shutil.copy(ROOT / "models" / "current" / "model_card.json", model_dir)
+    (model_dir / "model.onnx").chmod(0o600)  # a umask of 077: the owner's alone
+    assert "model.onnx is closed to the containers' user: chmod o+r" in refusal(model_dir, capsys)
+    (model_dir / "model.onnx").chmod(0o644)
+    model_dir.chmod(0o700)
+    assert "churn-new is closed to the containers' user: chmod o+rx" in refusal(model_dir, capsys)
 
 
 def test_the_running_deployment_is_make_up_s_project_on_its_port(monkeypatch):
