@@ -15,7 +15,7 @@ INTRO = (
     "The verdict, line by line: each reason to split or not, beside what this run measured "
     "for it (a reason whose experiment did not run says so)."
 )
-HEADER = ["the verdict, line by line", "what this run measured", "from"]
+HEADER = ["reason", "what this run measured", "from"]
 BOUND = {"≥": "≥ ", "<": "< ", "?": "~"}  # a censored median reads as a bound (capacity.py)
 NOT_MEASURED = "not measured in this run"
 PREDICT = "/v1/predict"
