@@ -53,10 +53,10 @@ cluster-up: venv ## A local Docker Swarm of NODES=3 node containers sharing CLUS
 cluster-down: venv ## Remove the local Swarm: nodes, registry, network
 	$(BIN)/python -m runtimes.swarm down
 
-live: ## Prometheus on 127.0.0.1:9090 and the trace view on 127.0.0.1:5000 for the running ARCH=monolith|micro, its traces on (Docker)
+live: ## Prometheus on 127.0.0.1:9090 and the trace view on 127.0.0.1:5000 for the running ARCH=monolith|micro|hybrid, its traces on (Docker)
 	scripts/live.sh $(ARCH)
 
-live-stop: ## Stop the live view of ARCH=monolith|micro and turn its traces off again
+live-stop: ## Stop the live view of ARCH=monolith|micro|hybrid and turn its traces off again
 	scripts/live.sh $(ARCH) stop
 
 rollout: venv ## Replace ARCH's model tier (or SERVICE) with no gap; MODEL_DIR= a new model version (make rollout ARCH=micro MODEL_DIR=models/churn-...)

@@ -1,14 +1,14 @@
 #!/usr/bin/env bash
-# The live view of a running deployment (monolith|micro), on the deployment's own network:
+# The live view of a running deployment (monolith|micro|hybrid), on the deployment's own network:
 # Prometheus from Debian's packages, whose console page is the dashboard, and the trace view,
 # MLflow's tracking server from PyPI, both in local images. The apps are recreated with their
 # traces on, sent to the trace view (each one a few seconds away; `stop` or `make up-*` turns
 # them off again), at the replicas each has now.
-#   live.sh monolith|micro [stop]
+#   live.sh monolith|micro|hybrid [stop]
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/runtime.sh
-deployment=${1:?usage: live.sh monolith|micro [stop]}
+deployment=${1:?usage: live.sh monolith|micro|hybrid [stop]}
 if [ "$(detect_runtime)" != docker ]; then
   echo "the live view runs in Docker (it scrapes containers by DNS); start the engine first" >&2
   exit 2

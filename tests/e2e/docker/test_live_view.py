@@ -28,13 +28,21 @@ DEADLINE_S = 120  # a cold machine builds the image first; scrapes then come eve
 JOBS = {
     "monolith": {"edge": 1, "monolith": 1, "prometheus": 1},
     "micro": {"edge": 1, "gateway": 1, "ingest": 1, "features": 1, "inference": 2, "prometheus": 1},
+    "hybrid": {"edge": 1, "hybrid": 1, "inference": 2, "prometheus": 1},
 }
+# What serves the public API behind the edge, in each wiring.
+API = {"monolith": "monolith", "micro": "gateway", "hybrid": "hybrid"}
 
 
-# Each prediction's trace: the spans every wiring has, and the hops' on the microservices.
+# Each prediction's trace: the spans every wiring has, and its hops': the hybrid's to the model
+# tier alone (the Open Inference Protocol's route), the microservices' to every stage.
 SPANS = {"POST /v1/predict", "decode and validate", "features", "inference", "ingest", "log commit"}
-HOP_SPANS = {"encode", "POST", "decode", "POST /v1/features", "POST /v1/ingest"}
-HOP_SPANS |= {"POST /v2/models/<name>/infer"}  # the Open Inference Protocol's route
+MODEL_HOP = {"encode", "POST", "decode", "POST /v2/models/<name>/infer"}
+HOP_SPANS = {
+    "monolith": set(),
+    "hybrid": MODEL_HOP,
+    "micro": MODEL_HOP | {"POST /v1/features", "POST /v1/ingest"},
+}
 
 
 def live_sh(deployment, *arguments: str) -> None:
@@ -49,7 +57,7 @@ def live_sh(deployment, *arguments: str) -> None:
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
 
 
-@pytest.fixture(scope="module", params=["monolith", "micro"])
+@pytest.fixture(scope="module", params=list(JOBS))
 def live(request):
     """(deployment, Prometheus URL, trace view URL): `make live` against the test's own Compose
     project; afterwards `live.sh stop` puts its apps back as they were, untraced."""
@@ -105,7 +113,7 @@ def test_prometheus_scrapes_every_service_and_replica(live):
 
 def test_figures_follow_the_traffic(live, record_body):
     deployment, prometheus, _ = live
-    serving = {"edge", "monolith"} if deployment.file == "monolith" else {"edge", "gateway"}
+    serving = {"edge", API[deployment.file]}
     with Load(deployment.url, record_body, seconds=8, rate=20) as load:
 
         def serving_rates():
@@ -192,15 +200,14 @@ def test_a_predictions_trace_shows_every_hop_in_the_trace_view(live, record_body
         headers={"X-Request-ID": request_id}, timeout=10,
     )  # fmt: skip
     assert answer.status_code == 200, answer.text
-    expected = SPANS | (HOP_SPANS if deployment.file == "micro" else set())
+    expected = SPANS | HOP_SPANS[deployment.file]
 
     def whole():  # each service exports on its own schedule: wait for every one's spans
         found = trace_of(traces, request_id)
         return found if found and found[1] >= expected else None
 
     trace_id, names = eventually(whole, f"the trace of {request_id} with {sorted(expected)}")
-    if deployment.file == "monolith":
-        assert not names & HOP_SPANS, names
+    assert not names & (HOP_SPANS["micro"] - HOP_SPANS[deployment.file]), names
     browser.get(f"{traces}/#/experiments/0/traces?selectedEvaluationId={trace_id}")
     # The page lists every span of the trace, and the first one's attributes: its request id.
     eventually(
