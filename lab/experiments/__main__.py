@@ -276,7 +276,7 @@ REPEATED_FAULTS = ("kill", "pause")  # what fails most: each run `fault_repeats`
 
 
 def fault_loads(plan: Plan, capacity: float | None, calls_per_single: float) -> dict[str, float]:
-    """The rates faults are offered at: the same for both (absolute) and, where this run
+    """The rates faults are offered at: the same for every wiring (absolute) and, where this run
     measured the deployment's capacity, the same share of each one's (relative), in calls of
     the faults' own mix."""
     loads = {"absolute": plan.fault_rate}
@@ -302,10 +302,13 @@ def run_faults(
     cost: dict | None,
 ) -> list:
     """Every planned fault of this deployment, each from a fresh start, at each of its loads,
-    kills and pauses `fault_repeats` times; again with the gateway's resilience off where
-    planned (at the absolute load, once). Both run with equal redundancy: the monolith as two
-    replicas, the microservices with two of each stateless stage, in the same CPU set and
-    memory, so that what survives a fault is the architecture's and not a spare replica's."""
+    kills and pauses `fault_repeats` times; again with the stage client's resilience off where
+    planned (at the absolute load, once). All run with equal redundancy: the monolith as two
+    replicas, the microservices with two of each stateless stage, the hybrid with two of each,
+    in the same CPU set and memory, so that what survives a fault is the architecture's and not
+    a spare replica's."""
+    if not any(f.deployment == deployment.file and f.label in plan.faults for f in FAULTS):
+        return []  # none planned in this wiring (the quick plan's)
     configuration = redundant(deployment.file, budget_cpus(budget))
     factor = mix_factor(cost)
     loads = fault_loads(plan, capacity, factor or 1.0)

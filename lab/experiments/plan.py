@@ -11,12 +11,12 @@ ARCHES = ("monolith", "micro", "hybrid")
 LABELS = {"monolith": "monolith", "micro": "microservices", "hybrid": "hybrid"}  # for readers
 PAIR = ARCHES[:2]  # the monolith and the microservices
 # Every experiment of `make compare` (each a section of the report), and the architectures it
-# runs on: the generator's checks and the loops on the monolith alone; the capacity and the
-# cost on every wiring; faults, scaling, heavier models and the hop tax on the monolith and the
-# microservices (the hybrid's batching and models are issue 17's next items); deploys on each.
+# runs on: the generator's checks and the loops on the monolith alone; the capacity, the cost,
+# the faults and the deploys on every wiring; scaling, heavier models and the hop tax on the
+# monolith and the microservices (the hybrid's batching and models are issue 17's next items).
 RUNS_ON = {
     "calibration": ("monolith",), "crosscheck": ("monolith",), "capacity": ARCHES,
-    "cost": ARCHES, "loops": ("monolith",), "faults": PAIR, "scaling": PAIR,
+    "cost": ARCHES, "loops": ("monolith",), "faults": ARCHES, "scaling": PAIR,
     "model_cost": PAIR, "hops": PAIR, "deploys": ARCHES,
 }  # fmt: skip
 EXPERIMENTS = tuple(RUNS_ON)
@@ -29,7 +29,7 @@ ONCE = tuple(name for name, arches in RUNS_ON.items() if arches == ("monolith",)
 
 @dataclass(frozen=True)
 class Fault:
-    deployment: str  # monolith | micro (RUNS_ON)
+    deployment: str  # of ARCHES
     component: str  # the Compose service
     kind: str  # a DockerFaults kind, or "kill-while-spooling"
 
@@ -51,8 +51,15 @@ FAULTS = (
     Fault("micro", "features", "crashloop"),
     Fault("micro", "inference", "kill"),
     Fault("micro", "inference", "pause"),
+    # The hybrid: its API (ingest and features in-process, as the monolith's), and the model
+    # tier apart, behind the same client as the gateway's (retries, breaker, ejection).
+    Fault("hybrid", "hybrid", "kill"),
+    Fault("hybrid", "hybrid", "pause"),
+    Fault("hybrid", "inference", "kill"),
+    Fault("hybrid", "inference", "pause"),
 )
-# Run again with the gateway's resilience off: where retries, breaker, ejection or spool act.
+# Run again with the stage client's resilience off (the gateway's, the hybrid API's): where
+# retries, breaker, ejection or spool act. A label names the fault in every wiring it is in.
 WITHOUT_RESILIENCE = {"pause ingest", "pause features", "blackhole features", "kill inference"}
 
 
@@ -74,7 +81,7 @@ class Plan:
     cost_rates: tuple[float, ...]  # records a second to regress over without a capacity
     cost_seconds: float  # each rate's measured window, at least
     cost_calls: int  # in each rate's window, at least: a batch's rate can be a call a second
-    fault_rate: float  # equal absolute load: the same requests/s offered to both
+    fault_rate: float  # equal absolute load: the same requests/s offered to every wiring
     fault_share: float  # equal relative load: this share of each one's measured capacity
     fault_phases: tuple[float, float, float]  # before, during, after
     fault_repeats: int  # of each kill and pause, at each load; other faults run once

@@ -438,7 +438,7 @@ def _load(f: dict, capacity: dict | None) -> str:
             else "single-prediction capacity"
         )
         return f"{f['offered_rps']:g}/s ({share:.0%} of its {basis})"
-    return f"{f['offered_rps']:g}/s (the same for both)" if "offered_rps" in f else "n/a"
+    return f"{f['offered_rps']:g}/s (the same for every wiring)" if "offered_rps" in f else "n/a"
 
 
 def _route(runs: list[dict], path: str, key: str = "success") -> list:
@@ -846,7 +846,7 @@ def write_reports(results: dict, out: Path) -> None:
         sections.append(
             f"""<h2>Faults</h2>
 <p>With equal redundancy: {_redundancy(results["faults"])}. At equal absolute load (the same
-requests/s offered to both) and, where the run measured capacity, at equal relative load (the
+requests/s offered to each) and, where the run measured capacity, at equal relative load (the
 same share of each one's capacity). Answered is the share of intended requests that got a 200
 during the fault; repeated runs give their median (min to max); a timeline is each fault's first
 run.</p>

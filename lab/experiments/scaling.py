@@ -60,10 +60,16 @@ TWO_OF_EACH = Configuration(
         "INFERENCE_MEMORY": "256m",
     },
 )
+# The hybrid as two of each: the API with the monolith's two replicas' workers and memory.
+TWO_HYBRIDS = Configuration(
+    "2 of each",
+    {"hybrid": 2, "inference": 2},
+    {"HYBRID_MEMORY": "384m", "HYBRID_WORKERS": "1", "INFERENCE_MEMORY": "256m"},
+)
 # What any configuration may set, so that going back to the deployment's own clears it.
 SETTINGS = frozenset(
     name
-    for configuration in (monolith_replicas(2, 1), *MICRO_SPLITS, TWO_OF_EACH)
+    for configuration in (monolith_replicas(2, 1), *MICRO_SPLITS, TWO_OF_EACH, TWO_HYBRIDS)
     for name in configuration.environment
 )
 
@@ -71,7 +77,9 @@ SETTINGS = frozenset(
 def redundant(deployment_file: str, cpus: int) -> Configuration:
     """Equal redundancy for faults: two of everything a fault can take away and another
     replica can stand in for, in the same CPU set and memory."""
-    return monolith_replicas(2, cpus) if deployment_file == "monolith" else TWO_OF_EACH
+    if deployment_file == "monolith":
+        return monolith_replicas(2, cpus)
+    return TWO_HYBRIDS if deployment_file == "hybrid" else TWO_OF_EACH
 
 
 def apply(deployment: ComposeDeployment, configuration: Configuration) -> None:

@@ -60,7 +60,7 @@ def containment(results: dict) -> str:
     for (wiring, fault, resilience), share in worst.items():
         if resilience:
             off = worst.get((wiring, fault, False))
-            without = f" ({off:.1%} with the gateway's resilience off)" if off is not None else ""
+            without = "" if off is None else f" ({off:.1%} with the stage client's resilience off)"
             by_wiring[wiring].append(f"{fault} {share:.1%}{without}")
     if not by_wiring:
         return NOT_MEASURED

@@ -425,8 +425,9 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
     assert best in summary
     assert "capacity, monolith ÷ hybrid, paired by block (n=3) | 1.50 [" in summary
     assert "| monolith | microservices | hybrid |" in summary
-    assert "| monolith | kill monolith | on | 30/s (the same for both) | single run | 0.0% |" in (
-        summary
+    assert (
+        "| monolith | kill monolith | on | 30/s (the same for every wiring) | single run | 0.0% |"
+        in (summary)
     )
     # Three repeats at half of each one's capacity: one row, their median (min to max).
     assert (
@@ -435,8 +436,8 @@ def test_the_summary_states_budgets_spreads_faults_and_conclusions(results):
         "| 95.0% (90.0% to 99.0%) |" in summary
     )
     assert (
-        "| microservices | pause ingest | off | 30/s (the same for both) | single run | 20.0% |"
-        in (summary)
+        "| microservices | pause ingest | off | 30/s (the same for every wiring) | single run "
+        "| 20.0% |" in summary
     )
     assert "not applied: FaultUnavailableError" in summary
     # Half of the microservices' 100/s, in calls of the faults' mix (0.8 a single's worth).
@@ -620,7 +621,7 @@ def test_each_line_of_the_verdict_names_the_figure_this_run_measured_for_it(resu
         "microservices 4.00 ms, hybrid 1.50 ms | capacity, cost |",
         # the worst run of each fault, resilience on, and off beside it
         "worst run: monolith: kill monolith 0.0%; microservices: pause ingest 100.0% (20.0% "
-        "with the gateway's resilience off) | faults |",
+        "with the stage client's resilience off) | faults |",
         "monolith failed 6 of 400 calls in 12.5 s, refused; micro failed 0 of 400",
         "kept 38% of the monolith's capacity at the heaviest model, 0.11 ms a prediction (33% "
         "at 0.04 ms); 80% at about 15.0 ms a prediction (extrapolated) | model_cost |",

@@ -15,6 +15,7 @@ from runtimes.paths import ROOT
 SERVICES = {
     "monolith": ("edge", "monolith"),
     "micro": ("edge", "ingest", "features", "inference", "gateway"),
+    "hybrid": ("edge", "hybrid", "inference"),
 }
 
 
@@ -51,8 +52,10 @@ def test_monolith_replicas_share_its_memory(count):
     assert total("monolith", monolith_replicas(count, 1)) <= MEMORY_MB
 
 
-def test_the_faults_equal_redundancy_fits_the_budget_on_both():
+def test_the_faults_equal_redundancy_fits_the_budget_on_every_wiring():
     assert total("micro", redundant("micro", 1)) == MEMORY_MB
+    assert total("hybrid", redundant("hybrid", 1)) == MEMORY_MB
+    assert redundant("hybrid", 1).replicas == {"hybrid": 2, "inference": 2}
     assert total("monolith", redundant("monolith", 1)) <= MEMORY_MB
     assert redundant("micro", 1) is TWO_OF_EACH
     assert set(TWO_OF_EACH.replicas) == {"gateway", "features", "inference"}  # ingest: one writer
