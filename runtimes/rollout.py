@@ -88,7 +88,10 @@ def roll_out(
     old = deployment.containers(service)
     if not old:
         raise RolloutError(f"{service} has no running container")
-    before = {container.id for container in deployment.containers(service, stopped=True)}
+    running = {container.id for container in old}
+    for container in deployment.containers(service, stopped=True):
+        if container.id not in running:  # Compose's scale would count it, and restart it as is
+            container.remove(force=True)
     serving = (list(deployment.overrides), dict(deployment.environment))
     started = time.time()
     try:
@@ -105,13 +108,13 @@ def roll_out(
                 f"removed; the old ones still serve:\n{done.stderr[-1500:]}"
             )
     except BaseException:
-        for container in deployment.containers(service, stopped=True):
-            if container.id not in before:
-                container.remove(force=True)
-        overrides, environment = serving
+        overrides, environment = serving  # first: whatever the removal below meets
         deployment.overrides[:] = overrides
         deployment.environment.clear()
         deployment.environment.update(environment)
+        for container in deployment.containers(service, stopped=True):
+            if container.id not in running:
+                container.remove(force=True)
         raise
     healthy = time.time()
     time.sleep(FOUND_SECONDS)

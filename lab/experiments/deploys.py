@@ -9,8 +9,8 @@ each rollout: the calls that failed while it ran, per route (its blast radius), 
 p99 then against before it, how long it took, and which version answers after it. A model that
 does not load never gets healthy replicas: the rollout is refused, and what failed meanwhile is
 its blast radius. Calls count from the rollout's start until the edge and the gateways have
-seen its last change (FOUND_SECONDS after its end); a rollout that outlasts the load is not
-a figure.
+seen its last change (FOUND_SECONDS after its end); a rollout whose window ends within a
+call's longest time of the load's end is not a figure.
 """
 
 from __future__ import annotations
@@ -34,6 +34,7 @@ from lab.experiments.analysis import (
 from lab.experiments.budget import Budget, generator_check
 from lab.experiments.failures import during_load, records_lost
 from lab.experiments.plan import NEW, UNLOADABLE
+from lab.load.locust import DRAIN_SECONDS
 from runtimes.compose import ComposeDeployment
 from runtimes.paths import ROOT
 from runtimes.rollout import FOUND_SECONDS, MODEL_SERVICE, RolloutError, roll_out
@@ -93,8 +94,11 @@ def deploy_run(
     # Counted until every caller has seen the last change: a call a retired replica still
     # drew fails after the rollout's own end.
     started, ended = done["started"], done["ended"] + FOUND_SECONDS
-    if ended > last:
-        return {"error": f"the rollout outlasted the load by {ended - last:.1f} s: lengthen it"}
+    if ended + DRAIN_SECONDS > last:  # a call due at the window's end must have had its time
+        return {
+            "error": f"the load ended {last - ended:.1f} s after the rollout's window, under the "
+            f"{DRAIN_SECONDS:g} s a call may take: lengthen the load"
+        }
     during = window(run.requests, started, ended)
     routes = success_by_route(during)
     return {

@@ -60,7 +60,8 @@ TWO_OF_EACH = Configuration(
         "INFERENCE_MEMORY": "256m",
     },
 )
-# The hybrid as two of each: the API with the monolith's two replicas' workers and memory.
+# The hybrid as two of each: each API replica with one worker (as each of the monolith's two)
+# and half the hybrid's memory, each model replica with half of inference's.
 TWO_HYBRIDS = Configuration(
     "2 of each",
     {"hybrid": 2, "inference": 2},

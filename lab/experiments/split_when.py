@@ -35,12 +35,9 @@ def price(results: dict) -> str:
         parts.append("capacity within the SLO: " + ", ".join(figures))
     if "cost" in results:
         demand = {a: results["cost"][a]["single"]["total"] for a in ARCHES}
-        parts.append(
-            "CPU per single prediction: "
-            + ", ".join(
-                f"{LABELS[a]} {demand[a]['ms_per_record']:.2f} ms" for a in ARCHES if demand[a]
-            )
-        )
+        figures = [f"{LABELS[a]} {demand[a]['ms_per_record']:.2f} ms" for a in ARCHES if demand[a]]
+        if figures:
+            parts.append("CPU per single prediction: " + ", ".join(figures))
     return "; ".join(parts) or NOT_MEASURED
 
 
